@@ -1,0 +1,275 @@
+/* scorerecon.h — the public API of the solver library (libsr).
+ *
+ * Owns the vocabulary the rest of the project speaks: errors, arrays, the counter-based random generator,
+ * linear operators, priors, SDEs, samplers and the problem a run solves. Nothing here knows about JSON or
+ * HTTP: the server builds an sr_problem and calls sr_run().
+ *
+ * Conventions
+ * - Images are real float32, row-major. Complex values are interleaved (re, im) float pairs.
+ * - Every object follows plan/apply/free (as FFTW): sr_X_create() plans and allocates, the function pointers
+ *   apply it any number of times from any number of threads (each with its own workspace), sr_X_free() frees.
+ *   The creator owns the object; whoever holds the pointer last calls free.
+ * - Arrays handed to operators and priors must come from sr_alloc() (64-byte aligned); a chain's slice of a
+ *   batch starts at a multiple of sr_stride(n) floats, so it is aligned too.
+ * - Functions that can fail return sr_status and fill an sr_error naming the offending field.
+ */
+#ifndef SCORERECON_H
+#define SCORERECON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define SR_VERSION "0.1.0"
+
+/* ---------------------------------------------------------------- errors */
+
+typedef enum {
+  SR_OK = 0,
+  SR_EINVAL = 1,    /* invalid input: the error names the field */
+  SR_ENOMEM = 2,    /* allocation failed */
+  SR_ELIMIT = 3,    /* a configured limit was exceeded */
+  SR_ECANCELLED = 4,
+  SR_EINTERNAL = 5
+} sr_status;
+
+typedef struct {
+  char field[128];  /* JSON-path-like name of the offending field ("prior.std"), "" if none */
+  char msg[320];    /* full human-readable message, starting with the field */
+} sr_error;
+
+/* Sets err (if non-NULL) to "FIELD MESSAGE" and returns code. */
+sr_status sr_fail(sr_error *err, sr_status code, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *sr_status_name(sr_status s);
+
+/* ---------------------------------------------------------------- memory */
+
+float *sr_alloc(size_t nfloats);          /* 64-byte aligned, zeroed; NULL on failure; free with sr_free */
+void sr_free(void *p);
+size_t sr_stride(size_t n);               /* n rounded up to a multiple of 16 floats (64 bytes) */
+
+/* Call once before planning operators from several threads (makes FFTW's planner thread-safe). */
+void sr_init(void);
+
+/* ---------------------------------------------------------------- random numbers
+ * Philox4x32-10 (Salmon et al. 2011), keyed by (seed, stream); the counter is (block, step).
+ * A chain owns one stream, so its numbers depend only on (seed, chain, step) — never on threads. */
+
+typedef struct {
+  uint32_t key[2];
+  uint32_t stream;
+} sr_rng;
+
+sr_rng sr_rng_make(uint64_t seed, uint64_t stream);
+/* n standard normals for counter position `step` (any n; block layout fixed so results are reproducible). */
+void sr_rng_normals(const sr_rng *r, uint64_t step, float *out, size_t n);
+/* n uniforms in (0, 1) for counter position `step`, from a sub-stream disjoint from sr_rng_normals. */
+void sr_rng_uniforms(const sr_rng *r, uint64_t step, double *out, size_t n);
+/* The raw generator: four 32-bit words at counter (c0, c1, c2, c3). */
+void sr_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
+
+/* ---------------------------------------------------------------- linear operators
+ * A: R^n_in -> R^n_out (real vector; a complex output is n_out/2 interleaved values).
+ * forward:  y = A x        adjoint: x = A^T y (adjoint for the real inner product <u,v> = sum u_i v_i)
+ * normal:   x' = A^T A x   (optional; NULL means forward then adjoint)
+ * ws: caller-provided workspace of ws_floats floats (sr_alloc'd), one per concurrent caller. */
+
+typedef struct sr_op sr_op;
+struct sr_op {
+  const char *kind;
+  int in_rank;
+  size_t in_shape[4];
+  int out_rank;
+  size_t out_shape[4];      /* shape in values; complex values count once */
+  int out_complex;
+  size_t n_in, n_out;       /* floats */
+  double norm2;             /* ||A||_2^2 (exact where known, else a power-iteration estimate) */
+  size_t ws_floats;
+  float *obs_mask;          /* n_out floats, 1 observed / 0 ignored; NULL = all observed. Owned by the op. */
+  void (*forward)(const sr_op *op, const float *x, float *y, float *ws);
+  void (*adjoint)(const sr_op *op, const float *y, float *x, float *ws);
+  void (*normal)(const sr_op *op, const float *x, float *out, float *ws);
+  void (*destroy)(sr_op *op);
+  void *impl;
+};
+
+/* Each create returns NULL and fills err on invalid arguments. */
+sr_op *sr_op_identity(int rank, const size_t *shape, sr_error *err);
+/* mask: n values, nonzero = observed (stored as 0/1). */
+sr_op *sr_op_mask(int rank, const size_t *shape, const float *mask, sr_error *err);
+/* Circular convolution with kernel kh x kw (normalised to sum 1 here), centre element (kh/2, kw/2). */
+sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw, sr_error *err);
+/* Subsampled orthonormal 2-D DFT of a real h x w image, centred k-space (DC at [h/2][w/2]); mask h*w 0/1. */
+sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err);
+/* A = ops[n-1] ∘ … ∘ ops[0]; takes ownership of the ops (freed even on failure). */
+sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err);
+void sr_op_free(sr_op *op);
+
+/* Applies A^T A, through op->normal where present. */
+void sr_op_normal(const sr_op *op, const float *x, float *out, float *ws);
+/* Power iteration for ||A||^2 (iters steps from a fixed start). */
+double sr_op_norm2_estimate(const sr_op *op, int iters);
+
+/* Mask and kernel generators. */
+void sr_gaussian_kernel(double sigma, size_t size, float *kernel /* size*size */);
+/* Cartesian (whole rows, fastMRI-like): centre_fraction of rows around h/2 kept, the rest random so that the
+ * total kept is about h/acceleration. Random: each entry kept with probability p. Both seeded. */
+void sr_mask_cartesian(size_t h, size_t w, double acceleration, double center_fraction, uint64_t seed,
+                       float *mask);
+void sr_mask_random(size_t n, double fraction, uint64_t seed, float *mask);
+
+/* ---------------------------------------------------------------- noise levels and SDEs
+ * A noised marginal is x_t = alpha x0 + shift + sigma z, z ~ N(0, I). */
+
+typedef struct {
+  double alpha, shift, sigma;
+} sr_noise;
+
+static inline sr_noise sr_noise_none(void) {
+  sr_noise nl = {1.0, 0.0, 0.0};
+  return nl;
+}
+
+typedef enum { SR_SDE_VE = 1, SR_SDE_VP, SR_SDE_DRIFT } sr_sde_kind;
+
+typedef struct {
+  sr_sde_kind kind;
+  double sigma_min, sigma_max;   /* VE: sigma(t) = smin (smax/smin)^t on [0,1]; marginal var sigma(t)^2 - smin^2 */
+  double beta_min, beta_max;     /* VP: beta(t) = bmin + (bmax - bmin) t / T */
+  double mu, sigma;              /* drift: dx = mu dt + sigma dW */
+  double T;                      /* end time (VE: 1) */
+} sr_sde;
+
+sr_noise sr_sde_marginal(const sr_sde *sde, double t);
+/* Coefficients at t: f(x, t) = f_lin x + f_const, diffusion g(t). */
+void sr_sde_coef(const sr_sde *sde, double t, double *f_lin, double *f_const, double *g);
+const char *sr_sde_name(sr_sde_kind k);
+
+/* ---------------------------------------------------------------- priors
+ * score: out = ∇ log p_t(x) for a batch of `batch` images of n pixels each (stride sr_stride(n)), at noise
+ *        level nl. Priors with has_marginals = 0 accept only nl.sigma == 0.
+ * logp:  unnormalised log density at level 0 of one image (NULL if the prior has none).
+ * sample: draws one image from the noised marginal (NULL if it cannot). */
+
+typedef struct sr_prior sr_prior;
+struct sr_prior {
+  const char *kind;
+  int has_marginals;
+  double lipschitz;        /* Lipschitz bound of the level-0 score (INFINITY if unbounded) */
+  size_t ws_floats;        /* per image */
+  void (*score)(const sr_prior *p, const float *x, size_t batch, size_t n, sr_noise nl, float *out, float *ws);
+  double (*logp)(const sr_prior *p, const float *x, size_t n, float *ws);
+  void (*sample)(const sr_prior *p, sr_noise nl, const sr_rng *rng, uint64_t step, float *x, size_t n);
+  void (*destroy)(sr_prior *p);
+  void *impl;
+  /* for the tests and the analytic oracles: */
+  size_t ncomp;            /* gmm components (gaussian: 1) */
+  const double *w, *mu, *sd;
+};
+
+sr_prior *sr_prior_gaussian(double mean, double std, sr_error *err);
+sr_prior *sr_prior_gmm(size_t k, const double *weights, const double *means, const double *stds, sr_error *err);
+/* Smoothed TV on an h x w image: log p = -lambda sum_ij sqrt(|∇x|_ij^2 + eps^2), forward differences,
+ * Neumann boundary. */
+sr_prior *sr_prior_tv(size_t h, size_t w, double lambda, double eps, sr_error *err);
+void sr_prior_free(sr_prior *p);
+
+/* ---------------------------------------------------------------- samplers */
+
+typedef enum {
+  SR_SAMPLER_LANGEVIN = 1,
+  SR_SAMPLER_MALA,
+  SR_SAMPLER_ANNEALED,
+  SR_SAMPLER_PC,
+  SR_SAMPLER_ODE
+} sr_sampler_kind;
+
+typedef struct {
+  sr_sampler_kind kind;
+  /* langevin / mala */
+  long steps, burn_in, thinning;
+  double step_size;          /* 0 = default (see docs/samplers.md) */
+  int adapt;                 /* mala: adapt the step during burn-in towards target_accept */
+  double target_accept;
+  /* annealed */
+  double sigma_max, sigma_min, epsilon;
+  long levels, steps_per_level;
+  /* pc / ode */
+  sr_sde sde;
+  double snr;
+  long corrector_steps;
+  int denoise;               /* pc: final step without noise (score_sde's noise removal) */
+  int ode_method;            /* 1 euler, 2 heun */
+} sr_sampler_cfg;
+
+/* ---------------------------------------------------------------- the problem and its run */
+
+typedef struct {
+  /* the unknown */
+  int rank;
+  size_t shape[4];
+  size_t n;                  /* pixels */
+  /* measurement: op == NULL samples the prior alone */
+  sr_op *op;                 /* owned by the problem */
+  double noise_sigma;
+  float *y;                  /* op->n_out floats (sr_alloc), owned; unobserved entries zeroed */
+  sr_prior *prior;           /* owned */
+  sr_sampler_cfg sampler;
+  long num_samples;
+  uint64_t seed;
+  int threads;               /* 0 = all cores */
+  /* outputs */
+  int want_mean, want_std, want_samples;
+  long trajectory_every;     /* 0 = none */
+  float *ground_truth;       /* n floats or NULL, owned */
+} sr_problem;
+
+void sr_problem_init(sr_problem *pb);
+void sr_problem_clear(sr_problem *pb);  /* frees everything the problem owns */
+
+/* Checks that sampler and prior fit together; fills defaults (step sizes, ...). */
+sr_status sr_problem_validate(sr_problem *pb, sr_error *err);
+
+typedef struct {
+  double psnr, ssim, coverage95, nrmse;
+  int have;
+} sr_metrics;
+
+typedef struct {
+  float *mean, *std;          /* n each (NULL unless wanted) */
+  float *samples;             /* num_samples * n (NULL unless wanted) */
+  float *trajectories;        /* num_samples * traj_len * n (NULL unless asked) */
+  long traj_len;
+  double *traj_times;         /* traj_len times (sampler time or step index) */
+  long kept_per_chain;
+  long score_evals;           /* per chain-image evaluations of the prior score */
+  long op_applies;            /* forward + adjoint applications */
+  double seconds;
+  double accept_rate;         /* mala; -1 otherwise */
+  double step_size;           /* langevin/mala: the step used (mean over chains after adaptation) */
+  sr_metrics metrics;
+} sr_result;
+
+/* Progress callback: called from the running threads, done/total in chain-steps. Return nonzero to cancel. */
+typedef int (*sr_progress_fn)(void *user, long done, long total);
+
+sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, void *user, sr_error *err);
+void sr_result_clear(sr_result *res);
+
+/* ---------------------------------------------------------------- metrics */
+
+double sr_psnr(const float *x, const float *ref, size_t n);              /* peak = max(ref) - min(ref) */
+double sr_ssim(const float *x, const float *ref, size_t h, size_t w);    /* 11x11 Gaussian window, sigma 1.5 */
+double sr_coverage(const float *mean, const float *std, const float *ref, size_t n, double z);
+
+/* Number of usable cores. */
+int sr_cpu_count(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

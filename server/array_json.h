@@ -1,0 +1,30 @@
+/* array_json.h — the job document's ARRAY encoding: nested JSON lists (complex = [re, im] pairs) or
+ * {"dtype": "float32"|"complex64", "shape": [...], "data": "<base64, little-endian, row-major>"}. */
+#ifndef SR_ARRAY_JSON_H
+#define SR_ARRAY_JSON_H
+#include <cjson/cJSON.h>
+#include <stddef.h>
+
+#include "scorerecon.h"
+
+typedef struct {
+  int rank;
+  size_t shape[4];
+  int is_complex;
+  size_t count;   /* values (a complex value counts once) */
+  float *data;    /* count floats, or 2*count for complex; sr_alloc'd, owned by the caller (sr_free) */
+} sr_jarray;
+
+/* Decodes v at `field`. want_complex: 0 real, 1 complex. max_count bounds the values before any allocation. */
+sr_status sr_jarray_decode(const cJSON *v, const char *field, int want_complex, size_t max_count, sr_jarray *out,
+                           sr_error *err);
+/* Formats a shape as "[a,b]" into buf. */
+const char *sr_shape_str(int rank, const size_t *shape, char *buf, size_t cap);
+/* Encodes data (count values, interleaved if complex) as an ARRAY: base64 object, or nested lists if lists. */
+cJSON *sr_jarray_encode(const float *data, int rank, const size_t *shape, int is_complex, int lists);
+
+/* Base64 (RFC 4648, standard alphabet, padding required). decode returns -1 on any invalid input. */
+char *sr_base64_encode(const unsigned char *in, size_t n);          /* malloc'd, NUL-terminated */
+long sr_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap);
+size_t sr_base64_decoded_len(const char *in, size_t len);           /* exact, for valid input */
+#endif

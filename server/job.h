@@ -1,0 +1,26 @@
+/* job.h — the job document: its one parser (used by `run` and, later, by POST /v1/jobs), its limits, and the
+ * result document writer. */
+#ifndef SR_JOB_H
+#define SR_JOB_H
+#include <cjson/cJSON.h>
+
+#include "scorerecon.h"
+
+/* One table of limits, each checked before the allocation it guards. */
+typedef struct {
+  size_t max_pixels;          /* values in the image, in an observation, in a mask or kernel */
+  long max_samples;           /* num_samples */
+  double max_chain_steps;     /* num_samples × sampler steps (correctors and levels included) */
+  double max_output_values;   /* values held for samples + trajectories */
+  size_t max_doc_bytes;       /* size of the job document */
+} sr_limits;
+
+void sr_limits_default(sr_limits *lim);
+
+/* Parses and validates a job. On success pb is a complete problem (defaults filled); on failure pb is
+ * cleared and err names the field. text need not be NUL-terminated. */
+sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err);
+
+/* The result document (caller owns the cJSON tree). lists: nested lists instead of base64. */
+cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists);
+#endif

@@ -1,0 +1,737 @@
+/* job_parse.c — the ONE parser of job documents: JSON text -> sr_problem, with an error naming the field for
+ * every way a document can be wrong (types, shapes, ranges, unknown or duplicate keys, NaN, sizes). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "array_json.h"
+#include "job.h"
+
+void sr_limits_default(sr_limits *lim) {
+  lim->max_pixels = (size_t)1 << 22;      /* 2048 x 2048 */
+  lim->max_samples = 4096;
+  lim->max_chain_steps = 1e8;
+  lim->max_output_values = 1e9 / 4;       /* 1 GB of float32 */
+  lim->max_doc_bytes = (size_t)256 << 20;
+}
+
+typedef struct {
+  const sr_limits *lim;
+  sr_error *err;
+  sr_problem *pb;
+} parse_ctx;
+
+/* ---------------------------------------------------------------- small typed getters */
+
+static sr_status check_keys(const cJSON *obj, const char *path, const char *const *allowed, sr_error *err) {
+  for (const cJSON *c = obj->child; c; c = c->next) {
+    int ok = 0;
+    for (const char *const *a = allowed; *a; a++) ok |= !strcmp(c->string, *a);
+    if (!ok) {
+      char f[192];
+      snprintf(f, sizeof f, "%s%s%s", path, *path ? "." : "", c->string);
+      char list[256] = "";
+      for (const char *const *a = allowed; *a; a++) {
+        strncat(list, a == allowed ? "" : ", ", sizeof list - strlen(list) - 1);
+        strncat(list, *a, sizeof list - strlen(list) - 1);
+      }
+      return sr_fail(err, SR_EINVAL, f, "is not a known field (known here: %s)", list);
+    }
+  }
+  return SR_OK;
+}
+
+static void join(char *out, size_t cap, const char *path, const char *key) {
+  /* out = path.key (or key at the top level), truncated to cap */
+  size_t o = 0;
+  for (const char *p = path; *p && o + 1 < cap; p++) out[o++] = *p;
+  if (*path && o + 1 < cap) out[o++] = '.';
+  for (const char *p = key; *p && o + 1 < cap; p++) out[o++] = *p;
+  out[o] = 0;
+}
+
+/* Reads a finite number; returns 1 if present, 0 if absent (out untouched), -1 on error. */
+static int get_num(const cJSON *obj, const char *path, const char *key, int required, double *out, sr_error *err) {
+  char f[192];
+  join(f, sizeof f, path, key);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v) {
+    if (required) sr_fail(err, SR_EINVAL, f, "is required");
+    return required ? -1 : 0;
+  }
+  if (!cJSON_IsNumber(v)) {
+    sr_fail(err, SR_EINVAL, f, "must be a number");
+    return -1;
+  }
+  if (!isfinite(v->valuedouble)) {
+    sr_fail(err, SR_EINVAL, f, "must be finite");
+    return -1;
+  }
+  *out = v->valuedouble;
+  return 1;
+}
+
+static int get_pos(const cJSON *obj, const char *path, const char *key, int required, double *out, sr_error *err) {
+  int r = get_num(obj, path, key, required, out, err);
+  if (r == 1 && !(*out > 0)) {
+    char f[192];
+    join(f, sizeof f, path, key);
+    sr_fail(err, SR_EINVAL, f, "must be > 0");
+    return -1;
+  }
+  return r;
+}
+
+static int get_int(const cJSON *obj, const char *path, const char *key, int required, long lo, long hi, long *out,
+                   sr_error *err) {
+  double d;
+  int r = get_num(obj, path, key, required, &d, err);
+  if (r != 1) return r;
+  char f[192];
+  join(f, sizeof f, path, key);
+  if (d != floor(d)) {
+    sr_fail(err, SR_EINVAL, f, "must be an integer");
+    return -1;
+  }
+  if (d < (double)lo || d > (double)hi) {
+    sr_fail(err, SR_EINVAL, f, "must be between %ld and %ld", lo, hi);
+    return -1;
+  }
+  *out = (long)d;
+  return 1;
+}
+
+static const cJSON *get_obj(const cJSON *obj, const char *path, const char *key, int required, sr_error *err,
+                            int *bad) {
+  char f[192];
+  join(f, sizeof f, path, key);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  *bad = 0;
+  if (!v) {
+    if (required) {
+      sr_fail(err, SR_EINVAL, f, "is required");
+      *bad = 1;
+    }
+    return NULL;
+  }
+  if (!cJSON_IsObject(v)) {
+    sr_fail(err, SR_EINVAL, f, "must be an object");
+    *bad = 1;
+    return NULL;
+  }
+  return v;
+}
+
+static const char *get_type(const cJSON *obj, const char *path, sr_error *err) {
+  char f[192];
+  join(f, sizeof f, path, "type");
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(obj, "type");
+  if (!t) {
+    sr_fail(err, SR_EINVAL, f, "is required");
+    return NULL;
+  }
+  if (!cJSON_IsString(t)) {
+    sr_fail(err, SR_EINVAL, f, "must be a string");
+    return NULL;
+  }
+  return t->valuestring;
+}
+
+/* ---------------------------------------------------------------- document-level checks cJSON does not make */
+
+static sr_status no_duplicate_keys(const cJSON *v, char *path, size_t cap, sr_error *err) {
+  if (cJSON_IsObject(v)) {
+    for (const cJSON *a = v->child; a; a = a->next) {
+      for (const cJSON *b = a->next; b; b = b->next)
+        if (!strcmp(a->string, b->string)) {
+          char f[256];
+          snprintf(f, sizeof f, "%s%s%s", path, *path ? "." : "", a->string);
+          return sr_fail(err, SR_EINVAL, f, "appears more than once in its object");
+        }
+    }
+  }
+  size_t len = strlen(path);
+  int i = 0;
+  for (const cJSON *c = v->child; c; c = c->next, i++) {
+    if (!cJSON_IsObject(c) && !cJSON_IsArray(c)) continue;
+    if (cJSON_IsObject(v)) snprintf(path + len, cap - len, "%s%s", len ? "." : "", c->string);
+    else snprintf(path + len, cap - len, "[%d]", i);
+    sr_status st = no_duplicate_keys(c, path, cap, err);
+    path[len] = 0;
+    if (st) return st;
+  }
+  return SR_OK;
+}
+
+/* cJSON cuts strings at an escaped NUL; a key or value holding one is refused instead. */
+static int has_escaped_nul(const char *s, size_t len) {
+  for (size_t i = 0; i + 5 < len; i++) {
+    if (s[i] != '\\') continue;
+    if (s[i + 1] == '\\') {
+      i++;
+      continue;
+    }
+    if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0') return 1;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- operators */
+
+static sr_op *parse_one_op(parse_ctx *c, const cJSON *o, const char *path, int is_last, int *is_none) {
+  sr_error *err = c->err;
+  sr_problem *pb = c->pb;
+  char f[192];
+  *is_none = 0;
+  if (!cJSON_IsObject(o)) {
+    sr_fail(err, SR_EINVAL, path, "must be an object with a \"type\" (or a list of them)");
+    return NULL;
+  }
+  const char *type = get_type(o, path, err);
+  if (!type) return NULL;
+  size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
+  if (!strcmp(type, "none")) {
+    static const char *const k[] = {"type", NULL};
+    if (check_keys(o, path, k, err)) return NULL;
+    if (strcmp(path, "operator")) {
+      sr_fail(err, SR_EINVAL, path, "type none cannot be part of a list");
+      return NULL;
+    }
+    *is_none = 1;
+    return NULL;
+  }
+  if (!strcmp(type, "identity")) {
+    static const char *const k[] = {"type", NULL};
+    if (check_keys(o, path, k, err)) return NULL;
+    return sr_op_identity(pb->rank, pb->shape, err);
+  }
+  if (!strcmp(type, "mask")) {
+    static const char *const k[] = {"type", "mask", NULL};
+    if (check_keys(o, path, k, err)) return NULL;
+    join(f, sizeof f, path, "mask");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "mask");
+    if (!m) {
+      sr_fail(err, SR_EINVAL, f, "is required");
+      return NULL;
+    }
+    sr_jarray a;
+    if (sr_jarray_decode(m, f, 0, c->lim->max_pixels, &a, err)) return NULL;
+    char s1[64], s2[64];
+    if (a.rank != pb->rank || memcmp(a.shape, pb->shape, (size_t)pb->rank * sizeof(size_t))) {
+      sr_fail(err, SR_EINVAL, f, "shape %s does not match the image shape %s", sr_shape_str(a.rank, a.shape, s1, 64),
+              sr_shape_str(pb->rank, pb->shape, s2, 64));
+      sr_free(a.data);
+      return NULL;
+    }
+    sr_op *op = sr_op_mask(pb->rank, pb->shape, a.data, err);
+    sr_free(a.data);
+    return op;
+  }
+  if (!strcmp(type, "blur") || !strcmp(type, "fourier")) {
+    int blur = type[0] == 'b';
+    static const char *const kb[] = {"type", "kernel", NULL}, *const kf[] = {"type", "mask", NULL};
+    if (check_keys(o, path, blur ? kb : kf, err)) return NULL;
+    if (pb->rank != 2) {
+      join(f, sizeof f, path, "type");
+      sr_fail(err, SR_EINVAL, f, "%s needs a 2-D image: shape must be [H, W]", type);
+      return NULL;
+    }
+    if (!blur && !is_last) {
+      sr_fail(err, SR_EINVAL, path, "fourier must be the last operator of a list (its output is complex)");
+      return NULL;
+    }
+    const char *key = blur ? "kernel" : "mask";
+    join(f, sizeof f, path, key);
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    if (!v) {
+      sr_fail(err, SR_EINVAL, f, "is required");
+      return NULL;
+    }
+    float *buf = NULL;
+    size_t kh = h, kw = w;
+    int generated = 0;
+    if (cJSON_IsObject(v) && !cJSON_GetObjectItemCaseSensitive(v, "data")) {
+      /* generator form */
+      const cJSON *g = v->child;
+      if (!g || g->next) {
+        sr_fail(err, SR_EINVAL, f, "must be an ARRAY or an object with exactly one generator (%s)",
+                blur ? "gaussian" : "cartesian or random");
+        return NULL;
+      }
+      char gf[192];
+      join(gf, sizeof gf, f, g->string);
+      if (!cJSON_IsObject(g)) {
+        sr_fail(err, SR_EINVAL, gf, "must be an object");
+        return NULL;
+      }
+      generated = 1;
+      if (blur && !strcmp(g->string, "gaussian")) {
+        static const char *const k[] = {"sigma", "size", NULL};
+        double sigma;
+        long size;
+        if (check_keys(g, gf, k, err) || get_pos(g, gf, "sigma", 1, &sigma, err) < 0 ||
+            get_int(g, gf, "size", 1, 1, (long)(h < w ? h : w), &size, err) < 0)
+          return NULL;
+        kh = kw = (size_t)size;
+        buf = sr_alloc(kh * kw);
+        if (buf) sr_gaussian_kernel(sigma, kh, buf);
+      } else if (!blur && !strcmp(g->string, "cartesian")) {
+        static const char *const k[] = {"acceleration", "center_fraction", "seed", NULL};
+        double acc, cf = 0.08;
+        long seed = 0;
+        if (check_keys(g, gf, k, err) || get_num(g, gf, "acceleration", 1, &acc, err) < 0 ||
+            get_num(g, gf, "center_fraction", 0, &cf, err) < 0 ||
+            get_int(g, gf, "seed", 0, 0, 9007199254740991L, &seed, err) < 0)
+          return NULL;
+        char ff[224];
+        if (acc < 1) {
+          join(ff, sizeof ff, gf, "acceleration");
+          sr_fail(err, SR_EINVAL, ff, "must be >= 1");
+          return NULL;
+        }
+        if (cf < 0 || cf > 1) {
+          join(ff, sizeof ff, gf, "center_fraction");
+          sr_fail(err, SR_EINVAL, ff, "must be between 0 and 1");
+          return NULL;
+        }
+        buf = sr_alloc(h * w);
+        if (buf) sr_mask_cartesian(h, w, acc, cf, (uint64_t)seed, buf);
+      } else if (!blur && !strcmp(g->string, "random")) {
+        static const char *const k[] = {"fraction", "seed", NULL};
+        double p;
+        long seed = 0;
+        if (check_keys(g, gf, k, err) || get_num(g, gf, "fraction", 1, &p, err) < 0 ||
+            get_int(g, gf, "seed", 0, 0, 9007199254740991L, &seed, err) < 0)
+          return NULL;
+        if (!(p > 0 && p <= 1)) {
+          char ff[224];
+          join(ff, sizeof ff, gf, "fraction");
+          sr_fail(err, SR_EINVAL, ff, "must be in (0, 1]");
+          return NULL;
+        }
+        buf = sr_alloc(h * w);
+        if (buf) sr_mask_random(h * w, p, (uint64_t)seed, buf);
+      } else {
+        sr_fail(err, SR_EINVAL, gf, "is not a known generator (%s)", blur ? "gaussian" : "cartesian, random");
+        return NULL;
+      }
+      if (!buf) {
+        sr_fail(err, SR_ENOMEM, f, "out of memory");
+        return NULL;
+      }
+    }
+    if (!generated) {
+      sr_jarray a;
+      if (sr_jarray_decode(v, f, 0, c->lim->max_pixels, &a, err)) return NULL;
+      char s1[64], s2[64];
+      if (blur && a.rank != 2) {
+        sr_fail(err, SR_EINVAL, f, "must be 2-D, got shape %s", sr_shape_str(a.rank, a.shape, s1, 64));
+        sr_free(a.data);
+        return NULL;
+      }
+      if (!blur && (a.rank != 2 || a.shape[0] != h || a.shape[1] != w)) {
+        sr_fail(err, SR_EINVAL, f, "shape %s does not match the image shape %s", sr_shape_str(a.rank, a.shape, s1, 64),
+                sr_shape_str(pb->rank, pb->shape, s2, 64));
+        sr_free(a.data);
+        return NULL;
+      }
+      buf = a.data;
+      kh = a.shape[0];
+      kw = a.shape[1];
+    }
+    sr_error e2;
+    sr_op *op = blur ? sr_op_blur(h, w, buf, kh, kw, &e2) : sr_op_fourier(h, w, buf, &e2);
+    sr_free(buf);
+    if (!op) sr_fail(err, SR_EINVAL, f, "%s", e2.msg + (strncmp(e2.msg, e2.field, strlen(e2.field)) ? 0 :
+                                                          strlen(e2.field) + (e2.field[0] ? 1 : 0)));
+    return op;
+  }
+  join(f, sizeof f, path, "type");
+  sr_fail(err, SR_EINVAL, f, "\"%.40s\" is not a known operator (none, identity, mask, blur, fourier)", type);
+  return NULL;
+}
+
+static int parse_operator(parse_ctx *c, const cJSON *v) {
+  sr_problem *pb = c->pb;
+  if (!v) {
+    sr_fail(c->err, SR_EINVAL, "operator", "is required ({\"type\": \"none\"} samples the prior alone)");
+    return -1;
+  }
+  int is_none = 0;
+  if (cJSON_IsArray(v)) {
+    int n = cJSON_GetArraySize(v);
+    if (n < 1 || n > 16) {
+      sr_fail(c->err, SR_EINVAL, "operator", "list must hold 1 to 16 operators");
+      return -1;
+    }
+    sr_op *ops[16];
+    int i = 0;
+    for (const cJSON *o = v->child; o; o = o->next, i++) {
+      char path[32];
+      snprintf(path, sizeof path, "operator[%d]", i);
+      ops[i] = parse_one_op(c, o, path, i == n - 1, &is_none);
+      if (!ops[i]) {
+        for (int j = 0; j < i; j++) sr_op_free(ops[j]);
+        return -1;
+      }
+    }
+    pb->op = sr_op_chain(ops, n, c->err);
+    return pb->op ? 0 : -1;
+  }
+  pb->op = parse_one_op(c, v, "operator", 1, &is_none);
+  if (is_none) return 1;
+  return pb->op ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- priors */
+
+static int parse_doubles(const cJSON *obj, const char *path, const char *key, double *out, size_t cap, size_t *n,
+                         sr_error *err) {
+  char f[192];
+  join(f, sizeof f, path, key);
+  const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+  if (!v) return sr_fail(err, SR_EINVAL, f, "is required"), -1;
+  if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) < 1 || (size_t)cJSON_GetArraySize(v) > cap)
+    return sr_fail(err, SR_EINVAL, f, "must be a list of 1 to %zu numbers", cap), -1;
+  *n = 0;
+  for (const cJSON *e = v->child; e; e = e->next) {
+    if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble)) {
+      char ff[224];
+      snprintf(ff, sizeof ff, "%s[%zu]", f, *n);
+      return sr_fail(err, SR_EINVAL, ff, "must be a finite number"), -1;
+    }
+    out[(*n)++] = e->valuedouble;
+  }
+  return 0;
+}
+
+static int parse_prior(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  sr_problem *pb = c->pb;
+  if (!v) return sr_fail(err, SR_EINVAL, "prior", "is required"), -1;
+  if (!cJSON_IsObject(v)) return sr_fail(err, SR_EINVAL, "prior", "must be an object with a \"type\""), -1;
+  const char *type = get_type(v, "prior", err);
+  if (!type) return -1;
+  if (!strcmp(type, "gaussian")) {
+    static const char *const k[] = {"type", "mean", "std", NULL};
+    double m = 0, s = 0;
+    if (check_keys(v, "prior", k, err) || get_num(v, "prior", "mean", 0, &m, err) < 0 ||
+        get_num(v, "prior", "std", 1, &s, err) < 0)
+      return -1;
+    pb->prior = sr_prior_gaussian(m, s, err);
+  } else if (!strcmp(type, "gmm")) {
+    static const char *const k[] = {"type", "weights", "means", "stds", NULL};
+    double w[64], m[64], s[64];
+    size_t nw, nm, ns;
+    if (check_keys(v, "prior", k, err) || parse_doubles(v, "prior", "weights", w, 64, &nw, err) ||
+        parse_doubles(v, "prior", "means", m, 64, &nm, err) || parse_doubles(v, "prior", "stds", s, 64, &ns, err))
+      return -1;
+    if (nm != nw || ns != nw)
+      return sr_fail(err, SR_EINVAL, "prior.means", "weights, means and stds must have the same length (%zu, %zu, %zu)",
+                     nw, nm, ns), -1;
+    pb->prior = sr_prior_gmm(nw, w, m, s, err);
+  } else if (!strcmp(type, "tv")) {
+    static const char *const k[] = {"type", "weight", "epsilon", NULL};
+    double lam = 0, eps = 0.01;
+    if (check_keys(v, "prior", k, err) || get_num(v, "prior", "weight", 1, &lam, err) < 0 ||
+        get_num(v, "prior", "epsilon", 0, &eps, err) < 0)
+      return -1;
+    size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
+    pb->prior = sr_prior_tv(h, w, lam, eps, err);
+  } else {
+    sr_fail(err, SR_EINVAL, "prior.type", "\"%.40s\" is not a known prior (gaussian, gmm, tv)", type);
+    return -1;
+  }
+  return pb->prior ? 0 : -1;
+}
+
+/* ---------------------------------------------------------------- samplers */
+
+static int parse_sde(const cJSON *v, sr_sde *sde, sr_error *err) {
+  if (!cJSON_IsObject(v)) return sr_fail(err, SR_EINVAL, "sampler.sde", "must be an object with a \"type\""), -1;
+  const char *type = get_type(v, "sampler.sde", err);
+  if (!type) return -1;
+  const char *p = "sampler.sde";
+  if (!strcmp(type, "ve")) {
+    static const char *const k[] = {"type", "sigma_min", "sigma_max", NULL};
+    sde->kind = SR_SDE_VE;
+    sde->sigma_min = 0.01;
+    sde->sigma_max = 50;
+    sde->T = 1.0;
+    if (check_keys(v, p, k, err) || get_pos(v, p, "sigma_min", 0, &sde->sigma_min, err) < 0 ||
+        get_pos(v, p, "sigma_max", 0, &sde->sigma_max, err) < 0)
+      return -1;
+    if (!(sde->sigma_max > sde->sigma_min))
+      return sr_fail(err, SR_EINVAL, "sampler.sde.sigma_max", "must be larger than sigma_min"), -1;
+  } else if (!strcmp(type, "vp")) {
+    static const char *const k[] = {"type", "beta_min", "beta_max", "T", NULL};
+    sde->kind = SR_SDE_VP;
+    sde->beta_min = 0.1;
+    sde->beta_max = 20;
+    sde->T = 1.0;
+    if (check_keys(v, p, k, err) || get_pos(v, p, "beta_min", 0, &sde->beta_min, err) < 0 ||
+        get_pos(v, p, "beta_max", 0, &sde->beta_max, err) < 0 || get_pos(v, p, "T", 0, &sde->T, err) < 0)
+      return -1;
+    if (sde->beta_max < sde->beta_min)
+      return sr_fail(err, SR_EINVAL, "sampler.sde.beta_max", "must be >= beta_min"), -1;
+  } else if (!strcmp(type, "drift")) {
+    static const char *const k[] = {"type", "mu", "sigma", "T", NULL};
+    sde->kind = SR_SDE_DRIFT;
+    sde->mu = 0;
+    sde->T = 1.0;
+    if (check_keys(v, p, k, err) || get_num(v, p, "mu", 0, &sde->mu, err) < 0 ||
+        get_pos(v, p, "sigma", 1, &sde->sigma, err) < 0 || get_pos(v, p, "T", 0, &sde->T, err) < 0)
+      return -1;
+  } else {
+    sr_fail(err, SR_EINVAL, "sampler.sde.type", "\"%.40s\" is not a known SDE (ve, vp, drift)", type);
+    return -1;
+  }
+  return 0;
+}
+
+static int parse_sampler(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  sr_sampler_cfg *s = &c->pb->sampler;
+  const char *p = "sampler";
+  if (!v) return sr_fail(err, SR_EINVAL, p, "is required"), -1;
+  if (!cJSON_IsObject(v)) return sr_fail(err, SR_EINVAL, p, "must be an object with a \"type\""), -1;
+  const char *type = get_type(v, p, err);
+  if (!type) return -1;
+  const long BIG = 1000000000L;
+  s->burn_in = -1;
+  s->corrector_steps = -1;
+  if (!strcmp(type, "langevin") || !strcmp(type, "mala")) {
+    static const char *const k[] = {"type", "steps", "step_size", "burn_in", "thinning", "adapt", "target_accept",
+                                    NULL};
+    s->kind = type[0] == 'l' ? SR_SAMPLER_LANGEVIN : SR_SAMPLER_MALA;
+    s->adapt = s->kind == SR_SAMPLER_MALA;
+    if (check_keys(v, p, k, err) || get_int(v, p, "steps", 0, 1, BIG, &s->steps, err) < 0 ||
+        get_pos(v, p, "step_size", 0, &s->step_size, err) < 0 ||
+        get_int(v, p, "burn_in", 0, 0, BIG, &s->burn_in, err) < 0 ||
+        get_int(v, p, "thinning", 0, 1, BIG, &s->thinning, err) < 0)
+      return -1;
+    const cJSON *ad = cJSON_GetObjectItemCaseSensitive(v, "adapt");
+    if (ad) {
+      if (!cJSON_IsBool(ad)) return sr_fail(err, SR_EINVAL, "sampler.adapt", "must be true or false"), -1;
+      if (s->kind != SR_SAMPLER_MALA) return sr_fail(err, SR_EINVAL, "sampler.adapt", "applies to mala only"), -1;
+      s->adapt = cJSON_IsTrue(ad);
+    }
+    if (get_num(v, p, "target_accept", 0, &s->target_accept, err) < 0) return -1;
+    if (cJSON_GetObjectItemCaseSensitive(v, "target_accept") && !(s->target_accept > 0 && s->target_accept < 1))
+      return sr_fail(err, SR_EINVAL, "sampler.target_accept", "must be in (0, 1)"), -1;
+  } else if (!strcmp(type, "annealed_langevin")) {
+    static const char *const k[] = {"type", "sigma_max", "sigma_min", "levels", "steps_per_level", "epsilon", NULL};
+    s->kind = SR_SAMPLER_ANNEALED;
+    if (check_keys(v, p, k, err) || get_pos(v, p, "sigma_max", 0, &s->sigma_max, err) < 0 ||
+        get_pos(v, p, "sigma_min", 0, &s->sigma_min, err) < 0 ||
+        get_int(v, p, "levels", 0, 2, BIG, &s->levels, err) < 0 ||
+        get_int(v, p, "steps_per_level", 0, 1, BIG, &s->steps_per_level, err) < 0 ||
+        get_pos(v, p, "epsilon", 0, &s->epsilon, err) < 0)
+      return -1;
+    if (s->sigma_max > 0 && s->sigma_min > 0 && !(s->sigma_max > s->sigma_min))
+      return sr_fail(err, SR_EINVAL, "sampler.sigma_max", "must be larger than sampler.sigma_min"), -1;
+  } else if (!strcmp(type, "pc") || !strcmp(type, "ode")) {
+    int pc = type[0] == 'p';
+    static const char *const kp[] = {"type", "sde", "steps", "snr", "corrector_steps", "denoise", NULL};
+    static const char *const ko[] = {"type", "sde", "steps", "method", NULL};
+    s->kind = pc ? SR_SAMPLER_PC : SR_SAMPLER_ODE;
+    s->denoise = 1;
+    if (check_keys(v, p, pc ? kp : ko, err) || get_int(v, p, "steps", 0, 1, BIG, &s->steps, err) < 0) return -1;
+    if (pc && (get_pos(v, p, "snr", 0, &s->snr, err) < 0 ||
+               get_int(v, p, "corrector_steps", 0, 0, 1000, &s->corrector_steps, err) < 0))
+      return -1;
+    const cJSON *dn = cJSON_GetObjectItemCaseSensitive(v, "denoise");
+    if (dn) {
+      if (!cJSON_IsBool(dn)) return sr_fail(err, SR_EINVAL, "sampler.denoise", "must be true or false"), -1;
+      s->denoise = cJSON_IsTrue(dn);
+    }
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "method");
+    if (m) {
+      if (!cJSON_IsString(m) || (strcmp(m->valuestring, "euler") && strcmp(m->valuestring, "heun")))
+        return sr_fail(err, SR_EINVAL, "sampler.method", "must be \"euler\" or \"heun\""), -1;
+      s->ode_method = m->valuestring[0] == 'e' ? 1 : 2;
+    }
+    const cJSON *sde = cJSON_GetObjectItemCaseSensitive(v, "sde");
+    if (!sde) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", type), -1;
+    if (parse_sde(sde, &s->sde, err)) return -1;
+  } else {
+    sr_fail(err, SR_EINVAL, "sampler.type",
+            "\"%.40s\" is not a known sampler (langevin, mala, annealed_langevin, pc, ode)", type);
+    return -1;
+  }
+  return 0;
+}
+
+static long chain_steps(const sr_sampler_cfg *s) {
+  switch (s->kind) {
+  case SR_SAMPLER_LANGEVIN:
+  case SR_SAMPLER_MALA: return s->steps;
+  case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level;
+  case SR_SAMPLER_PC: return s->steps * (1 + s->corrector_steps);
+  case SR_SAMPLER_ODE: return s->steps * 2;
+  }
+  return 0;
+}
+
+/* ---------------------------------------------------------------- the document */
+
+static int parse_outputs(parse_ctx *c, const cJSON *v) {
+  sr_problem *pb = c->pb;
+  sr_error *err = c->err;
+  pb->want_mean = pb->want_std = 1;
+  pb->want_samples = 0;
+  if (!v) return 0;
+  if (!cJSON_IsArray(v)) return sr_fail(err, SR_EINVAL, "outputs", "must be a list"), -1;
+  pb->want_mean = pb->want_std = 0;
+  int i = 0;
+  for (const cJSON *e = v->child; e; e = e->next, i++) {
+    char f[48];
+    snprintf(f, sizeof f, "outputs[%d]", i);
+    if (cJSON_IsString(e)) {
+      const char *s = e->valuestring;
+      if (!strcmp(s, "mean")) pb->want_mean = 1;
+      else if (!strcmp(s, "std")) pb->want_std = 1;
+      else if (!strcmp(s, "samples")) pb->want_samples = 1;
+      else return sr_fail(err, SR_EINVAL, f, "\"%.40s\" is not a known output (mean, std, samples, "
+                          "{\"trajectories\": {\"every\": k}})", s), -1;
+    } else if (cJSON_IsObject(e) && e->child && !e->child->next && !strcmp(e->child->string, "trajectories")) {
+      char tf[64];
+      snprintf(tf, sizeof tf, "%s.trajectories", f);
+      if (!cJSON_IsObject(e->child)) return sr_fail(err, SR_EINVAL, tf, "must be {\"every\": k}"), -1;
+      static const char *const k[] = {"every", NULL};
+      if (check_keys(e->child, tf, k, err) ||
+          get_int(e->child, tf, "every", 1, 1, 1000000000L, &pb->trajectory_every, err) < 0)
+        return -1;
+    } else {
+      return sr_fail(err, SR_EINVAL, f, "must be \"mean\", \"std\", \"samples\" or {\"trajectories\": {\"every\": k}}"),
+             -1;
+    }
+  }
+  return 0;
+}
+
+static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
+  sr_problem *pb = c->pb;
+  sr_error *err = c->err;
+  const sr_limits *lim = c->lim;
+  if (!cJSON_IsObject(doc)) return sr_fail(err, SR_EINVAL, "job", "must be a JSON object");
+  static const char *const k[] = {"shape", "operator", "noise", "observation", "prior", "sampler", "num_samples",
+                                  "seed", "ground_truth", "outputs", NULL};
+  if (check_keys(doc, "", k, err)) return SR_EINVAL;
+  /* shape */
+  const cJSON *sh = cJSON_GetObjectItemCaseSensitive(doc, "shape");
+  if (!sh) return sr_fail(err, SR_EINVAL, "shape", "is required ([H, W] for an image, [N] for a signal)");
+  if (!cJSON_IsArray(sh) || cJSON_GetArraySize(sh) < 1 || cJSON_GetArraySize(sh) > 2)
+    return sr_fail(err, SR_EINVAL, "shape", "must be [H, W] or [N]");
+  double total = 1;
+  pb->rank = 0;
+  for (const cJSON *d = sh->child; d; d = d->next) {
+    if (!cJSON_IsNumber(d) || d->valuedouble != floor(d->valuedouble) || d->valuedouble < 1)
+      return sr_fail(err, SR_EINVAL, "shape", "must hold positive integers");
+    total *= d->valuedouble;
+    if (total > (double)lim->max_pixels)
+      return sr_fail(err, SR_ELIMIT, "shape", "has more than the limit of %zu pixels", lim->max_pixels);
+    pb->shape[pb->rank++] = (size_t)d->valuedouble;
+  }
+  pb->n = (size_t)total;
+  /* num_samples, seed */
+  long ns = 8, seed = 0;
+  if (get_int(doc, "", "num_samples", 0, 1, lim->max_samples, &ns, err) < 0) return SR_EINVAL;
+  if (get_int(doc, "", "seed", 0, 0, 9007199254740991L, &seed, err) < 0) return SR_EINVAL;
+  pb->num_samples = ns;
+  pb->seed = (uint64_t)seed;
+  /* operator, noise, observation */
+  int none = parse_operator(c, cJSON_GetObjectItemCaseSensitive(doc, "operator"));
+  if (none < 0) return err->field[0] ? SR_EINVAL : SR_EINVAL;
+  const cJSON *noise = cJSON_GetObjectItemCaseSensitive(doc, "noise");
+  const cJSON *obs = cJSON_GetObjectItemCaseSensitive(doc, "observation");
+  if (none) {
+    if (obs) return sr_fail(err, SR_EINVAL, "observation", "must be omitted when operator.type is none");
+    if (noise) return sr_fail(err, SR_EINVAL, "noise", "must be omitted when operator.type is none");
+  } else {
+    int bad;
+    const cJSON *nz = get_obj(doc, "", "noise", 1, err, &bad);
+    if (bad) return SR_EINVAL;
+    static const char *const kn[] = {"sigma", NULL};
+    if (check_keys(nz, "noise", kn, err) || get_pos(nz, "noise", "sigma", 1, &pb->noise_sigma, err) < 0)
+      return SR_EINVAL;
+    if (!obs) return sr_fail(err, SR_EINVAL, "observation", "is required with an operator");
+    sr_jarray a;
+    sr_status st = sr_jarray_decode(obs, "observation", pb->op->out_complex, lim->max_pixels, &a, err);
+    if (st) return st;
+    char s1[64], s2[64];
+    if (a.rank != pb->op->out_rank || memcmp(a.shape, pb->op->out_shape, (size_t)a.rank * sizeof(size_t))) {
+      sr_free(a.data);
+      return sr_fail(err, SR_EINVAL, "observation", "shape %s does not match operator output %s",
+                     sr_shape_str(a.rank, a.shape, s1, 64), sr_shape_str(pb->op->out_rank, pb->op->out_shape, s2, 64));
+    }
+    pb->y = a.data;
+    if (pb->op->obs_mask) /* unobserved entries are ignored: zero them so they never enter a residual */
+      for (size_t i = 0; i < pb->op->n_out; i++) pb->y[i] *= pb->op->obs_mask[i];
+  }
+  if (parse_prior(c, cJSON_GetObjectItemCaseSensitive(doc, "prior"))) return SR_EINVAL;
+  if (parse_sampler(c, cJSON_GetObjectItemCaseSensitive(doc, "sampler"))) return SR_EINVAL;
+  const cJSON *gt = cJSON_GetObjectItemCaseSensitive(doc, "ground_truth");
+  if (gt) {
+    sr_jarray a;
+    sr_status st = sr_jarray_decode(gt, "ground_truth", 0, lim->max_pixels, &a, err);
+    if (st) return st;
+    char s1[64], s2[64];
+    if (a.rank != pb->rank || memcmp(a.shape, pb->shape, (size_t)a.rank * sizeof(size_t))) {
+      sr_free(a.data);
+      return sr_fail(err, SR_EINVAL, "ground_truth", "shape %s does not match the image shape %s",
+                     sr_shape_str(a.rank, a.shape, s1, 64), sr_shape_str(pb->rank, pb->shape, s2, 64));
+    }
+    pb->ground_truth = a.data;
+  }
+  if (parse_outputs(c, cJSON_GetObjectItemCaseSensitive(doc, "outputs"))) return SR_EINVAL;
+  sr_status st = sr_problem_validate(pb, err);
+  if (st) return st;
+  /* work and memory limits, on the effective (defaulted) settings */
+  double work = (double)pb->num_samples * (double)chain_steps(&pb->sampler);
+  if (work > lim->max_chain_steps)
+    return sr_fail(err, SR_ELIMIT, "num_samples", "× sampler steps = %.0f exceeds the limit of %.0f chain-steps",
+                   work, lim->max_chain_steps);
+  double outv = (pb->want_samples ? (double)pb->num_samples * (double)pb->n : 0.0);
+  if (pb->trajectory_every > 0) {
+    long tsteps = pb->sampler.kind == SR_SAMPLER_ANNEALED ? pb->sampler.levels * pb->sampler.steps_per_level
+                                                          : pb->sampler.steps;
+    outv += (double)pb->num_samples * (double)(1 + tsteps / pb->trajectory_every) * (double)pb->n;
+  }
+  if (outv > lim->max_output_values)
+    return sr_fail(err, SR_ELIMIT, "outputs", "would hold %.0f values (samples and trajectories), over the limit "
+                   "of %.0f", outv, lim->max_output_values);
+  return SR_OK;
+}
+
+sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err) {
+  sr_problem_init(pb);
+  if (err) memset(err, 0, sizeof *err);
+  if (len > lim->max_doc_bytes)
+    return sr_fail(err, SR_ELIMIT, "job", "document is %zu bytes, over the limit of %zu", len, lim->max_doc_bytes);
+  if (memchr(text, 0, len)) return sr_fail(err, SR_EINVAL, "job", "document contains a NUL byte");
+  if (has_escaped_nul(text, len)) return sr_fail(err, SR_EINVAL, "job", "strings must not contain \\u0000");
+  char *buf = malloc(len + 1);
+  if (!buf) return sr_fail(err, SR_ENOMEM, "job", "out of memory");
+  memcpy(buf, text, len);
+  buf[len] = 0;
+  const char *end = NULL;
+  cJSON *doc = cJSON_ParseWithOpts(buf, &end, 1);
+  if (!doc) {
+    size_t off = end ? (size_t)(end - buf) : 0, line = 1, col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+      if (buf[i] == '\n') { line++; col = 1; } else col++;
+    }
+    free(buf);
+    return sr_fail(err, SR_EINVAL, "job", "is not valid JSON (line %zu, column %zu)", line, col);
+  }
+  free(buf);
+  char path[512] = "";
+  parse_ctx c = {lim, err, pb};
+  sr_status st = no_duplicate_keys(doc, path, sizeof path, err);
+  if (!st) st = parse_doc(&c, doc);
+  cJSON_Delete(doc);
+  if (st) sr_problem_clear(pb);
+  return st;
+}

@@ -1,0 +1,204 @@
+/* main.c — the scorerecon binary: subcommand dispatch and the `run` command (a job file in, a result out). */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "job.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "scorerecon %s — posterior sampling with score-based priors\n\n"
+          "usage:\n"
+          "  scorerecon run JOB.json [-o RESULT.json] [--lists] [--threads N] [--quiet]\n"
+          "      Runs one job offline. JOB.json may be '-' (stdin); -o '-' (default) writes to stdout.\n"
+          "      --lists      arrays as nested JSON lists instead of base64 ARRAY objects\n"
+          "      --threads N  worker threads (default: all cores; results do not depend on it)\n"
+          "      --quiet      no progress bar\n"
+          "  scorerecon version\n"
+          "  scorerecon help\n\n"
+          "Exit status: 0 success, 2 invalid job (one message naming the field), 1 other failure.\n"
+          "The job format is documented in docs/job-format.md.\n",
+          SR_VERSION);
+}
+
+/* Reads a whole file (or stdin for "-") up to max bytes. */
+static char *read_all(const char *path, size_t max, size_t *len, int *too_big) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  *too_big = 0;
+  if (!f) return NULL;
+  size_t cap = 1 << 16, n = 0;
+  char *buf = malloc(cap);
+  while (buf) {
+    if (n == cap) {
+      if (cap > max) {
+        *too_big = 1;
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      char *nb = realloc(buf, cap * 2);
+      if (!nb) {
+        free(buf);
+        buf = NULL;
+        break;
+      }
+      buf = nb;
+      cap *= 2;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  if (buf && n > max) {
+    *too_big = 1;
+    free(buf);
+    buf = NULL;
+  }
+  if (f != stdin) fclose(f);
+  *len = n;
+  return buf;
+}
+
+/* ---------------------------------------------------------------- progress bar (stderr, TTY only) */
+
+typedef struct {
+  atomic_long last_ms;
+  atomic_int drawing;
+  double t0;
+} progress_state;
+
+static double mono(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void draw(progress_state *ps, long done, long total) {
+  double frac = total > 0 ? (double)done / (double)total : 1.0;
+  if (frac > 1) frac = 1;
+  double el = mono() - ps->t0, eta = frac > 0 ? el * (1 - frac) / frac : 0;
+  char bar[41];
+  int k = (int)(frac * 40);
+  for (int i = 0; i < 40; i++) bar[i] = i < k ? '#' : '.';
+  bar[40] = 0;
+  fprintf(stderr, "\r[%s] %5.1f%%  %ld/%ld  %.1fs elapsed, %.1fs left ", bar, 100 * frac, done, total, el, eta);
+  fflush(stderr);
+}
+
+static int on_progress(void *user, long done, long total) {
+  progress_state *ps = user;
+  long now = (long)(mono() * 1000);
+  long last = atomic_load(&ps->last_ms);
+  if (now - last < 100 && done < total) return 0;
+  int expected = 0;
+  if (!atomic_compare_exchange_strong(&ps->drawing, &expected, 1)) return 0;
+  atomic_store(&ps->last_ms, now);
+  draw(ps, done, total);
+  atomic_store(&ps->drawing, 0);
+  return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+static int cmd_run(int argc, char **argv) {
+  const char *in = NULL, *out = "-";
+  int lists = 0, threads = 0, quiet = 0;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--lists")) lists = 1;
+    else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
+    else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+      char *end;
+      long t = strtol(argv[++i], &end, 10);
+      if (*end || t < 1 || t > 1024) {
+        fprintf(stderr, "scorerecon: --threads must be an integer from 1 to 1024\n");
+        return 2;
+      }
+      threads = (int)t;
+    } else if (!in && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) in = argv[i];
+    else {
+      fprintf(stderr, "scorerecon run: unknown argument '%s'\n", argv[i]);
+      usage(stderr);
+      return 2;
+    }
+  }
+  if (!in) {
+    usage(stderr);
+    return 2;
+  }
+  sr_limits lim;
+  sr_limits_default(&lim);
+  size_t len;
+  int too_big;
+  char *text = read_all(in, lim.max_doc_bytes, &len, &too_big);
+  if (!text) {
+    if (too_big) fprintf(stderr, "error: job document %s is larger than the limit of %zu bytes\n", in, lim.max_doc_bytes);
+    else fprintf(stderr, "error: cannot read %s: %s\n", in, strerror(errno));
+    return too_big ? 2 : 1;
+  }
+  sr_init();
+  sr_problem pb;
+  sr_error err;
+  sr_status st = sr_job_parse(text, len, &lim, &pb, &err);
+  free(text);
+  if (st) {
+    fprintf(stderr, "error: %s\n", err.msg);
+    return st == SR_ENOMEM ? 1 : 2;
+  }
+  pb.threads = threads;
+  progress_state ps = {0};
+  ps.t0 = mono();
+  int bar = !quiet && isatty(2);
+  sr_result res;
+  st = sr_run(&pb, &res, bar ? on_progress : NULL, &ps, &err);
+  if (bar) fprintf(stderr, "\n");
+  if (st) {
+    fprintf(stderr, "error: %s\n", err.msg);
+    sr_problem_clear(&pb);
+    return 1;
+  }
+  cJSON *doc = sr_result_json(&pb, &res, lists);
+  char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  int rc = 0;
+  if (!s) {
+    fprintf(stderr, "error: out of memory writing the result\n");
+    rc = 1;
+  } else {
+    FILE *f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
+    if (!f || fputs(s, f) < 0 || fputc('\n', f) < 0 || (f != stdout && fclose(f))) {
+      fprintf(stderr, "error: cannot write %s: %s\n", out, strerror(errno));
+      rc = 1;
+    } else if (f == stdout) {
+      fflush(stdout);
+    }
+  }
+  free(s);
+  cJSON_Delete(doc);
+  sr_result_clear(&res);
+  sr_problem_clear(&pb);
+  return rc;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+    printf("scorerecon %s\n", SR_VERSION);
+    return 0;
+  }
+  if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+    usage(stdout);
+    return 0;
+  }
+  fprintf(stderr, "scorerecon: unknown command '%s'\n", cmd);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,107 @@
+/* result_write.c — the result document: moments, samples, trajectories, metrics, stats and the effective
+ * sampler settings (defaults filled in), each array in the ARRAY encoding. */
+#include <math.h>
+#include <string.h>
+
+#include "array_json.h"
+#include "job.h"
+
+static void add_num(cJSON *o, const char *k, double v) {
+  if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
+  else cJSON_AddNullToObject(o, k);
+}
+
+static cJSON *sampler_json(const sr_sampler_cfg *s) {
+  cJSON *o = cJSON_CreateObject();
+  switch (s->kind) {
+  case SR_SAMPLER_LANGEVIN:
+  case SR_SAMPLER_MALA:
+    cJSON_AddStringToObject(o, "type", s->kind == SR_SAMPLER_MALA ? "mala" : "langevin");
+    add_num(o, "steps", (double)s->steps);
+    add_num(o, "burn_in", (double)s->burn_in);
+    add_num(o, "thinning", (double)s->thinning);
+    add_num(o, "step_size", s->step_size);
+    if (s->kind == SR_SAMPLER_MALA) {
+      cJSON_AddBoolToObject(o, "adapt", s->adapt);
+      add_num(o, "target_accept", s->target_accept);
+    }
+    break;
+  case SR_SAMPLER_ANNEALED:
+    cJSON_AddStringToObject(o, "type", "annealed_langevin");
+    add_num(o, "sigma_max", s->sigma_max);
+    add_num(o, "sigma_min", s->sigma_min);
+    add_num(o, "levels", (double)s->levels);
+    add_num(o, "steps_per_level", (double)s->steps_per_level);
+    add_num(o, "epsilon", s->epsilon);
+    break;
+  case SR_SAMPLER_PC:
+  case SR_SAMPLER_ODE: {
+    cJSON_AddStringToObject(o, "type", s->kind == SR_SAMPLER_PC ? "pc" : "ode");
+    cJSON *sde = cJSON_AddObjectToObject(o, "sde");
+    cJSON_AddStringToObject(sde, "type", sr_sde_name(s->sde.kind));
+    if (s->sde.kind == SR_SDE_VE) {
+      add_num(sde, "sigma_min", s->sde.sigma_min);
+      add_num(sde, "sigma_max", s->sde.sigma_max);
+    } else if (s->sde.kind == SR_SDE_VP) {
+      add_num(sde, "beta_min", s->sde.beta_min);
+      add_num(sde, "beta_max", s->sde.beta_max);
+      add_num(sde, "T", s->sde.T);
+    } else {
+      add_num(sde, "mu", s->sde.mu);
+      add_num(sde, "sigma", s->sde.sigma);
+      add_num(sde, "T", s->sde.T);
+    }
+    add_num(o, "steps", (double)s->steps);
+    if (s->kind == SR_SAMPLER_PC) {
+      add_num(o, "snr", s->snr);
+      add_num(o, "corrector_steps", (double)s->corrector_steps);
+      cJSON_AddBoolToObject(o, "denoise", s->denoise);
+    } else {
+      cJSON_AddStringToObject(o, "method", s->ode_method == 1 ? "euler" : "heun");
+    }
+    break;
+  }
+  }
+  return o;
+}
+
+cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) return NULL;
+  cJSON *sh = cJSON_AddArrayToObject(o, "shape");
+  for (int i = 0; i < pb->rank; i++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)pb->shape[i]));
+  cJSON_AddNumberToObject(o, "num_samples", (double)pb->num_samples);
+  if (res->mean && pb->want_mean) cJSON_AddItemToObject(o, "mean", sr_jarray_encode(res->mean, pb->rank, pb->shape, 0, lists));
+  if (res->std && pb->want_std) cJSON_AddItemToObject(o, "std", sr_jarray_encode(res->std, pb->rank, pb->shape, 0, lists));
+  if (res->samples) {
+    size_t s[5] = {(size_t)pb->num_samples};
+    memcpy(s + 1, pb->shape, (size_t)pb->rank * sizeof(size_t));
+    cJSON_AddItemToObject(o, "samples", sr_jarray_encode(res->samples, pb->rank + 1, s, 0, lists));
+  }
+  if (res->trajectories) {
+    cJSON *t = cJSON_AddObjectToObject(o, "trajectories");
+    cJSON_AddNumberToObject(t, "every", (double)pb->trajectory_every);
+    cJSON *times = cJSON_AddArrayToObject(t, "times");
+    for (long k = 0; k < res->traj_len; k++) cJSON_AddItemToArray(times, cJSON_CreateNumber(res->traj_times[k]));
+    size_t s[4] = {(size_t)pb->num_samples, (size_t)res->traj_len};
+    memcpy(s + 2, pb->shape, (size_t)pb->rank * sizeof(size_t)); /* [S, T, ...image] */
+    cJSON_AddItemToObject(t, "data", sr_jarray_encode(res->trajectories, 2 + pb->rank, s, 0, lists));
+  }
+  if (res->metrics.have) {
+    cJSON *m = cJSON_AddObjectToObject(o, "metrics");
+    add_num(m, "psnr", res->metrics.psnr);
+    add_num(m, "ssim", res->metrics.ssim);
+    add_num(m, "nrmse", res->metrics.nrmse);
+    add_num(m, "coverage95", res->metrics.coverage95);
+  }
+  cJSON *st = cJSON_AddObjectToObject(o, "stats");
+  add_num(st, "score_evals", (double)res->score_evals);
+  add_num(st, "operator_applications", (double)res->op_applies);
+  add_num(st, "seconds", res->seconds);
+  add_num(st, "kept_per_chain", (double)res->kept_per_chain);
+  if (res->accept_rate >= 0) add_num(st, "acceptance_rate", res->accept_rate);
+  if (pb->sampler.kind == SR_SAMPLER_LANGEVIN || pb->sampler.kind == SR_SAMPLER_MALA)
+    add_num(st, "step_size", res->step_size);
+  cJSON_AddItemToObject(o, "sampler", sampler_json(&pb->sampler));
+  return o;
+}

@@ -1,0 +1,455 @@
+/* sampler.c — sr_run(): validates the problem's fit, spreads chains over threads, and gathers the results.
+ *
+ * Work unit = a batch of chains (one chain for analytic priors). Threads claim batches in index order; every
+ * chain owns its Philox stream; per-chain moments are merged in chain order (Chan et al.'s pairwise update),
+ * so mean/std/samples are bit-identical for any thread count. All buffers are allocated before the first step. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sampler_internal.h"
+
+void sr_problem_init(sr_problem *pb) {
+  memset(pb, 0, sizeof *pb);
+  pb->num_samples = 1;
+  pb->want_mean = pb->want_std = 1;
+}
+
+void sr_problem_clear(sr_problem *pb) {
+  sr_op_free(pb->op);
+  sr_prior_free(pb->prior);
+  sr_free(pb->y);
+  sr_free(pb->ground_truth);
+  memset(pb, 0, sizeof *pb);
+}
+
+void sr_result_clear(sr_result *res) {
+  sr_free(res->mean);
+  sr_free(res->std);
+  sr_free(res->samples);
+  sr_free(res->trajectories);
+  free(res->traj_times);
+  memset(res, 0, sizeof *res);
+}
+
+/* ---------------------------------------------------------------- validation and defaults */
+
+static double posterior_lipschitz(const sr_problem *pb) {
+  double L = pb->prior->lipschitz;
+  if (pb->op) L += pb->op->norm2 / (pb->noise_sigma * pb->noise_sigma);
+  return L;
+}
+
+sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  if (!pb->prior) return sr_fail(err, SR_EINVAL, "prior", "is required");
+  if (pb->num_samples < 1) return sr_fail(err, SR_EINVAL, "num_samples", "must be >= 1");
+  if (pb->op) {
+    if (!(pb->noise_sigma > 0) || !isfinite(pb->noise_sigma))
+      return sr_fail(err, SR_EINVAL, "noise.sigma", "must be > 0");
+    if (!pb->y) return sr_fail(err, SR_EINVAL, "observation", "is required with an operator");
+    if (pb->op->n_in != pb->n)
+      return sr_fail(err, SR_EINVAL, "operator", "input size %zu does not match the image size %zu", pb->op->n_in,
+                     pb->n);
+  }
+  const char *sname = s->kind == SR_SAMPLER_LANGEVIN ? "langevin"
+                      : s->kind == SR_SAMPLER_MALA   ? "mala"
+                      : s->kind == SR_SAMPLER_ANNEALED ? "annealed_langevin"
+                      : s->kind == SR_SAMPLER_PC     ? "pc"
+                      : s->kind == SR_SAMPLER_ODE    ? "ode"
+                                                     : NULL;
+  if (!sname) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown");
+  int level0 = s->kind == SR_SAMPLER_LANGEVIN || s->kind == SR_SAMPLER_MALA;
+  if (!level0 && !pb->prior->has_marginals)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score of noised marginals, which prior.type %s "
+                   "does not have (use langevin or mala)", sname, pb->prior->kind);
+  if (level0 && !isfinite(pb->prior->lipschitz))
+    return sr_fail(err, SR_EINVAL, "prior.stds", "has an atom (std 0), which has no score at noise level 0: "
+                   "%s cannot sample it (use annealed_langevin, pc or ode)", sname);
+  if (s->kind == SR_SAMPLER_MALA && !pb->prior->logp)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "mala needs the prior's log density, which prior.type %s lacks",
+                   pb->prior->kind);
+  if (level0) {
+    if (s->steps <= 0) s->steps = 1000;
+    if (s->burn_in < 0) s->burn_in = s->steps / 5;
+    if (s->thinning <= 0) s->thinning = 1;
+    if (s->burn_in >= s->steps)
+      return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.steps (%ld)", s->burn_in,
+                     s->steps);
+    double L = posterior_lipschitz(pb);
+    if (s->step_size <= 0) {
+      /* ULA: 0.1/L keeps the variance bias of the stiffest direction under 1/(1 − 0.05) − 1 ≈ 5%.
+       * MALA: 1/(L n^(1/3)) start (the optimal scaling in n), then adapted during burn-in. */
+      s->step_size = s->kind == SR_SAMPLER_LANGEVIN ? 0.1 / L : 1.0 / (L * cbrt((double)pb->n));
+    }
+    if (s->kind == SR_SAMPLER_MALA && s->target_accept <= 0) s->target_accept = 0.574;
+  } else if (s->kind == SR_SAMPLER_ANNEALED) {
+    if (s->sigma_max <= 0) s->sigma_max = 10.0;
+    if (s->sigma_min <= 0) s->sigma_min = 0.01;
+    if (s->levels <= 0) s->levels = 100;
+    if (s->steps_per_level <= 0) s->steps_per_level = 10;
+    if (!(s->sigma_max > s->sigma_min))
+      return sr_fail(err, SR_EINVAL, "sampler.sigma_max", "must be larger than sampler.sigma_min");
+    if (s->levels < 2) return sr_fail(err, SR_EINVAL, "sampler.levels", "must be >= 2");
+    if (s->epsilon <= 0) {
+      /* step_i · stiffness_i <= ε (1 + ||A||²)/σ_min² at every level: 0.2 keeps it well inside stability. */
+      double a2 = pb->op ? pb->op->norm2 : 0.0;
+      s->epsilon = 0.2 * s->sigma_min * s->sigma_min / (1.0 + a2);
+    }
+  } else {
+    if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
+    if (s->steps <= 0) s->steps = s->kind == SR_SAMPLER_PC ? 1000 : 500;
+    if (s->kind == SR_SAMPLER_PC) {
+      if (s->snr <= 0) s->snr = 0.16;
+      if (s->corrector_steps < 0) s->corrector_steps = 1;
+    }
+    if (s->kind == SR_SAMPLER_ODE && s->ode_method == 0) s->ode_method = 2;
+  }
+  if (pb->trajectory_every < 0) return sr_fail(err, SR_EINVAL, "outputs.trajectories.every", "must be >= 1");
+  return SR_OK;
+}
+
+/* ---------------------------------------------------------------- shared steps */
+
+void sr__normals(sr_batch *bt, size_t b, float *out) {
+  sr_rng_normals(&bt->rng[b], bt->draws[b]++, out, bt->ctx->n);
+}
+
+double sr__lik_weight(const sr_problem *pb, sr_noise nl) {
+  double r = nl.sigma / nl.alpha;
+  return 1.0 / (pb->noise_sigma * pb->noise_sigma + r * r);
+}
+
+void sr__posterior_score(sr_batch *bt, const float *x, sr_noise nl, double w, float *g, double *rr) {
+  sr_run_ctx *c = bt->ctx;
+  const sr_problem *pb = c->pb;
+  size_t n = c->n, sn = c->sn;
+  pb->prior->score(pb->prior, x, bt->B, n, nl, g, bt->prws);
+  atomic_fetch_add_explicit(&c->score_evals, (long)bt->B, memory_order_relaxed);
+  if (!pb->op) {
+    if (rr)
+      for (size_t b = 0; b < bt->B; b++) rr[b] = 0.0;
+    return;
+  }
+  const sr_op *op = pb->op;
+  for (size_t b = 0; b < bt->B; b++) {
+    const float *xb = x + b * sn;
+    if (nl.alpha != 1.0 || nl.shift != 0.0) {
+      float ia = (float)(1.0 / nl.alpha), sh = (float)nl.shift;
+      for (size_t i = 0; i < n; i++) bt->xs[i] = (xb[i] - sh) * ia;
+      xb = bt->xs;
+    }
+    op->forward(op, xb, bt->r, bt->opws);
+    double s2 = 0.0;
+    for (size_t i = 0; i < op->n_out; i++) {
+      float d = pb->y[i] - bt->r[i];
+      bt->r[i] = d;
+      s2 += (double)d * d;
+    }
+    if (rr) rr[b] = s2;
+    op->adjoint(op, bt->r, bt->xs, bt->opws);
+    float ws = (float)(w / nl.alpha);
+    float *gb = g + b * sn;
+    for (size_t i = 0; i < n; i++) gb[i] += ws * bt->xs[i];
+  }
+  atomic_fetch_add_explicit(&c->op_applies, 2 * (long)bt->B, memory_order_relaxed);
+}
+
+void sr__init_state(sr_batch *bt, sr_noise nl) {
+  const sr_problem *pb = bt->ctx->pb;
+  size_t n = bt->ctx->n;
+  for (size_t b = 0; b < bt->B; b++) {
+    float *xb = bt->x + b * bt->ctx->sn;
+    if (pb->prior->sample) {
+      pb->prior->sample(pb->prior, nl, &bt->rng[b], bt->draws[b]++, xb, n);
+    } else {
+      sr__normals(bt, b, xb);
+      for (size_t i = 0; i < n; i++) xb[i] = (float)(nl.shift + nl.sigma * xb[i]);
+    }
+  }
+}
+
+void sr__keep(sr_batch *bt, size_t b, const float *x) {
+  size_t n = bt->ctx->n;
+  double *m = bt->mean + b * n, *m2 = bt->m2 + b * n;
+  double k = (double)++bt->kept[b], ik = 1.0 / k;
+  for (size_t i = 0; i < n; i++) {
+    double d = x[i] - m[i];
+    m[i] += d * ik;
+    m2[i] += d * (x[i] - m[i]);
+  }
+}
+
+void sr__traj(sr_batch *bt, size_t b, long slot, const float *x) {
+  sr_result *res = bt->ctx->res;
+  if (!res->trajectories || slot >= res->traj_len) return;
+  size_t n = bt->ctx->n;
+  memcpy(res->trajectories + ((size_t)(bt->chain0 + (long)b) * (size_t)res->traj_len + (size_t)slot) * n, x,
+         n * sizeof(float));
+}
+
+int sr__tick(sr_batch *bt, long units) {
+  sr_run_ctx *c = bt->ctx;
+  long done = atomic_fetch_add_explicit(&c->done, units * (long)bt->B, memory_order_relaxed) + units * (long)bt->B;
+  if (c->progress && c->progress(c->user, done, c->units_per_chain * c->pb->num_samples))
+    atomic_store(&c->cancel, 1);
+  return atomic_load_explicit(&c->cancel, memory_order_relaxed);
+}
+
+/* ---------------------------------------------------------------- threads */
+
+static void batch_free(sr_batch *bt) {
+  free(bt->rng); free(bt->draws); free(bt->kept); free(bt->step); free(bt->logpi);
+  free(bt->accept_sum); free(bt->accept_n);
+  sr_free(bt->x); sr_free(bt->g); sr_free(bt->z); sr_free(bt->t1); sr_free(bt->t2); sr_free(bt->t3);
+  sr_free(bt->r); sr_free(bt->xs); sr_free(bt->opws); sr_free(bt->prws);
+  free(bt->mean); free(bt->m2);
+}
+
+static int batch_alloc(sr_batch *bt, sr_run_ctx *c) {
+  memset(bt, 0, sizeof *bt);
+  bt->ctx = c;
+  size_t B = c->B, bs = B * c->sn;
+  const sr_problem *pb = c->pb;
+  bt->rng = calloc(B, sizeof *bt->rng);
+  bt->draws = calloc(B, sizeof *bt->draws);
+  bt->kept = calloc(B, sizeof *bt->kept);
+  bt->step = calloc(B, sizeof *bt->step);
+  bt->logpi = calloc(B, sizeof *bt->logpi);
+  bt->accept_sum = calloc(B, sizeof *bt->accept_sum);
+  bt->accept_n = calloc(B, sizeof *bt->accept_n);
+  bt->x = sr_alloc(bs); bt->g = sr_alloc(bs); bt->z = sr_alloc(bs);
+  bt->t1 = sr_alloc(bs); bt->t2 = sr_alloc(bs); bt->t3 = sr_alloc(bs);
+  bt->xs = sr_alloc(c->sn);
+  bt->r = sr_alloc(c->snout ? c->snout : 16);
+  bt->opws = sr_alloc(pb->op ? pb->op->ws_floats + 16 : 16);
+  bt->prws = sr_alloc(B * pb->prior->ws_floats + 16);
+  bt->mean = calloc(B * c->n, sizeof(double));
+  bt->m2 = calloc(B * c->n, sizeof(double));
+  return (bt->rng && bt->draws && bt->kept && bt->step && bt->logpi && bt->accept_sum && bt->accept_n && bt->x &&
+          bt->g && bt->z && bt->t1 && bt->t2 && bt->t3 && bt->xs && bt->r && bt->opws && bt->prws && bt->mean &&
+          bt->m2)
+             ? 0
+             : -1;
+}
+
+static void merge_batch(sr_batch *bt) {
+  sr_run_ctx *c = bt->ctx;
+  size_t n = c->n;
+  pthread_mutex_lock(&c->mu);
+  while (c->next_merge != bt->chain0) pthread_cond_wait(&c->cv, &c->mu);
+  for (size_t b = 0; b < bt->B; b++) {
+    double nb = (double)bt->kept[b];
+    if (nb > 0) {
+      double na = c->gcount, nt = na + nb;
+      const double *mb = bt->mean + b * n, *m2b = bt->m2 + b * n;
+      for (size_t i = 0; i < n; i++) {
+        double d = mb[i] - c->gmean[i];
+        c->gmean[i] += d * nb / nt;
+        c->gm2[i] += m2b[i] + d * d * na * nb / nt;
+      }
+      c->gcount = nt;
+    }
+    c->step_sum += bt->step[b];
+    if (c->res->samples) memcpy(c->res->samples + (size_t)(bt->chain0 + (long)b) * n, bt->x + b * c->sn,
+                                n * sizeof(float));
+  }
+  c->next_merge = bt->chain0 + (long)bt->B;
+  pthread_cond_broadcast(&c->cv);
+  pthread_mutex_unlock(&c->mu);
+}
+
+typedef struct {
+  sr_run_ctx *ctx;
+  int failed;
+} worker_arg;
+
+static void *worker(void *arg) {
+  worker_arg *wa = arg;
+  sr_run_ctx *c = wa->ctx;
+  const sr_problem *pb = c->pb;
+  sr_batch bt;
+  int ok = batch_alloc(&bt, c) == 0;
+  if (!ok) wa->failed = 1;
+  for (;;) {
+    long c0 = atomic_fetch_add(&c->next_chain, (long)c->B);
+    if (c0 >= pb->num_samples) break;
+    size_t B = (size_t)(pb->num_samples - c0 < (long)c->B ? pb->num_samples - c0 : (long)c->B);
+    if (ok && !atomic_load(&c->cancel)) {
+      bt.B = B;
+      bt.chain0 = c0;
+      memset(bt.kept, 0, B * sizeof *bt.kept);
+      memset(bt.mean, 0, B * c->n * sizeof(double));
+      memset(bt.m2, 0, B * c->n * sizeof(double));
+      for (size_t b = 0; b < B; b++) {
+        bt.rng[b] = sr_rng_make(pb->seed, (uint64_t)(c0 + (long)b));
+        bt.draws[b] = 0;
+        bt.step[b] = pb->sampler.step_size;
+        bt.accept_sum[b] = 0;
+        bt.accept_n[b] = 0;
+      }
+      switch (pb->sampler.kind) {
+      case SR_SAMPLER_LANGEVIN:
+      case SR_SAMPLER_MALA: sr__run_langevin(&bt); break;
+      case SR_SAMPLER_ANNEALED: sr__run_annealed(&bt); break;
+      case SR_SAMPLER_PC: sr__run_pc(&bt); break;
+      case SR_SAMPLER_ODE: sr__run_ode(&bt); break;
+      }
+    } else {
+      bt.B = ok ? B : 0;
+      bt.chain0 = c0;
+      atomic_store(&c->cancel, 1);
+    }
+    /* Always take our turn in the merge, so later batches never wait forever. */
+    if (!ok) {
+      pthread_mutex_lock(&c->mu);
+      while (c->next_merge != c0) pthread_cond_wait(&c->cv, &c->mu);
+      c->next_merge = c0 + (long)B;
+      pthread_cond_broadcast(&c->cv);
+      pthread_mutex_unlock(&c->mu);
+    } else {
+      merge_batch(&bt);
+    }
+  }
+  if (ok) {
+    long acc = 0, prop = 0;
+    (void)acc; (void)prop;
+  }
+  batch_free(&bt);
+  return NULL;
+}
+
+static long traj_steps(const sr_sampler_cfg *s) {
+  switch (s->kind) {
+  case SR_SAMPLER_LANGEVIN:
+  case SR_SAMPLER_MALA: return s->steps;
+  case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level;
+  default: return s->steps;
+  }
+}
+
+static long progress_units(const sr_sampler_cfg *s) {
+  if (s->kind == SR_SAMPLER_PC) return s->steps * (1 + s->corrector_steps);
+  return traj_steps(s);
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, void *user, sr_error *err) {
+  memset(res, 0, sizeof *res);
+  double t0 = now_seconds();
+  sr_run_ctx c;
+  memset(&c, 0, sizeof c);
+  c.pb = pb;
+  c.n = pb->n;
+  c.sn = sr_stride(pb->n);
+  c.snout = pb->op ? sr_stride(pb->op->n_out) : 0;
+  c.B = 1;
+  c.units_per_chain = progress_units(&pb->sampler);
+  c.progress = progress;
+  c.user = user;
+  c.res = res;
+  pthread_mutex_init(&c.mu, NULL);
+  pthread_cond_init(&c.cv, NULL);
+  size_t n = pb->n, S = (size_t)pb->num_samples;
+  c.gmean = calloc(n, sizeof(double));
+  c.gm2 = calloc(n, sizeof(double));
+  int oom = !c.gmean || !c.gm2;
+  if (pb->want_mean) oom |= !(res->mean = sr_alloc(n));
+  if (pb->want_std) oom |= !(res->std = sr_alloc(n));
+  if (pb->want_samples) oom |= !(res->samples = sr_alloc(S * n));
+  if (pb->trajectory_every > 0) {
+    res->traj_len = 1 + traj_steps(&pb->sampler) / pb->trajectory_every;
+    oom |= !(res->trajectories = sr_alloc(S * (size_t)res->traj_len * n));
+    oom |= !(res->traj_times = calloc((size_t)res->traj_len, sizeof(double)));
+  }
+  sr_status st = SR_OK;
+  if (oom) {
+    st = sr_fail(err, SR_ENOMEM, "num_samples", "out of memory for %zu chains of %zu pixels", S, n);
+    goto done;
+  }
+  int threads = pb->threads > 0 ? pb->threads : sr_cpu_count();
+  long batches = (long)((S + c.B - 1) / c.B);
+  if (threads > batches) threads = (int)batches;
+  if (threads < 1) threads = 1;
+  pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+  worker_arg *wa = calloc((size_t)threads, sizeof *wa);
+  if (!tid || !wa) {
+    free(tid); free(wa);
+    st = sr_fail(err, SR_ENOMEM, "", "out of memory");
+    goto done;
+  }
+  int started = 0;
+  for (int i = 0; i < threads; i++) {
+    wa[i].ctx = &c;
+    if (i == 0 || pthread_create(&tid[i], NULL, worker, &wa[i]) != 0) continue;
+    started |= 1 << (i < 30 ? i : 30);
+  }
+  worker(&wa[0]); /* the calling thread works too */
+  for (int i = 1; i < threads; i++)
+    if (started & (1 << (i < 30 ? i : 30))) pthread_join(tid[i], NULL);
+  int failed = 0;
+  for (int i = 0; i < threads; i++) failed |= wa[i].failed;
+  free(tid);
+  free(wa);
+  if (failed) {
+    st = sr_fail(err, SR_ENOMEM, "", "out of memory for the sampler's buffers");
+    goto done;
+  }
+  if (atomic_load(&c.cancel)) {
+    st = sr_fail(err, SR_ECANCELLED, "", "cancelled");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    if (res->mean) res->mean[i] = (float)c.gmean[i];
+    if (res->std) res->std[i] = c.gcount > 1 ? (float)sqrt(c.gm2[i] / (c.gcount - 1)) : 0.0f;
+  }
+  res->kept_per_chain = (long)(c.gcount / (double)S + 0.5);
+  res->score_evals = atomic_load(&c.score_evals);
+  res->op_applies = atomic_load(&c.op_applies);
+  long prop = atomic_load(&c.proposed);
+  res->accept_rate = prop > 0 ? (double)atomic_load(&c.accepted) / (double)prop : -1.0;
+  res->step_size = c.step_sum / (double)S;
+  if (res->trajectories) {
+    const sr_sampler_cfg *s = &pb->sampler;
+    for (long k = 0; k < res->traj_len; k++) {
+      long step = k * pb->trajectory_every;
+      double t = (double)step;
+      if (s->kind == SR_SAMPLER_PC || s->kind == SR_SAMPLER_ODE) t = s->sde.T - s->sde.T * (double)step / (double)s->steps;
+      res->traj_times[k] = t;
+    }
+  }
+  if (pb->ground_truth && res->mean) {
+    double *tmp = NULL;
+    (void)tmp;
+    res->metrics.have = 1;
+    res->metrics.psnr = sr_psnr(res->mean, pb->ground_truth, n);
+    res->metrics.ssim = pb->rank == 2 ? sr_ssim(res->mean, pb->ground_truth, pb->shape[0], pb->shape[1])
+                                      : sr_ssim(res->mean, pb->ground_truth, 1, n);
+    res->metrics.coverage95 = res->std ? sr_coverage(res->mean, res->std, pb->ground_truth, n, 1.959964) : NAN;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+      double d = (double)res->mean[i] - pb->ground_truth[i];
+      num += d * d;
+      den += (double)pb->ground_truth[i] * pb->ground_truth[i];
+    }
+    res->metrics.nrmse = den > 0 ? sqrt(num / den) : NAN;
+  }
+done:
+  free(c.gmean);
+  free(c.gm2);
+  pthread_mutex_destroy(&c.mu);
+  pthread_cond_destroy(&c.cv);
+  res->seconds = now_seconds() - t0;
+  if (st != SR_OK) {
+    double secs = res->seconds;
+    sr_result_clear(res);
+    res->seconds = secs;
+  }
+  return st;
+}

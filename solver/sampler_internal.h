@@ -1,0 +1,66 @@
+/* sampler_internal.h — what the sampler modules share: the run context (one per sr_run), the per-thread
+ * batch of chains with its preallocated buffers, and the steps every sampler is made of. Private to solver/. */
+#ifndef SR_SAMPLER_INTERNAL_H
+#define SR_SAMPLER_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "scorerecon.h"
+
+typedef struct {
+  const sr_problem *pb;
+  size_t n, sn, snout;
+  size_t B;                   /* chains per batch (1 for analytic priors) */
+  long units_per_chain;       /* progress units (sampler steps incl. correctors) per chain */
+  long traj_len;
+  sr_progress_fn progress;
+  void *user;
+  atomic_long done, score_evals, op_applies, accepted, proposed, next_chain;
+  atomic_int cancel;
+  /* ordered merge of per-chain moments: chains merge in index order, so the sums never depend on threads */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  long next_merge;
+  double *gmean, *gm2, gcount, step_sum;
+  sr_result *res;
+} sr_run_ctx;
+
+typedef struct {
+  sr_run_ctx *ctx;
+  size_t B;                   /* chains in this batch */
+  long chain0;
+  sr_rng *rng;                /* per chain */
+  uint64_t *draws;            /* per chain: next counter for its normals */
+  float *x, *g, *z, *t1, *t2, *t3;  /* B*sn each */
+  float *r;                   /* residual, snout */
+  float *xs;                  /* scaled state for the likelihood, sn */
+  float *opws, *prws;
+  double *mean, *m2;          /* B*n per-chain Welford */
+  long *kept;
+  double *step, *logpi, *accept_sum;
+  long *accept_n;
+} sr_batch;
+
+/* Draws standard normals for chain b of the batch into out (n floats). */
+void sr__normals(sr_batch *bt, size_t b, float *out);
+/* g[b] = ∇ log p_t(x[b]) + w/alpha · Aᵀ(y − A (x[b] − shift)/alpha) for the whole batch at noise level nl.
+ * Returns, through rr (if non-NULL, B entries), ‖y − A x̂‖² per chain. */
+void sr__posterior_score(sr_batch *bt, const float *x, sr_noise nl, double w, float *g, double *rr);
+/* Initial state of every chain: prior sample at nl, else nl.shift + nl.sigma z. */
+void sr__init_state(sr_batch *bt, sr_noise nl);
+/* Records one kept state of chain b (Welford). */
+void sr__keep(sr_batch *bt, size_t b, const float *x);
+/* Stores x as trajectory slot `slot` of chain b (if trajectories were asked for). */
+void sr__traj(sr_batch *bt, size_t b, long slot, const float *x);
+/* Adds progress for the batch; returns nonzero when the run is cancelled. */
+int sr__tick(sr_batch *bt, long units);
+/* Likelihood weight 1/(σ_y² + σ_t²/α²) at a noise level. */
+double sr__lik_weight(const sr_problem *pb, sr_noise nl);
+
+int sr__run_langevin(sr_batch *bt);   /* ULA and MALA */
+int sr__run_annealed(sr_batch *bt);
+int sr__run_pc(sr_batch *bt);
+int sr__run_ode(sr_batch *bt);
+
+#endif

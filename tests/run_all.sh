@@ -1,0 +1,22 @@
+#!/bin/sh
+# Runs every test suite and prints one closing line "N passed, N failed".
+set -u
+BUILD=${BUILD:-build}
+cd "$(dirname "$0")/.."
+total_p=0; total_f=0
+run_suite() {
+  out=$("$@" 2>&1); rc=$?
+  printf '%s\n' "$out"
+  line=$(printf '%s\n' "$out" | grep -E '^[a-z_]*:? ?[0-9]+ passed, [0-9]+ failed' | tail -n 1)
+  p=$(printf '%s' "$line" | sed -E 's/.*([0-9]+) passed.*/\1/; s/[^0-9]//g')
+  p=$(printf '%s' "$line" | grep -oE '[0-9]+ passed' | grep -oE '[0-9]+')
+  f=$(printf '%s' "$line" | grep -oE '[0-9]+ failed' | grep -oE '[0-9]+')
+  [ -n "$p" ] || p=0
+  [ -n "$f" ] || f=1
+  [ $rc -ne 0 ] && [ "$f" -eq 0 ] && f=1
+  total_p=$((total_p + p)); total_f=$((total_f + f))
+}
+run_suite "$BUILD/test_all"
+run_suite sh tests/cli_test.sh "$BUILD/scorerecon"
+echo "$total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]
