@@ -1,0 +1,69 @@
+/* test_rng.c — Philox4x32-10 known answers (Random123's test vectors), normal moments and quantiles within
+ * Monte-Carlo error, and reproducibility of the counter layout. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "scorerecon.h"
+#include "test.h"
+
+TEST(rng_philox_known_answers) {
+  const uint32_t key[3][2] = {{0, 0}, {0xffffffff, 0xffffffff}, {0xa4093822, 0x299f31d0}};
+  const uint32_t ctr[3][4] = {{0, 0, 0, 0},
+                              {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff},
+                              {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344}};
+  const uint32_t want[3][4] = {{0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+                               {0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+                               {0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}};
+  for (int t = 0; t < 3; t++) {
+    uint32_t out[4];
+    sr_philox4x32(key[t], ctr[t], out);
+    for (int i = 0; i < 4; i++) CHECK(out[i] == want[t][i], "vector %d word %d: %08x want %08x", t, i, out[i], want[t][i]);
+  }
+}
+
+TEST(rng_normals_moments_and_quantiles) {
+  const size_t n = 1 << 22;
+  float *z = sr_alloc(n);
+  sr_rng r = sr_rng_make(42, 3);
+  for (size_t off = 0; off < n; off += 1 << 16) sr_rng_normals(&r, off >> 16, z + off, 1 << 16);
+  double s1 = 0, s2 = 0, s4 = 0;
+  const double q[] = {-2.5, -1.5, -0.5, 0, 0.7, 1.9, 3.0};
+  double cnt[7] = {0};
+  for (size_t i = 0; i < n; i++) {
+    double v = z[i];
+    s1 += v; s2 += v * v; s4 += v * v * v * v;
+    for (int k = 0; k < 7; k++) cnt[k] += v <= q[k];
+  }
+  double N = (double)n, mean = s1 / N, var = s2 / N - mean * mean, kurt = s4 / N;
+  CHECK_NEAR(mean, 0.0, 4 / sqrt(N), "mean");
+  CHECK_NEAR(var, 1.0, 4 * sqrt(2 / N), "variance");
+  CHECK_NEAR(kurt, 3.0, 4 * sqrt(96 / N), "fourth moment");
+  for (int k = 0; k < 7; k++) {
+    double p = 0.5 * erfc(-q[k] / sqrt(2.0));
+    CHECK_NEAR(cnt[k] / N, p, 4 * sqrt(p * (1 - p) / N) + 1e-7, "CDF");
+  }
+  sr_free(z);
+}
+
+TEST(rng_reproducible_layout) {
+  float a[1000], b[10], c[1000];
+  sr_rng r = sr_rng_make(7, 11);
+  sr_rng_normals(&r, 5, a, 1000);
+  sr_rng_normals(&r, 5, b, 10);
+  CHECK(memcmp(a, b, sizeof b) == 0, "a prefix of the same counter must give the same numbers");
+  sr_rng_normals(&r, 6, c, 1000);
+  CHECK(memcmp(a, c, sizeof a) != 0, "another step must give other numbers");
+  sr_rng r2 = sr_rng_make(7, 12);
+  sr_rng_normals(&r2, 5, c, 1000);
+  CHECK(memcmp(a, c, sizeof a) != 0, "another stream must give other numbers");
+  /* uniforms in (0,1), and independent of normals' words */
+  double u[1001];
+  sr_rng_uniforms(&r, 5, u, 1001);
+  double s = 0;
+  for (int i = 0; i < 1001; i++) {
+    CHECK(u[i] > 0 && u[i] < 1, "uniform %d out of (0,1): %g", i, u[i]);
+    s += u[i];
+  }
+  CHECK_NEAR(s / 1001, 0.5, 4 * sqrt(1.0 / 12 / 1001), "uniform mean");
+}

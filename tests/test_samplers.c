@@ -1,0 +1,723 @@
+/* test_samplers.c — every sampler against an exact answer.
+ *
+ * For a Gaussian prior and a linear operator every sampler here is an affine Gaussian recursion
+ * x' = M x + c + √q z (the snr-rule corrector excepted), so the law of its output after K steps is known
+ * exactly (tests/dense.c propagates mean and covariance). Tests compare S independent chains' final states with
+ * that law (whitened, 4–5 Monte-Carlo standard errors), and the exact samplers (MALA, small-step ULA) with the
+ * exact posterior itself. The discretisation bias of each sampler is then not a tolerance but a computed number. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dense.h"
+#include "scorerecon.h"
+#include "test.h"
+
+static unsigned long lcg = 987654321;
+static double urand(void) {
+  lcg = lcg * 6364136223846793005UL + 1442695040888963407UL;
+  return (double)(lcg >> 11) / 9007199254740992.0;
+}
+static double nrand(void) { return sqrt(-2 * log(urand() + 1e-300)) * cos(2 * M_PI * urand()); }
+
+typedef struct {
+  sr_problem pb;
+  double m, s;    /* prior */
+  double *G, *aty;
+} fixture;
+
+/* A small problem: operator kind, Gaussian prior N(m, s²), noise sigma, observation from a prior draw. */
+static void fixture_make(fixture *f, const char *kind, double sigma) {
+  memset(f, 0, sizeof *f);
+  sr_problem *pb = &f->pb;
+  sr_problem_init(pb);
+  f->m = 0.2;
+  f->s = 0.7;
+  sr_error err;
+  size_t h = 6, w = 8;
+  sr_op *op = NULL;
+  if (!strcmp(kind, "identity")) {
+    h = 5; w = 6;
+    size_t sh[2] = {h, w};
+    op = sr_op_identity(2, sh, &err);
+  } else if (!strcmp(kind, "mask")) {
+    h = 6; w = 7;
+    size_t sh[2] = {h, w};
+    float mk[42];
+    for (int i = 0; i < 42; i++) mk[i] = urand() < 0.6 ? 1.0f : 0.0f;
+    op = sr_op_mask(2, sh, mk, &err);
+  } else if (!strcmp(kind, "blur")) {
+    h = 7; w = 10;
+    float k[15];
+    for (int i = 0; i < 15; i++) k[i] = (float)(0.1 + urand());
+    op = sr_op_blur(h, w, k, 3, 5, &err);
+  } else if (!strcmp(kind, "fourier") || !strcmp(kind, "fourier_odd")) {
+    if (kind[7]) { h = 5; w = 7; }
+    float mk[64];
+    for (size_t i = 0; i < h * w; i++) mk[i] = urand() < 0.5 ? 1.0f : 0.0f;
+    op = sr_op_fourier(h, w, mk, &err);
+  } else if (!strcmp(kind, "chain")) {
+    h = 6; w = 9;
+    size_t sh[2] = {h, w};
+    float k[9], mk[54];
+    for (int i = 0; i < 9; i++) k[i] = (float)(0.1 + urand());
+    for (int i = 0; i < 54; i++) mk[i] = urand() < 0.7 ? 1.0f : 0.0f;
+    sr_op *ops[2] = {sr_op_blur(h, w, k, 3, 3, &err), sr_op_mask(2, sh, mk, &err)};
+    op = sr_op_chain(ops, 2, &err);
+  } else if (!strcmp(kind, "none")) {
+    h = 4; w = 5;
+  }
+  pb->rank = 2;
+  pb->shape[0] = h;
+  pb->shape[1] = w;
+  pb->n = h * w;
+  pb->op = op;
+  pb->prior = sr_prior_gaussian(f->m, f->s, &err);
+  pb->noise_sigma = sigma;
+  pb->seed = 1234;
+  pb->want_samples = 1;
+  size_t n = pb->n;
+  f->G = calloc(n * n, sizeof(double));
+  f->aty = calloc(n, sizeof(double));
+  if (op) {
+    float *x = sr_alloc(n), *ws = sr_alloc(op->ws_floats + 16);
+    for (size_t i = 0; i < n; i++) x[i] = (float)(f->m + f->s * nrand());
+    pb->y = sr_alloc(op->n_out);
+    op->forward(op, x, pb->y, ws);
+    for (size_t i = 0; i < op->n_out; i++) {
+      pb->y[i] += (float)(sigma * nrand());
+      if (op->obs_mask) pb->y[i] *= op->obs_mask[i];
+    }
+    dense_normal(op, pb->y, f->G, f->aty);
+    sr_free(x);
+    sr_free(ws);
+  }
+}
+
+static void fixture_free(fixture *f) {
+  sr_problem_clear(&f->pb);
+  free(f->G);
+  free(f->aty);
+}
+
+/* Posterior score at noise level nl with likelihood weight w as an affine map s(x) = Sx + u. */
+static void score_affine(const fixture *f, sr_noise nl, double w, double *S, double *u) {
+  size_t n = f->pb.n;
+  double ct = nl.alpha * f->m + nl.shift, vt = nl.alpha * nl.alpha * f->s * f->s + nl.sigma * nl.sigma;
+  double a2 = nl.alpha * nl.alpha;
+  for (size_t i = 0; i < n; i++) {
+    double g1 = 0;
+    for (size_t j = 0; j < n; j++) {
+      S[i * n + j] = -(w / a2) * f->G[i * n + j] - (i == j ? 1 / vt : 0);
+      g1 += f->G[i * n + j];
+    }
+    u[i] = ct / vt + (w / nl.alpha) * f->aty[i] + (w * nl.shift / a2) * g1;
+  }
+}
+
+static double lik_w(const fixture *f, sr_noise nl) {
+  if (!f->pb.op) return 0;
+  double r = nl.sigma / nl.alpha;
+  return 1 / (f->pb.noise_sigma * f->pb.noise_sigma + r * r);
+}
+
+typedef struct {
+  double *S, *u, *M, *c, *tmp, *K1, *k1, *K2, *k2;
+} work;
+
+static void work_alloc(work *wk, size_t n) {
+  wk->S = calloc(n * n, 8); wk->u = calloc(n, 8); wk->M = calloc(n * n, 8); wk->c = calloc(n, 8);
+  wk->tmp = calloc(n * n + n, 8); wk->K1 = calloc(n * n, 8); wk->k1 = calloc(n, 8); wk->K2 = calloc(n * n, 8);
+  wk->k2 = calloc(n, 8);
+}
+static void work_free(work *wk) {
+  free(wk->S); free(wk->u); free(wk->M); free(wk->c); free(wk->tmp); free(wk->K1); free(wk->k1); free(wk->K2);
+  free(wk->k2);
+}
+
+static void law_init(gauss_law *g, size_t n, double mean, double var) {
+  law_alloc(g, n);
+  for (size_t i = 0; i < n; i++) {
+    g->mean[i] = mean;
+    g->cov[i * n + i] = var;
+  }
+}
+
+/* x' = x + h (S x + u) + √(2h) z */
+static void langevin_step(const fixture *f, gauss_law *g, sr_noise nl, double w, double h, work *wk) {
+  size_t n = f->pb.n;
+  score_affine(f, nl, w, wk->S, wk->u);
+  for (size_t i = 0; i < n * n; i++) wk->M[i] = h * wk->S[i] + (i % (n + 1) == 0 ? 1 : 0);
+  for (size_t i = 0; i < n; i++) wk->c[i] = h * wk->u[i];
+  law_step(g, wk->M, wk->c, 2 * h, wk->tmp);
+}
+
+/* The exact law of each sampler's output, for the fixture's problem with its (validated) settings. */
+static void exact_law(const fixture *f, gauss_law *g) {
+  const sr_sampler_cfg *s = &f->pb.sampler;
+  size_t n = f->pb.n;
+  work wk;
+  work_alloc(&wk, n);
+  if (s->kind == SR_SAMPLER_LANGEVIN) {
+    law_init(g, n, f->m, f->s * f->s);
+    double w = f->pb.op ? 1 / (f->pb.noise_sigma * f->pb.noise_sigma) : 0;
+    for (long k = 0; k < s->steps; k++) langevin_step(f, g, sr_noise_none(), w, s->step_size, &wk);
+  } else if (s->kind == SR_SAMPLER_ANNEALED) {
+    law_init(g, n, f->m, f->s * f->s + s->sigma_max * s->sigma_max);
+    for (long lv = 0; lv < s->levels; lv++) {
+      sr_noise nl = {1, 0, s->sigma_max * pow(s->sigma_min / s->sigma_max, (double)lv / (double)(s->levels - 1))};
+      double h = s->epsilon * nl.sigma * nl.sigma / (s->sigma_min * s->sigma_min);
+      for (long t = 0; t < s->steps_per_level; t++) langevin_step(f, g, nl, lik_w(f, nl), h, &wk);
+    }
+  } else {
+    const sr_sde *sde = &s->sde;
+    sr_noise nT = sr_sde_marginal(sde, sde->T);
+    law_init(g, n, nT.alpha * f->m + nT.shift, nT.alpha * nT.alpha * f->s * f->s + nT.sigma * nT.sigma);
+    double dt = sde->T / (double)s->steps;
+    for (long i = 0; i < s->steps; i++) {
+      double t = sde->T - (double)i * dt, fl, fc, gg;
+      int last = i == s->steps - 1;
+      sr_noise nl = sr_sde_marginal(sde, t);
+      sr_sde_coef(sde, t, &fl, &fc, &gg);
+      score_affine(f, nl, lik_w(f, nl), wk.S, wk.u);
+      if (s->kind == SR_SAMPLER_PC) { /* predictor only: x' = (1 − fl dt) x − fc dt + g² dt (Sx + u) + g√dt z */
+        for (size_t k = 0; k < n * n; k++) wk.M[k] = gg * gg * dt * wk.S[k] + (k % (n + 1) == 0 ? 1 - fl * dt : 0);
+        for (size_t k = 0; k < n; k++) wk.c[k] = -fc * dt + gg * gg * dt * wk.u[k];
+        law_step(g, wk.M, wk.c, (last && s->denoise) ? 0 : gg * gg * dt, wk.tmp);
+      } else { /* F(x) = K x + k, K = fl I − ½g² S, k = fc − ½ g² u; Euler or Heun */
+        for (size_t k = 0; k < n * n; k++) wk.K1[k] = -0.5 * gg * gg * wk.S[k] + (k % (n + 1) == 0 ? fl : 0);
+        for (size_t k = 0; k < n; k++) wk.k1[k] = fc - 0.5 * gg * gg * wk.u[k];
+        if (s->ode_method == 1 || last) {
+          for (size_t k = 0; k < n * n; k++) wk.M[k] = (k % (n + 1) == 0 ? 1 : 0) - dt * wk.K1[k];
+          for (size_t k = 0; k < n; k++) wk.c[k] = -dt * wk.k1[k];
+        } else {
+          double t2 = t - dt, fl2, fc2, g2;
+          sr_noise nl2 = sr_sde_marginal(sde, t2);
+          sr_sde_coef(sde, t2, &fl2, &fc2, &g2);
+          score_affine(f, nl2, lik_w(f, nl2), wk.S, wk.u);
+          for (size_t k = 0; k < n * n; k++) wk.K2[k] = -0.5 * g2 * g2 * wk.S[k] + (k % (n + 1) == 0 ? fl2 : 0);
+          for (size_t k = 0; k < n; k++) wk.k2[k] = fc2 - 0.5 * g2 * g2 * wk.u[k];
+          /* M = I − dt/2 K1 − dt/2 K2 (I − dt K1);  c = −dt/2 (k1 + k2 − dt K2 k1) */
+          for (size_t a = 0; a < n; a++)
+            for (size_t b = 0; b < n; b++) {
+              double k2k1 = 0;
+              for (size_t k = 0; k < n; k++) k2k1 += wk.K2[a * n + k] * wk.K1[k * n + b];
+              wk.M[a * n + b] = (a == b) - 0.5 * dt * wk.K1[a * n + b] - 0.5 * dt * (wk.K2[a * n + b] - dt * k2k1);
+            }
+          for (size_t a = 0; a < n; a++) {
+            double k2k1 = 0;
+            for (size_t k = 0; k < n; k++) k2k1 += wk.K2[a * n + k] * wk.k1[k];
+            wk.c[a] = -0.5 * dt * (wk.k1[a] + wk.k2[a] - dt * k2k1);
+          }
+        }
+        law_step(g, wk.M, wk.c, 0, wk.tmp);
+      }
+    }
+  }
+  work_free(&wk);
+}
+
+static void posterior_law(const fixture *f, gauss_law *g) {
+  law_alloc(g, f->pb.n);
+  if (f->pb.op) {
+    dense_posterior(f->pb.n, f->G, f->aty, f->m, f->s, f->pb.noise_sigma, g);
+  } else {
+    for (size_t i = 0; i < f->pb.n; i++) {
+      g->mean[i] = f->m;
+      g->cov[i * f->pb.n + i] = f->s * f->s;
+    }
+  }
+}
+
+/* Relative distance of a law's mean variance from the posterior's (for the notes the tests print). */
+static double var_bias(const gauss_law *a, const gauss_law *b) {
+  double va = 0, vb = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    va += a->cov[i * a->n + i];
+    vb += b->cov[i * b->n + i];
+  }
+  return va / vb - 1;
+}
+
+static int run_ok(fixture *f, sr_result *res) {
+  sr_error err;
+  sr_status st = sr_problem_validate(&f->pb, &err);
+  CHECK(st == SR_OK, "validate: %s", err.msg);
+  if (st) return 0;
+  st = sr_run(&f->pb, res, NULL, NULL, &err);
+  CHECK(st == SR_OK, "run: %s", err.msg);
+  return st == SR_OK;
+}
+
+static const char *const OPS[] = {"identity", "mask", "blur", "fourier", "fourier_odd", "chain"};
+#define NOPS 6
+
+TEST(sampler_mala_matches_exact_posterior) {
+  for (int o = 0; o < NOPS; o++) {
+    fixture f;
+    fixture_make(&f, OPS[o], 0.3);
+    f.pb.sampler.kind = SR_SAMPLER_MALA;
+    f.pb.sampler.steps = 600;
+    f.pb.sampler.burn_in = 599; /* keep the final state: chains are independent exact draws */
+    f.pb.sampler.adapt = 0;     /* a fixed kernel: exact for any step */
+    f.pb.num_samples = 1500;
+    sr_result res;
+    if (run_ok(&f, &res)) {
+      gauss_law post;
+      posterior_law(&f, &post);
+      char what[64];
+      snprintf(what, sizeof what, "mala/%s", OPS[o]);
+      CHECK(check_samples_against_law(res.samples, 1500, &post, what) == 0, "%s", what);
+      CHECK(res.accept_rate > 0.3 && res.accept_rate < 1, "%s acceptance %g", what, res.accept_rate);
+      law_free(&post);
+      sr_result_clear(&res);
+    }
+    fixture_free(&f);
+  }
+}
+
+TEST(sampler_mala_adaptive_reaches_target_acceptance) {
+  fixture f;
+  fixture_make(&f, "fourier", 0.1);
+  f.pb.sampler.kind = SR_SAMPLER_MALA;
+  f.pb.sampler.steps = 3000;
+  f.pb.sampler.burn_in = 1500;
+  f.pb.sampler.adapt = 1;
+  f.pb.num_samples = 64;
+  sr_result res;
+  if (run_ok(&f, &res)) {
+    /* 64 chains × 1500 kept: acceptance is a mean of ~96,000 correlated 0/1 draws; ±0.08 is > 10 SE even at τ=10 */
+    CHECK_NEAR(res.accept_rate, 0.574, 0.08, "adapted MALA acceptance");
+    gauss_law post;
+    posterior_law(&f, &post);
+    CHECK(check_samples_against_law(res.samples, 64, &post, "adaptive mala") == 0, "adaptive mala");
+    law_free(&post);
+    sr_result_clear(&res);
+  }
+  fixture_free(&f);
+}
+
+TEST(sampler_ula_matches_its_exact_discrete_law) {
+  for (int o = 0; o < NOPS; o++) {
+    fixture f;
+    fixture_make(&f, OPS[o], 0.3);
+    f.pb.sampler.kind = SR_SAMPLER_LANGEVIN;
+    f.pb.sampler.steps = 300;
+    f.pb.sampler.burn_in = 299;
+    f.pb.num_samples = 1500;
+    sr_result res;
+    if (run_ok(&f, &res)) {
+      gauss_law law, post;
+      exact_law(&f, &law);
+      posterior_law(&f, &post);
+      char what[64];
+      snprintf(what, sizeof what, "ula/%s", OPS[o]);
+      CHECK(check_samples_against_law(res.samples, 1500, &law, what) == 0, "%s", what);
+      printf("    note: %s default step %.3g: variance bias of the sampler's law vs posterior %+.2f%%\n", what,
+             f.pb.sampler.step_size, 100 * var_bias(&law, &post));
+      law_free(&law);
+      law_free(&post);
+      sr_result_clear(&res);
+    }
+    fixture_free(&f);
+  }
+}
+
+TEST(sampler_small_step_ula_matches_exact_posterior) {
+  fixture f;
+  fixture_make(&f, "fourier", 0.3);
+  f.pb.sampler.kind = SR_SAMPLER_LANGEVIN;
+  sr_error err;
+  sr_problem_validate(&f.pb, &err);
+  f.pb.sampler.step_size *= 0.1; /* 0.01/L: bias in the stiffest direction ≈ 0.5%, far below the MC tolerance */
+  f.pb.sampler.steps = 3000;
+  f.pb.sampler.burn_in = 2999;
+  f.pb.num_samples = 1500;
+  sr_result res;
+  if (run_ok(&f, &res)) {
+    gauss_law post;
+    posterior_law(&f, &post);
+    CHECK(check_samples_against_law(res.samples, 1500, &post, "small-step ula") == 0, "small-step ula");
+    law_free(&post);
+    sr_result_clear(&res);
+  }
+  fixture_free(&f);
+}
+
+TEST(sampler_annealed_matches_its_exact_discrete_law) {
+  for (int o = 0; o < NOPS; o++) {
+    fixture f;
+    fixture_make(&f, OPS[o], 0.1);
+    f.pb.sampler.kind = SR_SAMPLER_ANNEALED;
+    f.pb.sampler.sigma_max = 5;
+    f.pb.sampler.sigma_min = 0.05;
+    f.pb.sampler.levels = 30;
+    f.pb.sampler.steps_per_level = 10;
+    f.pb.num_samples = 1500;
+    sr_result res;
+    if (run_ok(&f, &res)) {
+      gauss_law law, post;
+      exact_law(&f, &law);
+      posterior_law(&f, &post);
+      char what[64];
+      snprintf(what, sizeof what, "annealed/%s", OPS[o]);
+      CHECK(check_samples_against_law(res.samples, 1500, &law, what) == 0, "%s", what);
+      printf("    note: %s: variance bias of the sampler's exact law vs posterior %+.2f%%\n", what,
+             100 * var_bias(&law, &post));
+      law_free(&law);
+      law_free(&post);
+      sr_result_clear(&res);
+    }
+    fixture_free(&f);
+  }
+}
+
+static void set_sde(sr_sde *sde, int which) {
+  memset(sde, 0, sizeof *sde);
+  if (which == 0) {
+    sde->kind = SR_SDE_VE; sde->sigma_min = 0.01; sde->sigma_max = 5; sde->T = 1;
+  } else if (which == 1) {
+    sde->kind = SR_SDE_VP; sde->beta_min = 0.1; sde->beta_max = 20; sde->T = 1;
+  } else {
+    sde->kind = SR_SDE_DRIFT; sde->mu = 0.5; sde->sigma = 0.8; sde->T = 2;
+  }
+}
+
+TEST(sampler_pc_predictor_and_ode_match_their_exact_laws) {
+  const char *ops[] = {"none", "mask", "fourier", "blur"};
+  for (int o = 0; o < 4; o++)
+    for (int sd = 0; sd < 3; sd++)
+      for (int kind = 0; kind < 3; kind++) { /* pc, ode heun, ode euler */
+        fixture f;
+        fixture_make(&f, ops[o], 0.1);
+        f.pb.sampler.kind = kind == 0 ? SR_SAMPLER_PC : SR_SAMPLER_ODE;
+        set_sde(&f.pb.sampler.sde, sd);
+        f.pb.sampler.steps = kind == 0 ? 200 : 60;
+        f.pb.sampler.corrector_steps = 0;
+        f.pb.sampler.denoise = 1;
+        f.pb.sampler.ode_method = kind == 2 ? 1 : 2;
+        f.pb.num_samples = 1200;
+        sr_result res;
+        if (run_ok(&f, &res)) {
+          gauss_law law, post;
+          exact_law(&f, &law);
+          posterior_law(&f, &post);
+          char what[96];
+          snprintf(what, sizeof what, "%s/%s/%s", kind == 0 ? "pc" : kind == 1 ? "ode-heun" : "ode-euler",
+                   sr_sde_name(f.pb.sampler.sde.kind), ops[o]);
+          CHECK(check_samples_against_law(res.samples, 1200, &law, what) == 0, "%s", what);
+          if (sd == 1 && o == 2)
+            printf("    note: %s: variance bias of the sampler's exact law vs posterior %+.2f%%\n", what,
+                   100 * var_bias(&law, &post));
+          law_free(&law);
+          law_free(&post);
+          sr_result_clear(&res);
+        }
+        fixture_free(&f);
+      }
+}
+
+/* The corrector is unadjusted Langevin with the snr rule ε = 2 snr² |z|²/|s|². For large n, |z|²/|s|² → v_t (the
+ * marginal variance), so ε → 2 snr² v_t, whose stationary variance is v_t / (1 − snr²): a bias of
+ * snr²/(1 − snr²) ≈ 2.6% at snr 0.16. (For small n, |s| fluctuates and the inflation is larger: +23% at n = 20,
+ * measured; see docs/samplers.md.) So on a 64×64 image with the exact prior score the output variance may
+ * be off by at most |predictor-only law's bias| (computed exactly, per pixel) + snr²/(1 − snr²) + 4 SE. */
+TEST(sampler_pc_with_corrector_within_derived_bias) {
+  for (int sd = 0; sd < 3; sd++) {
+    fixture small; /* pixels are independent without an operator: a small fixture gives the per-pixel law */
+    fixture_make(&small, "none", 0.1);
+    small.pb.sampler.kind = SR_SAMPLER_PC;
+    set_sde(&small.pb.sampler.sde, sd);
+    small.pb.sampler.steps = 100;
+    small.pb.sampler.corrector_steps = 0;
+    small.pb.sampler.denoise = 1;
+    gauss_law law;
+    exact_law(&small, &law);
+    double pred_bias = law.cov[0] / (small.s * small.s) - 1, pred_mean = law.mean[0];
+    law_free(&law);
+    sr_problem pb;
+    sr_problem_init(&pb);
+    sr_error err;
+    pb.rank = 2; pb.shape[0] = 64; pb.shape[1] = 64; pb.n = 4096;
+    pb.prior = sr_prior_gaussian(small.m, small.s, &err);
+    pb.sampler = small.pb.sampler;
+    pb.sampler.corrector_steps = 1;
+    pb.sampler.snr = 0.16;
+    pb.num_samples = 40;
+    pb.want_samples = 1;
+    pb.seed = 77;
+    sr_result res;
+    if (sr_problem_validate(&pb, &err) == SR_OK && sr_run(&pb, &res, NULL, NULL, &err) == SR_OK) {
+      double m1 = 0, m2 = 0, N = 40.0 * 4096;
+      for (size_t k = 0; k < 40 * 4096; k++) {
+        double v = res.samples[k] - small.m;
+        m1 += v;
+        m2 += v * v;
+      }
+      double var = m2 / N / (small.s * small.s) - 1, snr2 = 0.16 * 0.16;
+      double tol = fabs(pred_bias) + snr2 / (1 - snr2) + 4 * sqrt(2 / N);
+      CHECK(fabs(var) <= tol, "pc+corrector %s: variance off by %+.4f, tolerance %.4f (predictor-only %+.4f)",
+            sr_sde_name(pb.sampler.sde.kind), var, tol, pred_bias);
+      CHECK(fabs(m1 / N) <= 4 * small.s / sqrt(N) + fabs(pred_mean - small.m), "pc+corrector mean off by %g", m1 / N);
+      printf("    note: pc+corrector/%s on 64x64: variance %+.2f%% (predictor-only law %+.2f%%)\n",
+             sr_sde_name(pb.sampler.sde.kind), 100 * var, 100 * pred_bias);
+      sr_result_clear(&res);
+    } else {
+      CHECK(0, "run: %s", err.msg);
+    }
+    sr_problem_clear(&pb);
+    fixture_free(&small);
+  }
+}
+
+/* Seed experiment 1: atoms at −0.3 and 0.5 with probabilities 0.4 and 0.6; forward dx = 0.5 dt + 0.25 dW to
+ * T = 2; 1000 reverse Euler–Maruyama steps with the exact score. */
+TEST(seed_two_point_mixture_reverse_sde) {
+  sr_problem pb;
+  sr_problem_init(&pb);
+  sr_error err;
+  double w[2] = {0.4, 0.6}, mu[2] = {-0.3, 0.5}, sd[2] = {0, 0};
+  pb.rank = 1; pb.shape[0] = 1; pb.n = 1;
+  pb.prior = sr_prior_gmm(2, w, mu, sd, &err);
+  pb.sampler.kind = SR_SAMPLER_PC;
+  pb.sampler.sde.kind = SR_SDE_DRIFT; pb.sampler.sde.mu = 0.5; pb.sampler.sde.sigma = 0.25; pb.sampler.sde.T = 2;
+  pb.sampler.steps = 1000;
+  pb.sampler.corrector_steps = 0;
+  pb.sampler.denoise = 1;
+  pb.num_samples = 4000;
+  pb.want_samples = 1;
+  pb.seed = 5;
+  CHECK(sr_problem_validate(&pb, &err) == SR_OK, "%s", err.msg);
+  sr_result res;
+  CHECK(sr_run(&pb, &res, NULL, NULL, &err) == SR_OK, "%s", err.msg);
+  double on_b = 0, far = 0;
+  for (int i = 0; i < 4000; i++) {
+    double x = res.samples[i];
+    double da = fabs(x + 0.3), db = fabs(x - 0.5);
+    on_b += db < da;
+    far = fmax(far, fmin(da, db));
+  }
+  double p = on_b / 4000;
+  CHECK_NEAR(p, 0.6, 4 * sqrt(0.24 / 4000), "fraction of endpoints on the atom at 0.5");
+  /* the last step's drift pulls to within a fraction of the last noise scale σ√Δt ≈ 0.011 */
+  CHECK(far < 0.05, "an endpoint ends %.3g from both atoms", far);
+  sr_result_clear(&res);
+  sr_problem_clear(&pb);
+}
+
+/* Seed experiment 2: data N(0, 0.04), Ornstein–Uhlenbeck forward (VP with β = 1) to t = 5, reverse EM. */
+TEST(seed_ornstein_uhlenbeck_recovers_gaussian) {
+  sr_problem pb;
+  sr_problem_init(&pb);
+  sr_error err;
+  pb.rank = 1; pb.shape[0] = 1; pb.n = 1;
+  pb.prior = sr_prior_gaussian(0, 0.2, &err);
+  pb.sampler.kind = SR_SAMPLER_PC;
+  pb.sampler.sde.kind = SR_SDE_VP; pb.sampler.sde.beta_min = 1; pb.sampler.sde.beta_max = 1; pb.sampler.sde.T = 5;
+  pb.sampler.steps = 1000;
+  pb.sampler.corrector_steps = 0;
+  pb.sampler.denoise = 1;
+  pb.num_samples = 8000;
+  pb.want_samples = 1;
+  pb.seed = 6;
+  CHECK(sr_problem_validate(&pb, &err) == SR_OK, "%s", err.msg);
+  sr_result res;
+  CHECK(sr_run(&pb, &res, NULL, NULL, &err) == SR_OK, "%s", err.msg);
+  double s1 = 0, s2 = 0;
+  for (int i = 0; i < 8000; i++) {
+    s1 += res.samples[i];
+    s2 += (double)res.samples[i] * res.samples[i];
+  }
+  double N = 8000, m = s1 / N, v = s2 / N - m * m;
+  CHECK_NEAR(m, 0.0, 4 * 0.2 / sqrt(N), "mean");
+  /* Euler–Maruyama bias at Δt = 0.005 is O(Δt) ≈ 0.5%: inside the 4-SE band of ±6% */
+  CHECK_NEAR(v, 0.04, 4 * 0.04 * sqrt(2 / N), "variance");
+  sr_result_clear(&res);
+  sr_problem_clear(&pb);
+}
+
+/* GMM prior with a mask: per observed pixel the posterior is the mixture with weights ∝ w_k N(y; μ_k, s_k² + σ²).
+ * E[r_k(x) | y] with r_k the prior responsibility equals the posterior weight of component k. */
+TEST(sampler_gmm_mask_posterior_weights_mean_variance) {
+  const double w[2] = {0.35, 0.65}, mu[2] = {-0.5, 0.6}, sd[2] = {0.35, 0.45}, sigma = 0.4, y0 = 0.1;
+  sr_problem pb;
+  sr_problem_init(&pb);
+  sr_error err;
+  size_t h = 6, wd = 6, n = 36, shp[2] = {6, 6};
+  float mk[36];
+  for (size_t i = 0; i < n; i++) mk[i] = i % 3 ? 1.0f : 0.0f;
+  pb.rank = 2; pb.shape[0] = h; pb.shape[1] = wd; pb.n = n;
+  pb.op = sr_op_mask(2, shp, mk, &err);
+  pb.y = sr_alloc(n);
+  for (size_t i = 0; i < n; i++) pb.y[i] = (float)(mk[i] * y0);
+  pb.noise_sigma = sigma;
+  pb.prior = sr_prior_gmm(2, w, mu, sd, &err);
+  pb.sampler.kind = SR_SAMPLER_MALA;
+  pb.sampler.steps = 800;
+  pb.sampler.burn_in = 799;
+  pb.num_samples = 2000;
+  pb.want_samples = 1;
+  pb.seed = 9;
+  CHECK(sr_problem_validate(&pb, &err) == SR_OK, "%s", err.msg);
+  sr_result res;
+  CHECK(sr_run(&pb, &res, NULL, NULL, &err) == SR_OK, "%s", err.msg);
+  /* exact posterior of an observed pixel */
+  double pw[2], pm[2], pv[2], zs = 0;
+  for (int k = 0; k < 2; k++) {
+    double v = sd[k] * sd[k] + sigma * sigma;
+    pw[k] = w[k] * exp(-0.5 * (y0 - mu[k]) * (y0 - mu[k]) / v) / sqrt(v);
+    zs += pw[k];
+    pv[k] = 1 / (1 / (sd[k] * sd[k]) + 1 / (sigma * sigma));
+    pm[k] = pv[k] * (mu[k] / (sd[k] * sd[k]) + y0 / (sigma * sigma));
+  }
+  for (int k = 0; k < 2; k++) pw[k] /= zs;
+  double emean = pw[0] * pm[0] + pw[1] * pm[1];
+  double evar = pw[0] * (pv[0] + pm[0] * pm[0]) + pw[1] * (pv[1] + pm[1] * pm[1]) - emean * emean;
+  for (int obs = 0; obs < 2; obs++) {
+    double want_w = obs ? pw[0] : w[0];
+    double want_m = obs ? emean : w[0] * mu[0] + w[1] * mu[1];
+    double want_v = obs ? evar : w[0] * (sd[0] * sd[0] + mu[0] * mu[0]) + w[1] * (sd[1] * sd[1] + mu[1] * mu[1]) -
+                                     want_m * want_m;
+    double r1 = 0, r2 = 0, s1 = 0, s2 = 0, cnt = 0;
+    for (int c = 0; c < 2000; c++)
+      for (size_t i = 0; i < n; i++) {
+        if ((mk[i] != 0) != obs) continue;
+        double x = res.samples[(size_t)c * n + i];
+        double l0 = w[0] * exp(-0.5 * (x - mu[0]) * (x - mu[0]) / (sd[0] * sd[0])) / sd[0];
+        double l1 = w[1] * exp(-0.5 * (x - mu[1]) * (x - mu[1]) / (sd[1] * sd[1])) / sd[1];
+        double r = l0 / (l0 + l1);
+        r1 += r; r2 += r * r; s1 += x; s2 += x * x; cnt++;
+      }
+    double rm = r1 / cnt, rse = sqrt((r2 / cnt - rm * rm) / cnt);
+    double xm = s1 / cnt, xv = s2 / cnt - xm * xm;
+    const char *which = obs ? "observed" : "missing";
+    CHECK(fabs(rm - want_w) <= 4 * rse, "%s: component-1 weight %.4f vs exact %.4f (4 SE = %.4f)", which, rm, want_w,
+          4 * rse);
+    CHECK_NEAR(xm, want_m, 4 * sqrt(want_v / cnt), which);
+    /* variance of a variance estimate for a non-Gaussian law: (μ4 − σ⁴)/N; bounded here by 3σ⁴ → use √(3/N)·4 */
+    CHECK_NEAR(xv, want_v, 4 * want_v * sqrt(3 / cnt), which);
+  }
+  sr_result_clear(&res);
+  sr_problem_clear(&pb);
+}
+
+/* Same seed → bit-identical mean, std and samples with 1, 2 and 3 threads, for every sampler. */
+TEST(sampler_results_do_not_depend_on_threads) {
+  for (int kind = SR_SAMPLER_LANGEVIN; kind <= SR_SAMPLER_ODE; kind++) {
+    sr_result ref;
+    memset(&ref, 0, sizeof ref);
+    for (int th = 1; th <= 3; th++) {
+      fixture f;
+      lcg = 4242;
+      fixture_make(&f, "fourier", 0.1);
+      f.pb.sampler.kind = (sr_sampler_kind)kind;
+      f.pb.sampler.steps = 50;
+      f.pb.sampler.burn_in = 10;
+      f.pb.sampler.levels = 5;
+      f.pb.sampler.steps_per_level = 5;
+      f.pb.sampler.corrector_steps = 1;
+      f.pb.sampler.adapt = 1;
+      set_sde(&f.pb.sampler.sde, 1);
+      f.pb.num_samples = 7;
+      f.pb.threads = th;
+      sr_result res;
+      if (!run_ok(&f, &res)) {
+        fixture_free(&f);
+        continue;
+      }
+      if (th == 1) {
+        ref = res;
+      } else {
+        size_t n = f.pb.n;
+        CHECK(!memcmp(ref.mean, res.mean, n * 4) && !memcmp(ref.std, res.std, n * 4) &&
+                  !memcmp(ref.samples, res.samples, 7 * n * 4),
+              "sampler %d: %d threads differ from 1 thread", kind, th);
+        sr_result_clear(&res);
+      }
+      fixture_free(&f);
+    }
+    sr_result_clear(&ref);
+  }
+}
+
+/* The pooled mean/std are Welford moments over chains × kept states (after burn-in, every thinning-th). */
+TEST(sampler_pooled_moments_follow_burn_in_and_thinning) {
+  fixture f;
+  fixture_make(&f, "mask", 0.2);
+  f.pb.sampler.kind = SR_SAMPLER_LANGEVIN;
+  f.pb.sampler.steps = 50;
+  f.pb.sampler.burn_in = 11;
+  f.pb.sampler.thinning = 3;
+  f.pb.num_samples = 3;
+  f.pb.trajectory_every = 1;
+  sr_result res;
+  if (run_ok(&f, &res)) {
+    size_t n = f.pb.n, T = (size_t)res.traj_len;
+    CHECK(T == 51, "trajectory length %zu", T);
+    long kept = 0;
+    double maxd = 0;
+    for (size_t i = 0; i < n; i++) {
+      double s1 = 0, s2 = 0, c = 0;
+      for (size_t ch = 0; ch < 3; ch++)
+        for (long it = 11; it < 50; it += 3) {
+          double x = res.trajectories[(ch * T + (size_t)it + 1) * n + i];
+          s1 += x; s2 += x * x; c++;
+        }
+      kept = (long)c / 3;
+      double m = s1 / c, sd = sqrt((s2 - c * m * m) / (c - 1));
+      maxd = fmax(maxd, fabs(m - res.mean[i]) + fabs(sd - res.std[i]));
+    }
+    CHECK(res.kept_per_chain == kept, "kept per chain %ld, want %ld", res.kept_per_chain, kept);
+    CHECK(maxd < 1e-5, "pooled moments differ from the trajectories' by %g", maxd);
+    CHECK(!memcmp(res.samples + 2 * n, res.trajectories + (2 * T + 50) * n, n * 4), "sample is not the last state");
+    sr_result_clear(&res);
+  }
+  fixture_free(&f);
+}
+
+TEST(sampler_incompatible_prior_is_refused) {
+  sr_problem pb;
+  sr_problem_init(&pb);
+  sr_error err;
+  pb.rank = 2; pb.shape[0] = 4; pb.shape[1] = 4; pb.n = 16;
+  pb.prior = sr_prior_tv(4, 4, 1, 0.1, &err);
+  pb.sampler.kind = SR_SAMPLER_PC;
+  pb.sampler.sde.kind = SR_SDE_VE; pb.sampler.sde.sigma_min = 0.01; pb.sampler.sde.sigma_max = 1; pb.sampler.sde.T = 1;
+  CHECK(sr_problem_validate(&pb, &err) == SR_EINVAL && !strcmp(err.field, "sampler.type"), "tv + pc: %s", err.msg);
+  sr_prior_free(pb.prior);
+  double w[2] = {0.5, 0.5}, mu[2] = {0, 1}, sd[2] = {0, 1};
+  pb.prior = sr_prior_gmm(2, w, mu, sd, &err);
+  pb.sampler.kind = SR_SAMPLER_LANGEVIN;
+  CHECK(sr_problem_validate(&pb, &err) == SR_EINVAL && !strcmp(err.field, "prior.stds"), "atom + langevin: %s",
+        err.msg);
+  sr_problem_clear(&pb);
+}
+
+/* Progress reaches the total and a nonzero return cancels within a step. */
+static int count_cb(void *user, long done, long total) {
+  long *st = user;
+  st[0] = done;
+  st[1] = total;
+  return st[2] && done >= st[2];
+}
+
+TEST(sampler_progress_and_cancel) {
+  fixture f;
+  fixture_make(&f, "blur", 0.2);
+  f.pb.sampler.kind = SR_SAMPLER_LANGEVIN;
+  f.pb.sampler.steps = 100;
+  f.pb.num_samples = 4;
+  f.pb.threads = 1;
+  sr_error err;
+  sr_problem_validate(&f.pb, &err);
+  long st[3] = {0, 0, 0};
+  sr_result res;
+  CHECK(sr_run(&f.pb, &res, count_cb, st, &err) == SR_OK, "%s", err.msg);
+  CHECK(st[0] == 400 && st[1] == 400, "progress %ld/%ld", st[0], st[1]);
+  sr_result_clear(&res);
+  st[2] = 150;
+  CHECK(sr_run(&f.pb, &res, count_cb, st, &err) == SR_ECANCELLED, "cancel ignored");
+  CHECK(st[0] <= 151, "ran %ld steps after cancel at 150", st[0]);
+  CHECK(res.mean == NULL && res.samples == NULL, "a cancelled run must not return partial arrays");
+  fixture_free(&f);
+}
