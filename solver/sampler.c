@@ -312,10 +312,6 @@ static void *worker(void *arg) {
       merge_batch(&bt);
     }
   }
-  if (ok) {
-    long acc = 0, prop = 0;
-    (void)acc; (void)prop;
-  }
   batch_free(&bt);
   return NULL;
 }
@@ -360,8 +356,9 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   c.gmean = calloc(n, sizeof(double));
   c.gm2 = calloc(n, sizeof(double));
   int oom = !c.gmean || !c.gm2;
-  if (pb->want_mean) oom |= !(res->mean = sr_alloc(n));
-  if (pb->want_std) oom |= !(res->std = sr_alloc(n));
+  /* metrics need the moments even when the caller did not ask to see them */
+  if (pb->want_mean || pb->ground_truth) oom |= !(res->mean = sr_alloc(n));
+  if (pb->want_std || pb->ground_truth) oom |= !(res->std = sr_alloc(n));
   if (pb->want_samples) oom |= !(res->samples = sr_alloc(S * n));
   if (pb->trajectory_every > 0) {
     res->traj_len = 1 + traj_steps(&pb->sampler) / pb->trajectory_every;
@@ -379,24 +376,23 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   if (threads < 1) threads = 1;
   pthread_t *tid = calloc((size_t)threads, sizeof *tid);
   worker_arg *wa = calloc((size_t)threads, sizeof *wa);
-  if (!tid || !wa) {
-    free(tid); free(wa);
+  char *started = calloc((size_t)threads, 1);
+  if (!tid || !wa || !started) {
+    free(tid); free(wa); free(started);
     st = sr_fail(err, SR_ENOMEM, "", "out of memory");
     goto done;
   }
-  int started = 0;
-  for (int i = 0; i < threads; i++) {
-    wa[i].ctx = &c;
-    if (i == 0 || pthread_create(&tid[i], NULL, worker, &wa[i]) != 0) continue;
-    started |= 1 << (i < 30 ? i : 30);
-  }
+  for (int i = 0; i < threads; i++) wa[i].ctx = &c;
+  /* A thread that fails to start is no error: the others (and the caller) claim its chains. */
+  for (int i = 1; i < threads; i++) started[i] = pthread_create(&tid[i], NULL, worker, &wa[i]) == 0;
   worker(&wa[0]); /* the calling thread works too */
   for (int i = 1; i < threads; i++)
-    if (started & (1 << (i < 30 ? i : 30))) pthread_join(tid[i], NULL);
+    if (started[i]) pthread_join(tid[i], NULL);
   int failed = 0;
   for (int i = 0; i < threads; i++) failed |= wa[i].failed;
   free(tid);
   free(wa);
+  free(started);
   if (failed) {
     st = sr_fail(err, SR_ENOMEM, "", "out of memory for the sampler's buffers");
     goto done;
@@ -424,14 +420,12 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
       res->traj_times[k] = t;
     }
   }
-  if (pb->ground_truth && res->mean) {
-    double *tmp = NULL;
-    (void)tmp;
+  if (pb->ground_truth) {
     res->metrics.have = 1;
     res->metrics.psnr = sr_psnr(res->mean, pb->ground_truth, n);
     res->metrics.ssim = pb->rank == 2 ? sr_ssim(res->mean, pb->ground_truth, pb->shape[0], pb->shape[1])
                                       : sr_ssim(res->mean, pb->ground_truth, 1, n);
-    res->metrics.coverage95 = res->std ? sr_coverage(res->mean, res->std, pb->ground_truth, n, 1.959964) : NAN;
+    res->metrics.coverage95 = sr_coverage(res->mean, res->std, pb->ground_truth, n, 1.959964);
     double num = 0, den = 0;
     for (size_t i = 0; i < n; i++) {
       double d = (double)res->mean[i] - pb->ground_truth[i];
