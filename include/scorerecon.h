@@ -37,6 +37,7 @@ typedef enum {
 } sr_status;
 
 typedef struct {
+  sr_status code;   /* what sr_fail was given */
   char field[128];  /* JSON-path-like name of the offending field ("prior.std"), "" if none */
   char msg[320];    /* full human-readable message, starting with the field */
 } sr_error;

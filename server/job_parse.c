@@ -140,15 +140,59 @@ static const char *get_type(const cJSON *obj, const char *path, sr_error *err) {
 
 /* ---------------------------------------------------------------- document-level checks cJSON does not make */
 
+typedef struct {
+  const char *key;
+  size_t index;
+} key_at;
+
+static int by_key_then_index(const void *pa, const void *pb) {
+  const key_at *a = pa, *b = pb;
+  int c = strcmp(a->key, b->key);
+  return c ? c : (a->index > b->index) - (a->index < b->index);
+}
+
+/* The duplicated key of obj whose first occurrence comes first (NULL if none), in O(k log k): a document may
+ * hold an object of millions of keys, which a pairwise scan would take hours over. *oom set on failure. */
+static const char *first_duplicate(const cJSON *obj, int *oom) {
+  size_t k = 0;
+  for (const cJSON *c = obj->child; c; c = c->next) k++;
+  *oom = 0;
+  if (k < 2) return NULL;
+  if (k <= 16) {
+    for (const cJSON *a = obj->child; a; a = a->next)
+      for (const cJSON *b = a->next; b; b = b->next)
+        if (!strcmp(a->string, b->string)) return a->string;
+    return NULL;
+  }
+  key_at *ks = malloc(k * sizeof *ks);
+  if (!ks) {
+    *oom = 1;
+    return NULL;
+  }
+  size_t i = 0;
+  for (const cJSON *c = obj->child; c; c = c->next, i++) ks[i] = (key_at){c->string, i};
+  qsort(ks, k, sizeof *ks, by_key_then_index);
+  const char *dup = NULL;
+  size_t dup_at = k;
+  for (i = 1; i < k; i++) /* a run of equal keys starts with its first occurrence */
+    if (!strcmp(ks[i].key, ks[i - 1].key) && (i < 2 || strcmp(ks[i - 1].key, ks[i - 2].key)) &&
+        ks[i - 1].index < dup_at) {
+      dup = ks[i - 1].key;
+      dup_at = ks[i - 1].index;
+    }
+  free(ks);
+  return dup;
+}
+
 static sr_status no_duplicate_keys(const cJSON *v, char *path, size_t cap, sr_error *err) {
   if (cJSON_IsObject(v)) {
-    for (const cJSON *a = v->child; a; a = a->next) {
-      for (const cJSON *b = a->next; b; b = b->next)
-        if (!strcmp(a->string, b->string)) {
-          char f[256];
-          snprintf(f, sizeof f, "%s%s%s", path, *path ? "." : "", a->string);
-          return sr_fail(err, SR_EINVAL, f, "appears more than once in its object");
-        }
+    int oom;
+    const char *dup = first_duplicate(v, &oom);
+    if (oom) return sr_fail(err, SR_ENOMEM, "job", "out of memory");
+    if (dup) {
+      char f[256];
+      snprintf(f, sizeof f, "%s%s%s", path, *path ? "." : "", dup);
+      return sr_fail(err, SR_EINVAL, f, "appears more than once in its object");
     }
   }
   size_t len = strlen(path);
@@ -343,7 +387,7 @@ static sr_op *parse_one_op(parse_ctx *c, const cJSON *o, const char *path, int i
     sr_error e2;
     sr_op *op = blur ? sr_op_blur(h, w, buf, kh, kw, &e2) : sr_op_fourier(h, w, buf, &e2);
     sr_free(buf);
-    if (!op) sr_fail(err, SR_EINVAL, f, "%s", e2.msg + (strncmp(e2.msg, e2.field, strlen(e2.field)) ? 0 :
+    if (!op) sr_fail(err, e2.code, f, "%s", e2.msg + (strncmp(e2.msg, e2.field, strlen(e2.field)) ? 0 :
                                                           strlen(e2.field) + (e2.field[0] ? 1 : 0)));
     return op;
   }
@@ -518,6 +562,8 @@ static int parse_sampler(parse_ctx *c, const cJSON *v) {
       s->adapt = cJSON_IsTrue(ad);
     }
     if (get_num(v, p, "target_accept", 0, &s->target_accept, err) < 0) return -1;
+    if (cJSON_GetObjectItemCaseSensitive(v, "target_accept") && s->kind != SR_SAMPLER_MALA)
+      return sr_fail(err, SR_EINVAL, "sampler.target_accept", "applies to mala only"), -1;
     if (cJSON_GetObjectItemCaseSensitive(v, "target_accept") && !(s->target_accept > 0 && s->target_accept < 1))
       return sr_fail(err, SR_EINVAL, "sampler.target_accept", "must be in (0, 1)"), -1;
   } else if (!strcmp(type, "annealed_langevin")) {
@@ -569,7 +615,7 @@ static long chain_steps(const sr_sampler_cfg *s) {
   case SR_SAMPLER_MALA: return s->steps;
   case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level;
   case SR_SAMPLER_PC: return s->steps * (1 + s->corrector_steps);
-  case SR_SAMPLER_ODE: return s->steps * 2;
+  case SR_SAMPLER_ODE: return s->steps * (s->ode_method == 1 ? 1 : 2); /* score evaluations */
   }
   return 0;
 }
@@ -643,7 +689,7 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   pb->seed = (uint64_t)seed;
   /* operator, noise, observation */
   int none = parse_operator(c, cJSON_GetObjectItemCaseSensitive(doc, "operator"));
-  if (none < 0) return err->field[0] ? SR_EINVAL : SR_EINVAL;
+  if (none < 0) return err->code;
   const cJSON *noise = cJSON_GetObjectItemCaseSensitive(doc, "noise");
   const cJSON *obs = cJSON_GetObjectItemCaseSensitive(doc, "observation");
   if (none) {
@@ -670,8 +716,8 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
     if (pb->op->obs_mask) /* unobserved entries are ignored: zero them so they never enter a residual */
       for (size_t i = 0; i < pb->op->n_out; i++) pb->y[i] *= pb->op->obs_mask[i];
   }
-  if (parse_prior(c, cJSON_GetObjectItemCaseSensitive(doc, "prior"))) return SR_EINVAL;
-  if (parse_sampler(c, cJSON_GetObjectItemCaseSensitive(doc, "sampler"))) return SR_EINVAL;
+  if (parse_prior(c, cJSON_GetObjectItemCaseSensitive(doc, "prior"))) return err->code;
+  if (parse_sampler(c, cJSON_GetObjectItemCaseSensitive(doc, "sampler"))) return err->code;
   const cJSON *gt = cJSON_GetObjectItemCaseSensitive(doc, "ground_truth");
   if (gt) {
     sr_jarray a;
@@ -685,7 +731,7 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
     }
     pb->ground_truth = a.data;
   }
-  if (parse_outputs(c, cJSON_GetObjectItemCaseSensitive(doc, "outputs"))) return SR_EINVAL;
+  if (parse_outputs(c, cJSON_GetObjectItemCaseSensitive(doc, "outputs"))) return err->code;
   sr_status st = sr_problem_validate(pb, err);
   if (st) return st;
   /* work and memory limits, on the effective (defaulted) settings */

@@ -58,9 +58,25 @@ static char *read_all(const char *path, size_t max, size_t *len, int *too_big) {
     free(buf);
     buf = NULL;
   }
+  int read_errno = buf && ferror(f) ? (errno ? errno : EIO) : 0; /* e.g. EISDIR: not an empty document */
+  if (read_errno) {
+    free(buf);
+    buf = NULL;
+  }
   if (f != stdin) fclose(f);
+  if (read_errno) errno = read_errno;
   *len = n;
   return buf;
+}
+
+/* Prints "error: MSG" as exactly one line: control bytes in the message (a key may hold "\n") are escaped. */
+static void print_error(const char *msg) {
+  fputs("error: ", stderr);
+  for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+    if (*p < 0x20 || *p == 0x7f) fprintf(stderr, "\\x%02x", *p);
+    else fputc(*p, stderr);
+  }
+  fputc('\n', stderr);
 }
 
 /* ---------------------------------------------------------------- progress bar (stderr, TTY only) */
@@ -146,7 +162,7 @@ static int cmd_run(int argc, char **argv) {
   sr_status st = sr_job_parse(text, len, &lim, &pb, &err);
   free(text);
   if (st) {
-    fprintf(stderr, "error: %s\n", err.msg);
+    print_error(err.msg);
     return st == SR_ENOMEM ? 1 : 2;
   }
   pb.threads = threads;
@@ -157,7 +173,7 @@ static int cmd_run(int argc, char **argv) {
   st = sr_run(&pb, &res, bar ? on_progress : NULL, &ps, &err);
   if (bar) fprintf(stderr, "\n");
   if (st) {
-    fprintf(stderr, "error: %s\n", err.msg);
+    print_error(err.msg);
     sr_problem_clear(&pb);
     return 1;
   }

@@ -11,6 +11,7 @@
 
 sr_status sr_fail(sr_error *err, sr_status code, const char *field, const char *fmt, ...) {
   if (!err) return code;
+  err->code = code;
   snprintf(err->field, sizeof err->field, "%s", field ? field : "");
   char tail[256];
   va_list ap;

@@ -160,7 +160,7 @@ sr_prior *sr_prior_gmm(size_t k, const double *weights, const double *means, con
     g->sd[j] = stds[j];
     if (stds[j] < minsd) minsd = stds[j];
   }
-  p->kind = k == 1 ? "gaussian" : "gmm";
+  p->kind = "gmm";
   p->has_marginals = 1;
   p->lipschitz = minsd > 0 ? 1.0 / (minsd * minsd) : INFINITY;
   p->score = gmm_score;
@@ -185,7 +185,9 @@ sr_prior *sr_prior_gaussian(double mean, double std, sr_error *err) {
     return NULL;
   }
   double w = 1.0;
-  return sr_prior_gmm(1, &w, &mean, &std, err);
+  sr_prior *p = sr_prior_gmm(1, &w, &mean, &std, err);
+  if (p) p->kind = "gaussian";
+  return p;
 }
 
 void sr_prior_free(sr_prior *p) {

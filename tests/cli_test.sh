@@ -1,3 +1,196 @@
 #!/bin/sh
-# placeholder until the CLI suite lands
-echo "cli: 0 passed, 0 failed"
+# cli_test.sh BIN — end-to-end checks of the scorerecon binary: `run` from a file and from stdin, -o, --lists,
+# exit statuses (0 ok, 2 invalid job or usage, 1 other failure), the one-line error, and results that do not
+# depend on --threads. Prints "cli: N passed, N failed"; exits non-zero on any failure.
+set -u
+BIN=${1:?usage: sh tests/cli_test.sh path/to/scorerecon}
+case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
+if [ ! -x "$BIN" ]; then
+  echo "cli: $BIN is not an executable" >&2
+  echo "cli: 0 passed, 1 failed"
+  exit 1
+fi
+T=$(mktemp -d "${TMPDIR:-/tmp}/cli_test.XXXXXX") || exit 1
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+# check NAME COMMAND...: passes when COMMAND succeeds
+check() {
+  name=$1
+  shift
+  if "$@"; then ok; else bad "$name"; fi
+}
+
+# valid_json FILE: python's json.tool where Debian's python3 is there, else a grep-level check
+if [ -x /usr/bin/python3 ]; then
+  valid_json() { /usr/bin/python3 -m json.tool "$1" >/dev/null 2>&1; }
+else
+  valid_json() { [ "$(wc -l <"$1")" -eq 1 ] && grep -q '^{.*}$' "$1" && grep -q '"stats":{' "$1"; }
+fi
+has() { grep -qF -- "$2" "$1"; }            # has FILE STRING
+hasnt() { ! grep -qF -- "$2" "$1"; }
+lines() { wc -l <"$1" | tr -d ' '; }          # lines FILE
+empty() { [ ! -s "$1" ]; }
+# run_bin OUT ERR ARGS...: runs the binary, stdout and stderr to files, sets rc
+run_bin() {
+  o=$1
+  e=$2
+  shift 2
+  "$BIN" "$@" >"$o" 2>"$e"
+  rc=$?
+}
+rc_is() { [ "$rc" -eq "$1" ] || { echo "  exit status $rc, want $1"; return 1; }; }
+# one_error ERR FIELD: exactly one line, "error: " first, naming FIELD
+one_error() {
+  [ "$(lines "$1")" = 1 ] || { echo "  stderr has $(lines "$1") lines:"; cat "$1"; return 1; }
+  case $(cat "$1") in
+  "error: "*) ;;
+  *) echo "  stderr does not start with 'error: ': $(cat "$1")"; return 1 ;;
+  esac
+  has "$1" "$2" || { echo "  stderr does not name $2: $(cat "$1")"; return 1; }
+}
+strip_seconds() { sed 's/"seconds":[-0-9.eE+]*,\{0,1\}//' "$1"; }
+
+# ---------------------------------------------------------------- documents
+
+cat >"$T/job.json" <<'EOF'
+{
+  "shape": [4, 4],
+  "operator": {"type": "identity"},
+  "noise": {"sigma": 0.1},
+  "observation": [[0.1, 0.2, 0.3, 0.4], [0.5, 0.6, 0.7, 0.8], [0.9, 1.0, 1.1, 1.2], [1.3, 1.4, 1.5, 1.6]],
+  "prior": {"type": "gaussian", "mean": 0, "std": 1},
+  "sampler": {"type": "langevin", "steps": 200},
+  "num_samples": 4,
+  "seed": 7,
+  "ground_truth": [[0, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0], [1, 1, 1, 1]]
+}
+EOF
+# the same job, 4 chains, every output (for the thread-count comparison)
+sed 's/"num_samples": 4,/"num_samples": 4, "outputs": ["mean", "std", "samples", {"trajectories": {"every": 50}}],/' \
+  "$T/job.json" >"$T/all.json"
+cat >"$T/bad.json" <<'EOF'
+{"shape": [4], "operator": {"type": "none"}, "prior": {"type": "gaussian", "std": 0},
+ "sampler": {"type": "langevin", "steps": 10}}
+EOF
+printf '{"shape": [4], "operator": {"type": "none"},' >"$T/trunc.json"
+printf '{"shape": [4], "a\\nb\\u001b[31m": 1}' >"$T/ctl.json"
+cat >"$T/big.json" <<'EOF'
+{"shape": [1000000, 1000000], "operator": {"type": "none"}, "prior": {"type": "gaussian", "std": 1},
+ "sampler": {"type": "langevin"}}
+EOF
+
+# ---------------------------------------------------------------- valid runs
+
+run_bin "$T/o1" "$T/e1" run "$T/job.json"
+check "run FILE exits 0" rc_is 0
+check "run FILE writes valid JSON" valid_json "$T/o1"
+check "run FILE writes a float32 mean [4,4]" has "$T/o1" '"mean":{"dtype":"float32","shape":[4,4],"data":"'
+check "run FILE writes a float32 std [4,4]" has "$T/o1" '"std":{"dtype":"float32","shape":[4,4],"data":"'
+check "run FILE writes stats" has "$T/o1" '"stats":{"score_evals":'
+check "run FILE writes the effective sampler" has "$T/o1" '"sampler":{"type":"langevin","steps":200,'
+check "run FILE writes metrics against ground_truth" has "$T/o1" '"metrics":{"psnr":'
+check "run FILE: effective burn_in = steps/5" has "$T/o1" '"burn_in":40'
+check "run FILE: num_samples" has "$T/o1" '"num_samples":4'
+check "run FILE: no samples unless asked" hasnt "$T/o1" '"samples"'
+check "run FILE: nothing on stderr when stderr is not a terminal" empty "$T/e1"
+
+run_bin "$T/o2" "$T/e2" run - --quiet <"$T/job.json"
+check "run - (stdin) exits 0" rc_is 0
+check "run - writes valid JSON" valid_json "$T/o2"
+strip_seconds "$T/o1" >"$T/o1.s"
+strip_seconds "$T/o2" >"$T/o2.s"
+check "run - and run FILE agree" cmp -s "$T/o1.s" "$T/o2.s"
+
+run_bin "$T/o3" "$T/e3" run "$T/job.json" -o "$T/res.json" --quiet
+check "-o FILE exits 0" rc_is 0
+check "-o FILE writes nothing on stdout" empty "$T/o3"
+check "-o FILE writes the file" test -s "$T/res.json"
+check "-o FILE is valid JSON" valid_json "$T/res.json"
+strip_seconds "$T/res.json" >"$T/res.s"
+check "-o FILE holds the same result" cmp -s "$T/o1.s" "$T/res.s"
+
+run_bin "$T/o4" "$T/e4" run --lists "$T/job.json" --quiet
+check "--lists exits 0" rc_is 0
+check "--lists is valid JSON" valid_json "$T/o4"
+check "--lists gives nested lists for mean" grep -q '"mean":\[\[[-0-9.e]*,' "$T/o4"
+check "--lists gives nested lists for std" grep -q '"std":\[\[[-0-9.e]*,' "$T/o4"
+check "--lists has no base64 ARRAY" hasnt "$T/o4" '"dtype"'
+
+# --threads does not change the result
+run_bin "$T/t1" "$T/et1" run "$T/all.json" --threads 1 -o "$T/th1.json"
+check "--threads 1 exits 0" rc_is 0
+run_bin "$T/t2" "$T/et2" run "$T/all.json" --threads 2 -o "$T/th2.json"
+check "--threads 2 exits 0" rc_is 0
+check "--threads result holds samples [4,4,4]" has "$T/th1.json" '"samples":{"dtype":"float32","shape":[4,4,4],'
+check "--threads result holds trajectories" has "$T/th1.json" '"trajectories":{"every":50,"times":[0,50,100,150,200]'
+strip_seconds "$T/th1.json" >"$T/th1.s"
+strip_seconds "$T/th2.json" >"$T/th2.s"
+check "the seconds stat is stripped" hasnt "$T/th1.s" '"seconds"'
+check "--threads 1 and --threads 2 give byte-identical results" cmp -s "$T/th1.s" "$T/th2.s"
+run_bin "$T/t3" "$T/et3" run "$T/all.json" --threads 3 --lists -o "$T/th3.json"
+run_bin "$T/t4" "$T/et4" run "$T/all.json" --threads 1 --lists -o "$T/th4.json"
+strip_seconds "$T/th3.json" >"$T/th3.s"
+strip_seconds "$T/th4.json" >"$T/th4.s"
+check "--threads 3 and 1 agree in --lists form" cmp -s "$T/th3.s" "$T/th4.s"
+
+# ---------------------------------------------------------------- failures
+
+run_bin "$T/o5" "$T/e5" run "$T/bad.json"
+check "invalid job exits 2" rc_is 2
+check "invalid job: one 'error: ' line naming prior.std" one_error "$T/e5" "prior.std"
+check "invalid job: the message" has "$T/e5" "error: prior.std must be > 0"
+check "invalid job: nothing on stdout" empty "$T/o5"
+
+run_bin "$T/o6" "$T/e6" run - <"$T/trunc.json"
+check "truncated JSON exits 2" rc_is 2
+check "truncated JSON: one line naming job" one_error "$T/e6" "job is not valid JSON"
+
+run_bin "$T/o7" "$T/e7" run "$T/ctl.json"
+check "control characters in a key: exits 2" rc_is 2
+check "control characters in a key: still one line" one_error "$T/e7" 'is not a known field'
+check "control characters are escaped" has "$T/e7" 'a\x0ab\x1b[31m'
+
+run_bin "$T/o8" "$T/e8" run "$T/big.json"
+check "shape over the pixel limit exits 2" rc_is 2
+check "shape over the pixel limit: one line naming shape" one_error "$T/e8" "shape has more than the limit"
+
+run_bin "$T/o9" "$T/e9" run "$T/no-such-file.json"
+check "unreadable file exits 1" rc_is 1
+check "unreadable file: error line" one_error "$T/e9" "cannot read"
+mkdir "$T/dir.json"
+run_bin "$T/o10" "$T/e10" run "$T/dir.json"
+check "a directory exits 1" rc_is 1
+check "a directory: cannot read" one_error "$T/e10" "cannot read"
+
+run_bin "$T/o11" "$T/e11" run "$T/job.json" -o "$T/no-such-dir/out.json"
+check "unwritable output exits 1" rc_is 1
+check "unwritable output: error line" has "$T/e11" "error: cannot write"
+
+run_bin "$T/o12" "$T/e12" frobnicate
+check "unknown subcommand exits 2" rc_is 2
+check "unknown subcommand is named" has "$T/e12" "unknown command 'frobnicate'"
+run_bin "$T/o13" "$T/e13"
+check "no subcommand exits 2" rc_is 2
+run_bin "$T/o14" "$T/e14" run
+check "run without a job exits 2" rc_is 2
+run_bin "$T/o15" "$T/e15" run "$T/job.json" --bogus
+check "unknown option exits 2" rc_is 2
+run_bin "$T/o16" "$T/e16" run "$T/job.json" --threads 0
+check "--threads 0 exits 2" rc_is 2
+run_bin "$T/o17" "$T/e17" run "$T/job.json" --threads two
+check "--threads two exits 2" rc_is 2
+
+run_bin "$T/o18" "$T/e18" version
+check "version exits 0" rc_is 0
+check "version prints the version" grep -q '^scorerecon [0-9][0-9.]*$' "$T/o18"
+run_bin "$T/o19" "$T/e19" help
+check "help exits 0" rc_is 0
+check "help prints the usage" has "$T/o19" "scorerecon run JOB.json"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
