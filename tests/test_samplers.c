@@ -505,35 +505,64 @@ TEST(seed_two_point_mixture_reverse_sde) {
   sr_problem_clear(&pb);
 }
 
-/* Seed experiment 2: data N(0, 0.04), Ornstein–Uhlenbeck forward (VP with β = 1) to t = 5, reverse EM. */
+/* Seed experiment 2: data N(0, 0.04), Ornstein–Uhlenbeck forward (VP with β = 1) to t = 5, reverse
+ * Euler–Maruyama with the exact score, keeping the last step's noise (denoise false: a true SDE sample; the
+ * noise-free last step would remove g²Δt = 0.005 of variance). The chains must match the exact law of the
+ * discrete recursion (4 SE), and that law must recover 0.04 up to the Euler–Maruyama bias, which is computed
+ * here, not guessed: near t = 0 the reverse drift has stiffness β/0.04 = 25, so at Δt = 0.005 the bias is
+ * ≈ 6%; it must be first order (halve when the steps double) and fall under 1% by 8000 steps. */
 TEST(seed_ornstein_uhlenbeck_recovers_gaussian) {
-  sr_problem pb;
-  sr_problem_init(&pb);
+  fixture f;
+  fixture_make(&f, "none", 0.1);
   sr_error err;
-  pb.rank = 1; pb.shape[0] = 1; pb.n = 1;
-  pb.prior = sr_prior_gaussian(0, 0.2, &err);
-  pb.sampler.kind = SR_SAMPLER_PC;
-  pb.sampler.sde.kind = SR_SDE_VP; pb.sampler.sde.beta_min = 1; pb.sampler.sde.beta_max = 1; pb.sampler.sde.T = 5;
-  pb.sampler.steps = 1000;
-  pb.sampler.corrector_steps = 0;
-  pb.sampler.denoise = 1;
-  pb.num_samples = 8000;
-  pb.want_samples = 1;
-  pb.seed = 6;
-  CHECK(sr_problem_validate(&pb, &err) == SR_OK, "%s", err.msg);
+  sr_prior_free(f.pb.prior);
+  f.m = 0;
+  f.s = 0.2;
+  f.pb.prior = sr_prior_gaussian(0, 0.2, &err);
+  f.pb.sampler.kind = SR_SAMPLER_PC;
+  f.pb.sampler.sde.kind = SR_SDE_VP;
+  f.pb.sampler.sde.beta_min = 1;
+  f.pb.sampler.sde.beta_max = 1;
+  f.pb.sampler.sde.T = 5;
+  f.pb.sampler.steps = 1000;
+  f.pb.sampler.corrector_steps = 0;
+  f.pb.sampler.denoise = 0;
+  f.pb.num_samples = 2000; /* × 20 independent pixels = 40,000 draws */
+  f.pb.seed = 6;
   sr_result res;
-  CHECK(sr_run(&pb, &res, NULL, NULL, &err) == SR_OK, "%s", err.msg);
-  double s1 = 0, s2 = 0;
-  for (int i = 0; i < 8000; i++) {
-    s1 += res.samples[i];
-    s2 += (double)res.samples[i] * res.samples[i];
+  if (run_ok(&f, &res)) {
+    gauss_law law;
+    exact_law(&f, &law);
+    CHECK(check_samples_against_law(res.samples, 2000, &law, "OU reverse EM") == 0, "OU reverse EM");
+    CHECK(fabs(law.mean[0]) < 1e-12, "discrete law mean %g", law.mean[0]);
+    double b1 = law.cov[0] / 0.04 - 1;
+    CHECK(fabs(b1) < 0.08, "discrete law variance %g vs 0.04", law.cov[0]);
+    gauss_law l2, l8;
+    f.pb.sampler.steps = 2000;
+    exact_law(&f, &l2);
+    f.pb.sampler.steps = 8000;
+    exact_law(&f, &l8);
+    double b2 = l2.cov[0] / 0.04 - 1, b8 = l8.cov[0] / 0.04 - 1;
+    CHECK(b2 / b1 > 0.4 && b2 / b1 < 0.6, "EM bias not first order: %+.4f at 1000 steps, %+.4f at 2000", b1, b2);
+    CHECK(fabs(b8) < 0.01, "EM bias at 8000 steps %+.4f", b8);
+    printf("    note: OU exact discrete-law variance bias: %+.2f%% (1000 steps), %+.2f%% (2000), %+.2f%% (8000)\n",
+           100 * b1, 100 * b2, 100 * b8);
+    law_free(&l2);
+    law_free(&l8);
+    double s1 = 0, s2 = 0, N = 40000;
+    for (int i = 0; i < 40000; i++) {
+      s1 += res.samples[i];
+      s2 += (double)res.samples[i] * res.samples[i];
+    }
+    double m = s1 / N, v = s2 / N - m * m;
+    CHECK_NEAR(m, 0.0, 4 * 0.2 / sqrt(N), "mean");
+    CHECK_NEAR(v, 0.04, fabs(law.cov[0] - 0.04) + 4 * 0.04 * sqrt(2 / N), "variance");
+    printf("    note: OU: sampled mean %+.4f, variance %.5f; exact discrete law %.5f; target 0.04\n", m, v,
+           law.cov[0]);
+    law_free(&law);
+    sr_result_clear(&res);
   }
-  double N = 8000, m = s1 / N, v = s2 / N - m * m;
-  CHECK_NEAR(m, 0.0, 4 * 0.2 / sqrt(N), "mean");
-  /* Euler–Maruyama bias at Δt = 0.005 is O(Δt) ≈ 0.5%: inside the 4-SE band of ±6% */
-  CHECK_NEAR(v, 0.04, 4 * 0.04 * sqrt(2 / N), "variance");
-  sr_result_clear(&res);
-  sr_problem_clear(&pb);
+  fixture_free(&f);
 }
 
 /* GMM prior with a mask: per observed pixel the posterior is the mixture with weights ∝ w_k N(y; μ_k, s_k² + σ²).
