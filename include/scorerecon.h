@@ -189,6 +189,8 @@ typedef enum {
   SR_SAMPLER_ODE
 } sr_sampler_kind;
 
+enum { SR_STEP_SONG = 0, SR_STEP_LIPSCHITZ = 1 };
+
 typedef struct {
   sr_sampler_kind kind;
   /* langevin / mala */
@@ -199,6 +201,7 @@ typedef struct {
   /* annealed */
   double sigma_max, sigma_min, epsilon;
   long levels, steps_per_level;
+  int step_rule;             /* annealed: SR_STEP_SONG (ε σ_i²/σ_min²) or SR_STEP_LIPSCHITZ (ε / L_i) */
   /* pc / ode */
   sr_sde sde;
   double snr;
@@ -266,6 +269,9 @@ void sr_result_clear(sr_result *res);
 double sr_psnr(const float *x, const float *ref, size_t n);              /* peak = max(ref) - min(ref) */
 double sr_ssim(const float *x, const float *ref, size_t h, size_t w);    /* 11x11 Gaussian window, sigma 1.5 */
 double sr_coverage(const float *mean, const float *std, const float *ref, size_t n, double z);
+
+/* Annealed Langevin's step at level sigma_i under the problem's rule (after sr_problem_validate). */
+double sr_annealed_step(const sr_problem *pb, double sigma_i);
 
 /* Number of usable cores. */
 int sr_cpu_count(void);

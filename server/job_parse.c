@@ -567,8 +567,15 @@ static int parse_sampler(parse_ctx *c, const cJSON *v) {
     if (cJSON_GetObjectItemCaseSensitive(v, "target_accept") && !(s->target_accept > 0 && s->target_accept < 1))
       return sr_fail(err, SR_EINVAL, "sampler.target_accept", "must be in (0, 1)"), -1;
   } else if (!strcmp(type, "annealed_langevin")) {
-    static const char *const k[] = {"type", "sigma_max", "sigma_min", "levels", "steps_per_level", "epsilon", NULL};
+    static const char *const k[] = {"type", "sigma_max", "sigma_min", "levels", "steps_per_level", "epsilon",
+                                    "step_rule", NULL};
     s->kind = SR_SAMPLER_ANNEALED;
+    const cJSON *sr = cJSON_GetObjectItemCaseSensitive(v, "step_rule");
+    if (sr) {
+      if (!cJSON_IsString(sr) || (strcmp(sr->valuestring, "song") && strcmp(sr->valuestring, "lipschitz")))
+        return sr_fail(err, SR_EINVAL, "sampler.step_rule", "must be \"song\" or \"lipschitz\""), -1;
+      s->step_rule = sr->valuestring[0] == 'l' ? SR_STEP_LIPSCHITZ : SR_STEP_SONG;
+    }
     if (check_keys(v, p, k, err) || get_pos(v, p, "sigma_max", 0, &s->sigma_max, err) < 0 ||
         get_pos(v, p, "sigma_min", 0, &s->sigma_min, err) < 0 ||
         get_int(v, p, "levels", 0, 2, BIG, &s->levels, err) < 0 ||

@@ -33,6 +33,7 @@ static cJSON *sampler_json(const sr_sampler_cfg *s) {
     add_num(o, "levels", (double)s->levels);
     add_num(o, "steps_per_level", (double)s->steps_per_level);
     add_num(o, "epsilon", s->epsilon);
+    cJSON_AddStringToObject(o, "step_rule", s->step_rule == SR_STEP_LIPSCHITZ ? "lipschitz" : "song");
     break;
   case SR_SAMPLER_PC:
   case SR_SAMPLER_ODE: {

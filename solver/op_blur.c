@@ -14,6 +14,35 @@ typedef struct {
   float *hpow;    /* h*wh real: |ĥ|² / N */
 } blur_impl;
 
+/* X ← ĥ X (conj = 0) or conj(ĥ) X (conj = 1), nc complex values; the same products and sums as the scalar
+ * formula in every clone (element-wise, no contraction), so the bits do not depend on the vector width. */
+__attribute__((target_clones("avx2", "default")))
+static void spectrum_mul(float *restrict X, const float *restrict hh, size_t nc, int conj) {
+  if (conj) {
+    for (size_t k = 0; k < nc; k++) {
+      float hr = hh[2 * k], hi = -hh[2 * k + 1];
+      float xr = X[2 * k], xi = X[2 * k + 1];
+      X[2 * k] = hr * xr - hi * xi;
+      X[2 * k + 1] = hr * xi + hi * xr;
+    }
+  } else {
+    for (size_t k = 0; k < nc; k++) {
+      float hr = hh[2 * k], hi = hh[2 * k + 1];
+      float xr = X[2 * k], xi = X[2 * k + 1];
+      X[2 * k] = hr * xr - hi * xi;
+      X[2 * k + 1] = hr * xi + hi * xr;
+    }
+  }
+}
+
+__attribute__((target_clones("avx2", "default")))
+static void spectrum_scale(float *restrict X, const float *restrict p, size_t nc) {
+  for (size_t k = 0; k < nc; k++) {
+    X[2 * k] *= p[k];
+    X[2 * k + 1] *= p[k];
+  }
+}
+
 /* ws layout: [X: 2*h*wh complex floats][scratch: h*w floats] */
 static void blur_mul(const sr_op *op, const float *x, float *y, float *ws, int mode) {
   const blur_impl *b = op->impl;
@@ -21,21 +50,8 @@ static void blur_mul(const sr_op *op, const float *x, float *y, float *ws, int m
   fftwf_complex *X = (fftwf_complex *)ws;
   float *scratch = ws + sr_stride(2 * nc);
   sr_fft2_forward(&b->fft, x, X, scratch);
-  float *Xf = (float *)X;
-  if (mode == 2) {
-    for (size_t k = 0; k < nc; k++) {
-      Xf[2 * k] *= b->hpow[k];
-      Xf[2 * k + 1] *= b->hpow[k];
-    }
-  } else {
-    float s = mode == 1 ? -1.0f : 1.0f; /* adjoint: conj ĥ */
-    for (size_t k = 0; k < nc; k++) {
-      float hr = b->hhat[2 * k], hi = s * b->hhat[2 * k + 1];
-      float xr = Xf[2 * k], xi = Xf[2 * k + 1];
-      Xf[2 * k] = hr * xr - hi * xi;
-      Xf[2 * k + 1] = hr * xi + hi * xr;
-    }
-  }
+  if (mode == 2) spectrum_scale((float *)X, b->hpow, nc);
+  else spectrum_mul((float *)X, b->hhat, nc, mode == 1); /* adjoint: conj ĥ */
   sr_fft2_inverse(&b->fft, X, y, scratch);
 }
 

@@ -1,6 +1,7 @@
 /* sampler_annealed.c — annealed Langevin dynamics (Song & Ermon 2019) with the likelihood weighting of
  * Jalal et al. 2021: at geometric levels σ_i from σ_max to σ_min, T steps of
- *   x ← x + α_i [∇log p_σi(x) + Aᵀ(y − A x)/(σ_y² + σ_i²)] + √(2α_i) z,   α_i = ε σ_i² / σ_min².
+ *   x ← x + α_i [∇log p_σi(x) + Aᵀ(y − A x)/(σ_y² + σ_i²)] + √(2α_i) z,
+ * with α_i = ε σ_i² / σ_min² (Song & Ermon), or α_i = ε / L_i under the "lipschitz" rule (sr_annealed_step).
  * The output is the state after the last level: one sample per chain. */
 #include <math.h>
 
@@ -18,7 +19,7 @@ int sr__run_annealed(sr_batch *bt) {
   for (long lv = 0; lv < s->levels; lv++) {
     nl.sigma = s->sigma_max * pow(ratio, (double)lv / (double)(s->levels - 1));
     double w = pb->op ? sr__lik_weight(pb, nl) : 0.0;
-    double a = s->epsilon * nl.sigma * nl.sigma / (s->sigma_min * s->sigma_min);
+    double a = sr_annealed_step(pb, nl.sigma);
     const float af = (float)a, sq = (float)sqrt(2.0 * a);
     for (long t = 0; t < s->steps_per_level; t++, k++) {
       sr__posterior_score(bt, bt->x, nl, w, bt->g, NULL);

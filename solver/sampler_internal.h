@@ -23,6 +23,7 @@ typedef struct {
   pthread_cond_t cv;
   long next_merge;
   double *gmean, *gm2, gcount, step_sum;
+  float *aty;                 /* Aᵀy, computed once per run (NULL without an operator) */
   sr_result *res;
 } sr_run_ctx;
 
@@ -45,7 +46,8 @@ typedef struct {
 /* Draws standard normals for chain b of the batch into out (n floats). */
 void sr__normals(sr_batch *bt, size_t b, float *out);
 /* g[b] = ∇ log p_t(x[b]) + w/alpha · Aᵀ(y − A (x[b] − shift)/alpha) for the whole batch at noise level nl.
- * Returns, through rr (if non-NULL, B entries), ‖y − A x̂‖² per chain. */
+ * With rr (B entries) it also returns ‖y − A x̂‖² per chain, through forward, residual and adjoint (MALA);
+ * without, it uses Aᵀy − AᵀA x̂ (one FFT pair for blur and Fourier, no residual). */
 void sr__posterior_score(sr_batch *bt, const float *x, sr_noise nl, double w, float *g, double *rr);
 /* Initial state of every chain: prior sample at nl, else nl.shift + nl.sigma z. */
 void sr__init_state(sr_batch *bt, sr_noise nl);

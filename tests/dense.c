@@ -150,7 +150,11 @@ int check_samples_against_law(const float *samples, size_t S, const gauss_law *g
   double N = (double)(S * n);
   pm /= (double)n;
   pv /= (double)n;
-  double tol_pm = 4 / sqrt(N), tol_pv = 4 * sqrt(2 / N), tol_m = 5 / sqrt((double)S), tol_v = 5 * sqrt(2.0 / (double)S);
+  /* Family-wise tolerances: a run of the suite makes ~300 such checks. Pooled at 4.5 SE (two-sided 6.8e-6 each);
+   * per component at 5.5 SE (3.8e-8, times up to 70 components). A correct sampler then fails some check in
+   * about 0.3% of seeds. */
+  double tol_pm = 4.5 / sqrt(N), tol_pv = 4.5 * sqrt(2 / N), tol_m = 5.5 / sqrt((double)S),
+         tol_v = 5.5 * sqrt(2.0 / (double)S);
   if (fabs(pm) > tol_pm) fprintf(stderr, "  FAIL %s: pooled whitened mean %.4g (tol %.3g)\n", what, pm, tol_pm), fails++;
   if (fabs(pv - 1) > tol_pv)
     fprintf(stderr, "  FAIL %s: pooled whitened variance %.4g (tol 1 ± %.3g)\n", what, pv, tol_pv), fails++;

@@ -17,6 +17,9 @@ run_suite() {
   total_p=$((total_p + p)); total_f=$((total_f + f))
 }
 run_suite "$BUILD/test_all"
+# the generator's vector paths must give the same bits as the scalar reference
+run_suite env SR_RNG_PATH=scalar "$BUILD/test_all" rng_
+run_suite env SR_RNG_PATH=avx2 "$BUILD/test_all" rng_
 run_suite sh tests/cli_test.sh "$BUILD/scorerecon"
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

@@ -7,6 +7,8 @@
 #include "scorerecon.h"
 #include "test.h"
 
+#define GOLDEN_NORMALS_DIGEST 0x7e8489758fcf25f0ULL
+
 TEST(rng_philox_known_answers) {
   const uint32_t key[3][2] = {{0, 0}, {0xffffffff, 0xffffffff}, {0xa4093822, 0x299f31d0}};
   const uint32_t ctr[3][4] = {{0, 0, 0, 0},
@@ -66,4 +68,22 @@ TEST(rng_reproducible_layout) {
     s += u[i];
   }
   CHECK_NEAR(s / 1001, 0.5, 4 * sqrt(1.0 / 12 / 1001), "uniform mean");
+}
+
+/* A digest of the normals over several lengths (vector bodies and scalar tails): the same bits on every code path
+ * (tests/run_all.sh also runs this with SR_RNG_PATH=scalar and =avx2) and on every run. Changing the generator
+ * changes every sample scorerecon has produced: that must be a deliberate act, updating this constant. */
+TEST(rng_normals_golden_digest) {
+  const size_t lens[] = {1, 3, 17, 64, 1000, 100003};
+  uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+  float *z = sr_alloc(100003);
+  for (int k = 0; k < 6; k++) {
+    sr_rng r = sr_rng_make(20261123, (uint64_t)k);
+    sr_rng_normals(&r, (uint64_t)k * 7 + 1, z, lens[k]);
+    const unsigned char *b = (const unsigned char *)z;
+    for (size_t i = 0; i < lens[k] * sizeof(float); i++) h = (h ^ b[i]) * 1099511628211ULL;
+  }
+  sr_free(z);
+  CHECK(h == GOLDEN_NORMALS_DIGEST, "normals digest %016llx, want %016llx", (unsigned long long)h,
+        (unsigned long long)GOLDEN_NORMALS_DIGEST);
 }
