@@ -19,7 +19,7 @@ SOLVER_OBJ := $(SOLVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test asan run bench clean examples
+.PHONY: all deps test asan valgrind run bench examples clean
 all: $(BUILD)/scorerecon
 
 deps:
@@ -50,6 +50,13 @@ asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
+# The unit tests (fast subset: operators, RNG, parser) and one threaded CLI run under valgrind's memcheck.
+valgrind: deps
+	@$(MAKE) --no-print-directory $(BUILD)/scorerecon $(BUILD)/test_all OPT=-O1
+	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/test_all op_
+	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/test_all parse
+	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/scorerecon run examples/denoise.json -o /dev/null --quiet --threads 2
+
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/scorerecon
 	$(BUILD)/scorerecon run examples/denoise.json -o $(BUILD)/denoise-result.json
@@ -57,6 +64,11 @@ run: deps
 
 bench: deps $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 	@for b in $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%); do $$b || exit 1; done
+
+# Regenerates examples/*.json and docs/img/*.png (Debian's python3 with numpy and matplotlib).
+examples: $(BUILD)/scorerecon
+	/usr/bin/python3 examples/make_examples.py
+	/usr/bin/python3 examples/plot.py
 
 clean:
 	rm -rf build build-asan
