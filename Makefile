@@ -8,7 +8,7 @@ SAN     ?=
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
            -ffp-contract=off -fno-math-errno -Iinclude -Isolver -Iserver $(SAN)
-LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lm -pthread $(SAN)
+LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -lm -pthread $(SAN)
 
 SOLVER_SRC := $(wildcard solver/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
@@ -19,7 +19,7 @@ SOLVER_OBJ := $(SOLVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test asan valgrind run bench examples clean
+.PHONY: all deps test asan valgrind run bench examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -41,8 +41,13 @@ $(BUILD)/test_all: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/libsr.a
 $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
+# pngcheck FILE: prints "WIDTH HEIGHT MIN MAX" of an 8-bit gray PNG (used by the service's end-to-end test).
+$(BUILD)/pngcheck: tools/pngcheck.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< -lpng $(SAN)
+
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/scorerecon $(BUILD)/test_all
+	@$(MAKE) --no-print-directory $(BUILD)/scorerecon $(BUILD)/test_all $(BUILD)/pngcheck
 	@BUILD=$(BUILD) sh tests/run_all.sh
 
 asan:
@@ -70,7 +75,32 @@ examples: $(BUILD)/scorerecon
 	/usr/bin/python3 examples/make_examples.py
 	/usr/bin/python3 examples/plot.py
 
+# libFuzzer on the job parser (tests/fuzz/fuzz_job_parse.c) with ASan + UBSan, over the whole solver and server
+# (main.c aside). Seeds: examples/*.json and tests/fuzz/corpus/ (committed); new inputs go to build-fuzz/corpus,
+# crashes to build-fuzz/crash-* etc.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD   := build-fuzz
+FUZZ_CC      ?= clang
+FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -ffp-contract=off -fno-math-errno -pthread \
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isolver -Iserver
+FUZZ_SRC     := tests/fuzz/fuzz_job_parse.c $(SOLVER_SRC) $(SERVER_SRC)
+FUZZ_FLAGS   := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz/job.dict \
+                -artifact_prefix=$(FUZZ_BUILD)/
+
+$(FUZZ_BUILD)/fuzz_job_parse: $(FUZZ_SRC) $(wildcard include/*.h solver/*.h server/*.h)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRC) $(filter-out $(SAN),$(LDLIBS))
+
+fuzz: deps $(FUZZ_BUILD)/fuzz_job_parse
+	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seed
+	cp examples/*.json $(FUZZ_BUILD)/seed/
+	$(FUZZ_BUILD)/fuzz_job_parse $(FUZZ_FLAGS) -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seed tests/fuzz/corpus
+
+fuzz-smoke:
+	@$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=20
+
 clean:
-	rm -rf build build-asan
+	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -9,6 +9,8 @@
 
 #include "job.h"
 
+int sr_serve_main(int argc, char **argv); /* serve.c */
+
 static void usage(FILE *f) {
   fprintf(f,
           "scorerecon %s — posterior sampling with score-based priors\n\n"
@@ -18,6 +20,8 @@ static void usage(FILE *f) {
           "      --lists      arrays as nested JSON lists instead of base64 ARRAY objects\n"
           "      --threads N  worker threads (default: all cores; results do not depend on it)\n"
           "      --quiet      no progress bar\n"
+          "  scorerecon serve [--listen HOST:PORT] [--data-dir DIR] [--workers N] [--token-file F] ...\n"
+          "      The HTTP service (see `scorerecon serve --help`, openapi.yaml).\n"
           "  scorerecon version\n"
           "  scorerecon help\n\n"
           "Exit status: 0 success, 2 invalid job (one message naming the field), 1 other failure.\n"
@@ -206,6 +210,7 @@ int main(int argc, char **argv) {
   }
   const char *cmd = argv[1];
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+  if (!strcmp(cmd, "serve")) return sr_serve_main(argc - 2, argv + 2);
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("scorerecon %s\n", SR_VERSION);
     return 0;

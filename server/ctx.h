@@ -1,0 +1,90 @@
+/* ctx.h — the service's context: configuration, the store, workers, running jobs, long-poll waiters and
+ * metrics. Everything a request handler or worker touches lives here; there is no other mutable global. */
+#ifndef SR_CTX_H
+#define SR_CTX_H
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "job.h"
+#include "store.h"
+
+struct MHD_Daemon;
+struct MHD_Connection;
+
+typedef struct {
+  char host[256];
+  int port;
+  char data_dir[1024];
+  char models_dir[1024];
+  char token[512];          /* empty = no authentication */
+  int workers;              /* jobs run at once */
+  int job_threads;          /* threads inside one job (sr_run) */
+  int http_threads;         /* libmicrohttpd thread pool */
+  long queue_max;           /* queued jobs before 429 */
+  double retention_s;       /* finished jobs are pruned after this many seconds (0 = keep) */
+  unsigned conn_timeout_s, max_connections, per_ip_connections;
+  int max_wait_s;           /* ?wait= upper bound */
+  sr_limits limits;         /* job limits; limits.max_doc_bytes is the request body limit */
+} sr_server_config;
+
+void sr_server_config_default(sr_server_config *cfg);
+
+/* A job being run by a worker: progress and the cancel flag, read by handlers. */
+typedef struct sr_running {
+  char id[40];
+  atomic_long step, total;
+  atomic_int cancel;
+  struct sr_running *next;
+} sr_running;
+
+/* A suspended GET /v1/jobs/{id}?wait=S. */
+typedef struct sr_waiter {
+  struct MHD_Connection *conn;
+  char id[40];
+  double deadline;
+  struct sr_waiter *next;
+} sr_waiter;
+
+#define SR_HIST_BUCKETS 10
+extern const double sr_job_seconds_bounds[SR_HIST_BUCKETS]; /* constant table */
+
+typedef struct {
+  sr_server_config cfg;
+  sr_store *store;
+  struct MHD_Daemon *mhd;
+  pthread_t *worker_tids;
+  int nworkers;
+  pthread_t janitor_tid;
+  int janitor_started;
+  pthread_mutex_t mu;       /* guards running, waiters; with work_cv / status_cv */
+  pthread_cond_t work_cv;   /* a job was queued, or we are stopping */
+  pthread_cond_t status_cv; /* some job changed status */
+  atomic_int stopping;
+  atomic_int workers_up;
+  sr_running *running;
+  sr_waiter *waiters;
+  /* metrics */
+  atomic_long http_by_code[600];
+  atomic_long job_hist[SR_HIST_BUCKETS + 1];
+  atomic_long job_seconds_milli;
+  atomic_long jobs_finished;
+  atomic_long score_evals;
+} sr_server;
+
+/* jobs.c */
+int sr_jobs_start(sr_server *srv);
+void sr_jobs_stop(sr_server *srv);               /* interrupts running jobs (they go back to queued) and joins */
+void sr_jobs_notify(sr_server *srv);             /* a job was queued */
+/* Cancels: returns 0 cancelled (queued job), 1 cancel requested (running job), 2 not cancellable, -1 error. */
+int sr_jobs_cancel(sr_server *srv, const char *id);
+int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total);  /* 1 if running here */
+void sr_status_changed(sr_server *srv, const char *id);                        /* wakes waiters */
+void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap);
+void sr_jobs_prune(sr_server *srv);
+double sr_now(void);
+
+/* http.c */
+int sr_http_start(sr_server *srv, char *err, size_t cap);
+void sr_http_stop(sr_server *srv);
+void sr_http_resume_waiters(sr_server *srv, const char *id, int all_expired_or_any);
+#endif

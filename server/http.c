@@ -1,0 +1,715 @@
+/* http.c — the HTTP API on libmicrohttpd: routing, request bodies under a size limit, authentication,
+ * problem+json errors (RFC 9457), long-polls by suspend/resume, result files, health and Prometheus metrics.
+ * The job document goes through the one parser (sr_job_parse) exactly as `scorerecon run` reads it. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "array_json.h"
+#include "ctx.h"
+
+#define PROBLEM_BASE "urn:scorerecon:problem:"
+
+typedef struct {
+  sr_server *srv;
+  char *body;
+  size_t len, cap;
+  int too_large;
+  int waiting;        /* suspended for ?wait= */
+  int counted;
+} req_state;
+
+/* ---------------------------------------------------------------- responses */
+
+static enum MHD_Result send_buf(sr_server *srv, struct MHD_Connection *c, unsigned code, const char *ctype,
+                                char *buf, size_t len, const char *hname, const char *hval) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(buf);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", ctype);
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  if (hname) MHD_add_response_header(r, hname, hval);
+  enum MHD_Result ret = MHD_queue_response(c, code, r);
+  MHD_destroy_response(r);
+  if (code < 600) atomic_fetch_add(&srv->http_by_code[code], 1);
+  return ret;
+}
+
+static enum MHD_Result send_json(sr_server *srv, struct MHD_Connection *c, unsigned code, cJSON *doc,
+                                 const char *hname, const char *hval) {
+  char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  cJSON_Delete(doc);
+  if (!s) return MHD_NO;
+  return send_buf(srv, c, code, "application/json", s, strlen(s), hname, hval);
+}
+
+static const char *reason(unsigned code) {
+  switch (code) {
+  case 400: return "Bad Request";
+  case 401: return "Unauthorized";
+  case 404: return "Not Found";
+  case 405: return "Method Not Allowed";
+  case 409: return "Conflict";
+  case 413: return "Content Too Large";
+  case 415: return "Unsupported Media Type";
+  case 422: return "Unprocessable Content";
+  case 429: return "Too Many Requests";
+  case 500: return "Internal Server Error";
+  case 503: return "Service Unavailable";
+  }
+  return "Error";
+}
+
+/* application/problem+json with type, title, status, detail and (when known) the offending field. */
+static enum MHD_Result problem(sr_server *srv, struct MHD_Connection *c, unsigned code, const char *slug,
+                               const char *detail, const char *field, const char *hname, const char *hval) {
+  cJSON *p = cJSON_CreateObject();
+  char type[128];
+  snprintf(type, sizeof type, PROBLEM_BASE "%s", slug);
+  cJSON_AddStringToObject(p, "type", type);
+  cJSON_AddStringToObject(p, "title", reason(code));
+  cJSON_AddNumberToObject(p, "status", code);
+  cJSON_AddStringToObject(p, "detail", detail);
+  if (field && *field) cJSON_AddStringToObject(p, "field", field);
+  char *s = cJSON_PrintUnformatted(p);
+  cJSON_Delete(p);
+  if (!s) return MHD_NO;
+  return send_buf(srv, c, code, "application/problem+json", s, strlen(s), hname, hval);
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static void rfc3339(double t, char *out, size_t cap) {
+  time_t s = (time_t)t;
+  struct tm tm;
+  gmtime_r(&s, &tm);
+  int ms = (int)((t - (double)s) * 1000);
+  if (ms < 0) ms = 0;
+  if (ms > 999) ms = 999;
+  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
+  if (n && n + 6 <= cap) snprintf(out + n, cap - n, ".%03dZ", ms % 1000);
+}
+
+static void add_time(cJSON *o, const char *k, double t) {
+  if (t > 0) {
+    char b[64];
+    rfc3339(t, b, sizeof b);
+    cJSON_AddStringToObject(o, k, b);
+  } else {
+    cJSON_AddNullToObject(o, k);
+  }
+}
+
+static int terminal(const char *status) {
+  return !strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "cancelled");
+}
+
+static cJSON *job_json(sr_server *srv, const sr_job_row *row) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "id", row->id);
+  cJSON_AddStringToObject(o, "status", row->status);
+  add_time(o, "created", row->created);
+  add_time(o, "started", row->started);
+  add_time(o, "finished", row->finished);
+  long step = row->step, total = row->total;
+  if (!strcmp(row->status, "running")) sr_jobs_progress(srv, row->id, &step, &total);
+  cJSON *p = cJSON_AddObjectToObject(o, "progress");
+  cJSON_AddNumberToObject(p, "step", (double)step);
+  cJSON_AddNumberToObject(p, "total", (double)total);
+  cJSON_AddNumberToObject(p, "fraction", total > 0 ? (double)step / (double)total : 0.0);
+  cJSON_AddNumberToObject(o, "attempts", row->attempts);
+  if (row->error[0]) {
+    cJSON *e = cJSON_AddObjectToObject(o, "error");
+    cJSON_AddStringToObject(e, "detail", row->error);
+    if (row->error_field[0]) cJSON_AddStringToObject(e, "field", row->error_field);
+  }
+  cJSON *l = cJSON_AddObjectToObject(o, "links");
+  char b[128];
+  snprintf(b, sizeof b, "/v1/jobs/%s", row->id);
+  cJSON_AddStringToObject(l, "self", b);
+  snprintf(b, sizeof b, "/v1/jobs/%s/result", row->id);
+  cJSON_AddStringToObject(l, "result", b);
+  return o;
+}
+
+static int valid_id(const char *s, size_t n) {
+  if (n != 32) return 0;
+  for (size_t i = 0; i < n; i++)
+    if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i])) return 0;
+  return 1;
+}
+
+static int new_id(char out[33]) {
+  unsigned char b[16];
+  if (getrandom(b, sizeof b, 0) != (ssize_t)sizeof b) return -1;
+  for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+  return 0;
+}
+
+/* Constant-time for equal lengths; the length itself is not secret. */
+static int token_ok(const sr_server *srv, struct MHD_Connection *c) {
+  if (!srv->cfg.token[0]) return 1;
+  const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (!h || strncmp(h, "Bearer ", 7)) return 0;
+  const char *got = h + 7, *want = srv->cfg.token;
+  size_t gl = strlen(got), wl = strlen(want);
+  unsigned char diff = gl != wl;
+  for (size_t i = 0; i < wl; i++) diff |= (unsigned char)(want[i] ^ (i < gl ? got[i] : 0));
+  return diff == 0;
+}
+
+/* Strict UTF-8: no overlong forms, no surrogates, nothing above U+10FFFF. */
+static int utf8_valid(const unsigned char *s, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = s[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t k;
+    unsigned cp;
+    if ((c & 0xE0) == 0xC0) { k = 1; cp = c & 0x1F; }
+    else if ((c & 0xF0) == 0xE0) { k = 2; cp = c & 0x0F; }
+    else if ((c & 0xF8) == 0xF0) { k = 3; cp = c & 0x07; }
+    else return 0;
+    if (k >= n - i) return 0;
+    for (size_t j = 1; j <= k; j++) {
+      if ((s[i + j] & 0xC0) != 0x80) return 0;
+      cp = (cp << 6) | (s[i + j] & 0x3F);
+    }
+    if ((k == 1 && cp < 0x80) || (k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+        (cp >= 0xD800 && cp <= 0xDFFF))
+      return 0;
+    i += k + 1;
+  }
+  return 1;
+}
+
+static int query_long(struct MHD_Connection *c, const char *key, long lo, long hi, long def, long *out) {
+  const char *v = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, key);
+  if (!v) {
+    *out = def;
+    return 0;
+  }
+  char *end;
+  errno = 0;
+  long x = strtol(v, &end, 10);
+  if (!*v || *end || errno || x < lo || x > hi) return -1;
+  *out = x;
+  return 0;
+}
+
+/* ---------------------------------------------------------------- long-polls */
+
+void sr_http_resume_waiters(sr_server *srv, const char *id, int expired) {
+  double now = sr_now();
+  int stopping = atomic_load(&srv->stopping);
+  pthread_mutex_lock(&srv->mu);
+  for (sr_waiter **p = &srv->waiters; *p;) {
+    sr_waiter *w = *p;
+    if (stopping || (id && !strcmp(w->id, id)) || (expired && now >= w->deadline)) {
+      *p = w->next;
+      MHD_resume_connection(w->conn);
+      free(w);
+    } else {
+      p = &w->next;
+    }
+  }
+  pthread_mutex_unlock(&srv->mu);
+}
+
+/* ---------------------------------------------------------------- handlers */
+
+static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_state *rs, const char *id) {
+  sr_job_row row;
+  int rc = sr_store_get(srv->store, id, &row);
+  if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  long wait;
+  if (query_long(c, "wait", 0, srv->cfg.max_wait_s, 0, &wait))
+    return problem(srv, c, 400, "bad-query", "wait must be an integer number of seconds from 0 to the server's "
+                   "limit", "wait", NULL, NULL);
+  if (wait > 0 && !rs->waiting && !terminal(row.status) && !atomic_load(&srv->stopping)) {
+    sr_waiter *w = calloc(1, sizeof *w);
+    if (w) {
+      rs->waiting = 1;
+      w->conn = c;
+      snprintf(w->id, sizeof w->id, "%s", id);
+      w->deadline = sr_now() + (double)wait;
+      MHD_suspend_connection(c);
+      pthread_mutex_lock(&srv->mu);
+      w->next = srv->waiters;
+      srv->waiters = w;
+      pthread_mutex_unlock(&srv->mu);
+      /* the status may have changed between the read and the suspension */
+      sr_job_row again;
+      if (sr_store_get(srv->store, id, &again) != 0 || strcmp(again.status, row.status))
+        sr_http_resume_waiters(srv, id, 0);
+      return MHD_YES;
+    }
+  }
+  return send_json(srv, c, 200, job_json(srv, &row), NULL, NULL);
+}
+
+static enum MHD_Result list_jobs(sr_server *srv, struct MHD_Connection *c) {
+  long limit, cursor;
+  const char *status = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+  if (query_long(c, "limit", 1, 1000, 50, &limit))
+    return problem(srv, c, 400, "bad-query", "limit must be an integer from 1 to 1000", "limit", NULL, NULL);
+  if (query_long(c, "cursor", 1, 9000000000000000000L, 0, &cursor))
+    return problem(srv, c, 400, "bad-query", "cursor must be a value of next_cursor from an earlier page",
+                   "cursor", NULL, NULL);
+  if (status && strcmp(status, "queued") && strcmp(status, "running") && !terminal(status))
+    return problem(srv, c, 400, "bad-query", "status must be queued, running, succeeded, failed or cancelled",
+                   "status", NULL, NULL);
+  sr_job_row *rows = calloc((size_t)limit, sizeof *rows);
+  if (!rows) return problem(srv, c, 500, "internal", "out of memory", NULL, NULL, NULL);
+  int n = sr_store_list(srv->store, status, cursor, (int)limit, rows);
+  if (n < 0) {
+    free(rows);
+    return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  }
+  cJSON *o = cJSON_CreateObject();
+  cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
+  for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, job_json(srv, &rows[i]));
+  if (n == limit && n > 0) {
+    char b[32];
+    snprintf(b, sizeof b, "%ld", rows[n - 1].seq);
+    cJSON_AddStringToObject(o, "next_cursor", b);
+  } else {
+    cJSON_AddNullToObject(o, "next_cursor");
+  }
+  free(rows);
+  return send_json(srv, c, 200, o, NULL, NULL);
+}
+
+static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_state *rs) {
+  if (rs->too_large) {
+    char d[128];
+    snprintf(d, sizeof d, "the body is larger than the limit of %zu bytes", srv->cfg.limits.max_doc_bytes);
+    return problem(srv, c, 413, "body-too-large", d, NULL, NULL, NULL);
+  }
+  if (atomic_load(&srv->stopping))
+    return problem(srv, c, 503, "shutting-down", "the server is shutting down", NULL, "Retry-After", "5");
+  if (rs->len == 0) return problem(srv, c, 400, "malformed-json", "the body is empty", "job", NULL, NULL);
+  if (!utf8_valid((const unsigned char *)rs->body, rs->len))
+    return problem(srv, c, 400, "malformed-json", "the body is not valid UTF-8", "job", NULL, NULL);
+  const char *key = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Idempotency-Key");
+  if (key) {
+    size_t kl = strlen(key);
+    int ok = kl >= 1 && kl <= 255;
+    for (size_t i = 0; ok && i < kl; i++) ok = key[i] > 32 && key[i] < 127;
+    if (!ok)
+      return problem(srv, c, 400, "bad-header", "Idempotency-Key must be 1 to 255 printable ASCII characters",
+                     "Idempotency-Key", NULL, NULL);
+  }
+  sr_problem pb;
+  sr_error err;
+  sr_status st = sr_job_parse(rs->body, rs->len, &srv->cfg.limits, &pb, &err);
+  if (st) {
+    int syntax = !strcmp(err.field, "job") && strstr(err.msg, "not valid JSON");
+    if (st == SR_ENOMEM) return problem(srv, c, 503, "out-of-memory", err.msg, err.field, "Retry-After", "5");
+    return problem(srv, c, syntax ? 400 : 422,
+                   syntax ? "malformed-json" : st == SR_ELIMIT ? "limit-exceeded" : "invalid-job", err.msg,
+                   err.field, NULL, NULL);
+  }
+  sr_problem_clear(&pb);
+  long counts[5];
+  if (sr_store_counts(srv->store, counts) == 0 && counts[0] >= srv->cfg.queue_max)
+    return problem(srv, c, 429, "queue-full", "the queue is full; retry later", NULL, "Retry-After", "10");
+  char id[33], existing[40] = "";
+  if (new_id(id)) return problem(srv, c, 500, "internal", "no randomness for a job id", NULL, NULL, NULL);
+  int rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), existing);
+  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  if (rc == 2)
+    return problem(srv, c, 422, "idempotency-key-reused", "this Idempotency-Key was used with another body",
+                   "Idempotency-Key", NULL, NULL);
+  const char *jid = rc == 1 ? existing : id;
+  sr_job_row row; /* read before a worker is woken: a new job answers as queued */
+  if (sr_store_get(srv->store, jid, &row) != 0)
+    return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  if (rc == 0) sr_jobs_notify(srv);
+  char loc[64];
+  snprintf(loc, sizeof loc, "/v1/jobs/%s", jid);
+  return send_json(srv, c, 202, job_json(srv, &row), "Location", loc);
+}
+
+static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, const char *id) {
+  sr_job_row row;
+  int rc = sr_store_get(srv->store, id, &row);
+  if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  int cr = sr_jobs_cancel(srv, id);
+  if (cr == 1) { /* running: it stops within one sampler step; wait for that, a few seconds at most */
+    double until = sr_now() + 5;
+    pthread_mutex_lock(&srv->mu);
+    while (sr_now() < until) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_nsec += 50 * 1000 * 1000;
+      if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+      }
+      pthread_cond_timedwait(&srv->status_cv, &srv->mu, &ts);
+      pthread_mutex_unlock(&srv->mu);
+      int done = sr_store_get(srv->store, id, &row) == 0 && terminal(row.status);
+      pthread_mutex_lock(&srv->mu);
+      if (done) break;
+    }
+    pthread_mutex_unlock(&srv->mu);
+  } else if (cr == 2) {
+    sr_store_get(srv->store, id, &row);
+    if (terminal(row.status)) {
+      char d[96];
+      snprintf(d, sizeof d, "the job has already %s", row.status);
+      return problem(srv, c, 409, "not-cancellable", d, "id", NULL, NULL);
+    }
+  } else if (cr < 0) {
+    return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  }
+  if (sr_store_get(srv->store, id, &row) != 0)
+    return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  return send_json(srv, c, terminal(row.status) ? 200 : 202, job_json(srv, &row), NULL, NULL);
+}
+
+/* Replaces every ARRAY object in the tree with nested lists. */
+static int to_lists(cJSON *v) {
+  for (cJSON *ch = v->child; ch; ch = ch->next) {
+    if (cJSON_IsObject(ch) && cJSON_GetObjectItemCaseSensitive(ch, "dtype") &&
+        cJSON_GetObjectItemCaseSensitive(ch, "data")) {
+      const cJSON *dt = cJSON_GetObjectItemCaseSensitive(ch, "dtype");
+      int cplx = cJSON_IsString(dt) && !strcmp(dt->valuestring, "complex64");
+      sr_jarray a;
+      sr_error e;
+      if (sr_jarray_decode(ch, "result", cplx, (size_t)1 << 40, &a, &e)) return -1;
+      cJSON *l = sr_jarray_encode(a.data, a.rank, a.shape, cplx, 1);
+      sr_free(a.data);
+      if (!l) return -1;
+      if (ch->string) cJSON_ReplaceItemInObjectCaseSensitive(v, ch->string, l);
+      else return -1;
+      ch = l;
+    } else if (cJSON_IsObject(ch) || cJSON_IsArray(ch)) {
+      if (to_lists(ch)) return -1;
+    }
+  }
+  return 0;
+}
+
+static char *read_file(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  struct stat sb;
+  if (fstat(fileno(f), &sb) || sb.st_size < 0) {
+    fclose(f);
+    return NULL;
+  }
+  char *buf = malloc((size_t)sb.st_size + 1);
+  if (buf && fread(buf, 1, (size_t)sb.st_size, f) != (size_t)sb.st_size) {
+    free(buf);
+    buf = NULL;
+  }
+  fclose(f);
+  if (buf) {
+    buf[sb.st_size] = 0;
+    *len = (size_t)sb.st_size;
+  }
+  return buf;
+}
+
+static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, const char *id, const char *file) {
+  sr_job_row row;
+  int rc = sr_store_get(srv->store, id, &row);
+  if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  if (strcmp(row.status, "succeeded")) {
+    char d[128];
+    snprintf(d, sizeof d, "the job is %s: a result exists only once it has succeeded", row.status);
+    return problem(srv, c, 409, "no-result", d, "id", NULL, NULL);
+  }
+  char dir[1536], path[1800];
+  sr_result_dir(srv, id, dir, sizeof dir);
+  if (!file) {
+    const char *enc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "encoding");
+    if (enc && strcmp(enc, "lists") && strcmp(enc, "base64"))
+      return problem(srv, c, 400, "bad-query", "encoding must be base64 or lists", "encoding", NULL, NULL);
+    snprintf(path, sizeof path, "%s/result.json", dir);
+    size_t len;
+    char *text = read_file(path, &len);
+    if (!text) return problem(srv, c, 500, "missing-result", "the result file is missing", NULL, NULL, NULL);
+    if (!enc || !strcmp(enc, "base64")) return send_buf(srv, c, 200, "application/json", text, len, NULL, NULL);
+    cJSON *doc = cJSON_ParseWithLength(text, len);
+    free(text);
+    if (!doc || to_lists(doc)) {
+      cJSON_Delete(doc);
+      return problem(srv, c, 500, "internal", "cannot re-encode the result", NULL, NULL, NULL);
+    }
+    return send_json(srv, c, 200, doc, NULL, NULL);
+  }
+  static const char *const allowed[] = {"mean.npy", "std.npy", "samples.npy", "mean.png", "std.png", NULL};
+  int ok = 0;
+  for (const char *const *a = allowed; *a; a++) ok |= !strcmp(*a, file);
+  if (!ok)
+    return problem(srv, c, 404, "not-found", "results are mean.npy, std.npy, samples.npy, mean.png and std.png",
+                   NULL, NULL, NULL);
+  snprintf(path, sizeof path, "%s/%s", dir, file);
+  int fd = open(path, O_RDONLY);
+  struct stat sb;
+  if (fd < 0 || fstat(fd, &sb)) {
+    if (fd >= 0) close(fd);
+    return problem(srv, c, 404, "not-found", "this job did not ask for that output (see its outputs)", NULL, NULL,
+                   NULL);
+  }
+  struct MHD_Response *r = MHD_create_response_from_fd((size_t)sb.st_size, fd);
+  if (!r) {
+    close(fd);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", strstr(file, ".png") ? "image/png" : "application/octet-stream");
+  char disp[96];
+  snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s\"", id, file);
+  MHD_add_response_header(r, "Content-Disposition", disp);
+  enum MHD_Result ret = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  atomic_fetch_add(&srv->http_by_code[200], 1);
+  return ret;
+}
+
+static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
+  static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
+  long counts[5];
+  sr_store_counts(srv->store, counts);
+  size_t cap = 16384, o = 0;
+  char *b = malloc(cap);
+  if (!b) return MHD_NO;
+#define P(...) o += (size_t)snprintf(b + o, o < cap ? cap - o : 0, __VA_ARGS__)
+  P("# HELP scorerecon_jobs Jobs in the store by status.\n# TYPE scorerecon_jobs gauge\n");
+  for (int i = 0; i < 5; i++) P("scorerecon_jobs{status=\"%s\"} %ld\n", names[i], counts[i]);
+  P("# HELP scorerecon_queue_depth Jobs waiting for a worker.\n# TYPE scorerecon_queue_depth gauge\n"
+    "scorerecon_queue_depth %ld\n", counts[0]);
+  P("# HELP scorerecon_workers_up Worker threads running.\n# TYPE scorerecon_workers_up gauge\n"
+    "scorerecon_workers_up %d\n", atomic_load(&srv->workers_up));
+  P("# HELP scorerecon_job_seconds Wall time of finished jobs.\n# TYPE scorerecon_job_seconds histogram\n");
+  long cum = 0;
+  for (int i = 0; i <= SR_HIST_BUCKETS; i++) {
+    cum += atomic_load(&srv->job_hist[i]);
+    if (i < SR_HIST_BUCKETS) P("scorerecon_job_seconds_bucket{le=\"%g\"} %ld\n", sr_job_seconds_bounds[i], cum);
+    else P("scorerecon_job_seconds_bucket{le=\"+Inf\"} %ld\n", cum);
+  }
+  P("scorerecon_job_seconds_sum %.3f\nscorerecon_job_seconds_count %ld\n",
+    (double)atomic_load(&srv->job_seconds_milli) / 1000.0, atomic_load(&srv->jobs_finished));
+  P("# HELP scorerecon_score_evaluations_total Prior score evaluations (per image).\n"
+    "# TYPE scorerecon_score_evaluations_total counter\nscorerecon_score_evaluations_total %ld\n",
+    atomic_load(&srv->score_evals));
+  P("# HELP scorerecon_http_requests_total HTTP responses by status code.\n"
+    "# TYPE scorerecon_http_requests_total counter\n");
+  for (int code = 100; code < 600; code++) {
+    long v = atomic_load(&srv->http_by_code[code]);
+    if (v && o + 128 < cap) P("scorerecon_http_requests_total{code=\"%d\"} %ld\n", code, v);
+  }
+#undef P
+  if (o >= cap) o = cap - 1;
+  return send_buf(srv, c, 200, "text/plain; version=0.0.4", b, o, NULL, NULL);
+}
+
+static enum MHD_Result models(sr_server *srv, struct MHD_Connection *c) {
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddArrayToObject(o, "models"); /* learned score models arrive with the score_model prior */
+  return send_json(srv, c, 200, o, NULL, NULL);
+}
+
+static enum MHD_Result not_allowed(sr_server *srv, struct MHD_Connection *c, const char *allow) {
+  char d[96];
+  snprintf(d, sizeof d, "this path allows %s", allow);
+  return problem(srv, c, 405, "method-not-allowed", d, NULL, "Allow", allow);
+}
+
+/* ---------------------------------------------------------------- dispatch */
+
+static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state *rs, const char *url,
+                             const char *method) {
+  int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+  if (!strcmp(url, "/healthz")) {
+    if (!get) return not_allowed(srv, c, "GET");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    return send_json(srv, c, 200, o, NULL, NULL);
+  }
+  if (!strcmp(url, "/readyz")) {
+    if (!get) return not_allowed(srv, c, "GET");
+    int ready = !atomic_load(&srv->stopping) && sr_store_ok(srv->store) &&
+                atomic_load(&srv->workers_up) == srv->cfg.workers;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", ready ? "ready" : "not ready");
+    cJSON_AddNumberToObject(o, "workers", atomic_load(&srv->workers_up));
+    return send_json(srv, c, ready ? 200 : 503, o, ready ? NULL : "Retry-After", "1");
+  }
+  if (!strcmp(url, "/metrics")) {
+    if (!get) return not_allowed(srv, c, "GET");
+    return metrics(srv, c);
+  }
+  if (strncmp(url, "/v1/", 4))
+    return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);
+  if (!token_ok(srv, c))
+    return problem(srv, c, 401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required", NULL,
+                   "WWW-Authenticate", "Bearer");
+  if (!strcmp(url, "/v1/models")) return get ? models(srv, c) : not_allowed(srv, c, "GET");
+  if (!strcmp(url, "/v1/jobs")) {
+    if (get) return list_jobs(srv, c);
+    if (!strcmp(method, "POST")) return post_job(srv, c, rs);
+    return not_allowed(srv, c, "GET, POST");
+  }
+  if (!strncmp(url, "/v1/jobs/", 9)) {
+    const char *id = url + 9, *slash = strchr(id, '/');
+    size_t idlen = slash ? (size_t)(slash - id) : strlen(id);
+    if (!valid_id(id, idlen)) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+    char jid[33];
+    memcpy(jid, id, 32);
+    jid[32] = 0;
+    if (!slash) {
+      if (get) return get_job(srv, c, rs, jid);
+      if (!strcmp(method, "DELETE")) return delete_job(srv, c, jid);
+      return not_allowed(srv, c, "GET, DELETE");
+    }
+    if (!strcmp(slash, "/result")) return get ? get_result(srv, c, jid, NULL) : not_allowed(srv, c, "GET");
+    if (!strncmp(slash, "/result/", 8)) return get ? get_result(srv, c, jid, slash + 8) : not_allowed(srv, c, "GET");
+  }
+  return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                                  const char *version, const char *upload, size_t *upload_size, void **con_cls) {
+  (void)version;
+  sr_server *srv = cls;
+  req_state *rs = *con_cls;
+  if (!rs) {
+    rs = calloc(1, sizeof *rs);
+    if (!rs) return MHD_NO;
+    rs->srv = srv;
+    *con_cls = rs;
+    if (!strcmp(method, "POST") && !strcmp(url, "/v1/jobs")) {
+      /* checks that need no body: answer before reading it */
+      if (!token_ok(srv, c))
+        return problem(srv, c, 401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required",
+                       NULL, "WWW-Authenticate", "Bearer");
+      const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+      size_t ctl = ct ? strcspn(ct, "; ") : 0;
+      if (!ct || ctl != 16 || strncasecmp(ct, "application/json", 16))
+        return problem(srv, c, 415, "unsupported-media-type", "the body must be application/json",
+                       "Content-Type", NULL, NULL);
+      const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+      if (cl && strtoull(cl, NULL, 10) > srv->cfg.limits.max_doc_bytes) {
+        char d[128];
+        snprintf(d, sizeof d, "the body is larger than the limit of %zu bytes", srv->cfg.limits.max_doc_bytes);
+        return problem(srv, c, 413, "body-too-large", d, NULL, "Connection", "close");
+      }
+    }
+    return MHD_YES;
+  }
+  if (*upload_size) {
+    size_t n = *upload_size;
+    *upload_size = 0;
+    if (rs->too_large) return MHD_YES;
+    if (rs->len + n > srv->cfg.limits.max_doc_bytes) {
+      rs->too_large = 1;
+      free(rs->body);
+      rs->body = NULL;
+      rs->len = rs->cap = 0;
+      return MHD_YES;
+    }
+    if (rs->len + n > rs->cap) {
+      size_t cap = rs->cap ? rs->cap : 65536;
+      while (cap < rs->len + n) cap *= 2;
+      char *nb = realloc(rs->body, cap);
+      if (!nb) return MHD_NO;
+      rs->body = nb;
+      rs->cap = cap;
+    }
+    memcpy(rs->body + rs->len, upload, n);
+    rs->len += n;
+    return MHD_YES;
+  }
+  return route(srv, c, rs, url, method);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t) {
+  (void)t;
+  sr_server *srv = cls;
+  req_state *rs = *con_cls;
+  if (!rs) return;
+  if (rs->waiting) { /* normally already removed when resumed; make sure */
+    pthread_mutex_lock(&srv->mu);
+    for (sr_waiter **p = &srv->waiters; *p; p = &(*p)->next)
+      if ((*p)->conn == c) {
+        sr_waiter *w = *p;
+        *p = w->next;
+        free(w);
+        break;
+      }
+    pthread_mutex_unlock(&srv->mu);
+  }
+  free(rs->body);
+  free(rs);
+  *con_cls = NULL;
+}
+
+static void log_mhd(void *cls, const char *fmt, va_list ap) {
+  (void)cls;
+  fprintf(stderr, "scorerecon: http: ");
+  vfprintf(stderr, fmt, ap);
+}
+
+int sr_http_start(sr_server *srv, char *err, size_t cap) {
+  struct addrinfo hints, *ai = NULL;
+  memset(&hints, 0, sizeof hints);
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  char port[16];
+  snprintf(port, sizeof port, "%d", srv->cfg.port);
+  int gai = getaddrinfo(srv->cfg.host[0] ? srv->cfg.host : NULL, port, &hints, &ai);
+  if (gai) return snprintf(err, cap, "cannot resolve %s: %s", srv->cfg.host, gai_strerror(gai)), -1;
+  unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | MHD_USE_ITC;
+  if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+  srv->mhd = MHD_start_daemon(flags, (uint16_t)srv->cfg.port, NULL, NULL, on_request, srv,
+                              MHD_OPTION_EXTERNAL_LOGGER, log_mhd, NULL,
+                              MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+                              MHD_OPTION_THREAD_POOL_SIZE, (unsigned)srv->cfg.http_threads,
+                              MHD_OPTION_CONNECTION_TIMEOUT, srv->cfg.conn_timeout_s,
+                              MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
+                              MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.per_ip_connections,
+                              MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                              MHD_OPTION_END);
+  freeaddrinfo(ai);
+  if (!srv->mhd) return snprintf(err, cap, "cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port,
+                                 strerror(errno)), -1;
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->mhd, MHD_DAEMON_INFO_BIND_PORT);
+  if (info && info->port) srv->cfg.port = info->port;
+  return 0;
+}
+
+void sr_http_stop(sr_server *srv) {
+  if (!srv->mhd) return;
+  MHD_socket ls = MHD_quiesce_daemon(srv->mhd); /* stop accepting; the socket is ours to close */
+  if (ls != MHD_INVALID_SOCKET) close(ls);
+  sr_http_resume_waiters(srv, NULL, 0); /* stopping: every waiter answers now */
+  /* resumed connections need a moment to be answered before the daemon goes */
+  struct timespec ts = {0, 200 * 1000 * 1000};
+  nanosleep(&ts, NULL);
+  MHD_stop_daemon(srv->mhd);
+  srv->mhd = NULL;
+}

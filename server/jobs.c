@@ -1,0 +1,318 @@
+/* jobs.c — the job queue's workers: claim the oldest queued job, run it with progress and cancellation, write
+ * its result files (write, fsync, rename) and only then commit its final status; also the janitor that prunes
+ * old jobs and wakes long-polls whose time is up. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "npy.h"
+#include "png.h"
+
+const double sr_job_seconds_bounds[SR_HIST_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+
+double sr_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap) {
+  snprintf(out, cap, "%s/results/%s", srv->cfg.data_dir, id);
+}
+
+/* ---------------------------------------------------------------- durable files */
+
+static int fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+/* Writes data to dir/name through dir/name.tmp, fsync, rename. */
+static int write_file(const char *dir, const char *name, const void *data, size_t len) {
+  char tmp[2048], path[2048];
+  snprintf(tmp, sizeof tmp, "%s/%s.tmp", dir, name);
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  if (fd < 0) return -1;
+  const char *p = data;
+  size_t left = len;
+  while (left) {
+    ssize_t w = write(fd, p, left);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      close(fd);
+      unlink(tmp);
+      return -1;
+    }
+    p += w;
+    left -= (size_t)w;
+  }
+  if (fsync(fd) || close(fd) || rename(tmp, path)) {
+    unlink(tmp);
+    return -1;
+  }
+  return 0;
+}
+
+static void remove_dir(const char *dir) {
+  DIR *d = opendir(dir);
+  if (d) {
+    struct dirent *e;
+    char path[2048];
+    while ((e = readdir(d))) {
+      if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+      snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+      unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(dir);
+}
+
+/* result.json (base64 ARRAYs), mean/std/samples .npy, mean/std .png. */
+static int write_results(sr_server *srv, const char *id, const sr_problem *pb, const sr_result *res, char *why,
+                         size_t cap) {
+  char dir[1536], parent[1280];
+  snprintf(parent, sizeof parent, "%s/results", srv->cfg.data_dir);
+  sr_result_dir(srv, id, dir, sizeof dir);
+  remove_dir(dir); /* leftovers of an interrupted earlier attempt */
+  if ((mkdir(parent, 0755) && errno != EEXIST) || mkdir(dir, 0755)) {
+    snprintf(why, cap, "cannot create %s: %s", dir, strerror(errno));
+    return -1;
+  }
+  cJSON *doc = sr_result_json(pb, res, 0);
+  char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  cJSON_Delete(doc);
+  if (!text) return snprintf(why, cap, "out of memory writing the result"), -1;
+  int rc = write_file(dir, "result.json", text, strlen(text));
+  free(text);
+  size_t s[5] = {(size_t)pb->num_samples};
+  memcpy(s + 1, pb->shape, (size_t)pb->rank * sizeof(size_t));
+  struct {
+    const char *name;
+    const float *data;
+    int rank;
+    const size_t *shape;
+  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape},
+                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape},
+                 {"samples", res->samples, pb->rank + 1, s}};
+  size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
+  for (int i = 0; i < 3 && rc == 0; i++) {
+    if (!arrays[i].data) continue;
+    char name[32];
+    size_t len;
+    unsigned char *npy = sr_npy_encode(arrays[i].data, arrays[i].rank, arrays[i].shape, &len);
+    snprintf(name, sizeof name, "%s.npy", arrays[i].name);
+    rc = npy ? write_file(dir, name, npy, len) : -1;
+    free(npy);
+    if (rc || i == 2) continue;
+    unsigned char *png = sr_png_encode_gray(arrays[i].data, h, w, &len);
+    snprintf(name, sizeof name, "%s.png", arrays[i].name);
+    rc = png ? write_file(dir, name, png, len) : -1;
+    free(png);
+  }
+  if (rc == 0) rc = fsync_dir(dir) || fsync_dir(parent);
+  if (rc) snprintf(why, cap, "cannot write the result files in %s: %s", dir, strerror(errno));
+  return rc ? -1 : 0;
+}
+
+/* ---------------------------------------------------------------- running jobs */
+
+static int on_progress(void *user, long done, long total) {
+  void **pair = user;
+  sr_server *srv = pair[0];
+  sr_running *r = pair[1];
+  atomic_store(&r->step, done);
+  atomic_store(&r->total, total);
+  return atomic_load(&r->cancel) || atomic_load(&srv->stopping);
+}
+
+void sr_status_changed(sr_server *srv, const char *id) {
+  pthread_mutex_lock(&srv->mu);
+  pthread_cond_broadcast(&srv->status_cv);
+  pthread_mutex_unlock(&srv->mu);
+  sr_http_resume_waiters(srv, id, 0);
+}
+
+static void observe_seconds(sr_server *srv, double secs) {
+  int b = 0;
+  while (b < SR_HIST_BUCKETS && secs > sr_job_seconds_bounds[b]) b++;
+  atomic_fetch_add(&srv->job_hist[b], 1);
+  atomic_fetch_add(&srv->job_seconds_milli, (long)llround(secs * 1000));
+  atomic_fetch_add(&srv->jobs_finished, 1);
+}
+
+static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size_t len) {
+  sr_running *r = calloc(1, sizeof *r);
+  if (!r) {
+    sr_store_set_status(srv->store, row->id, "running", "queued", sr_now(), NULL, NULL);
+    return;
+  }
+  snprintf(r->id, sizeof r->id, "%s", row->id);
+  pthread_mutex_lock(&srv->mu);
+  r->next = srv->running;
+  srv->running = r;
+  pthread_mutex_unlock(&srv->mu);
+  sr_status_changed(srv, row->id);
+
+  sr_problem pb;
+  sr_error err;
+  sr_result res;
+  memset(&res, 0, sizeof res);
+  double t0 = sr_now();
+  const char *final = "failed";
+  char why[400] = "", field[128] = "";
+  sr_status st = sr_job_parse(doc, len, &srv->cfg.limits, &pb, &err);
+  if (st) {
+    snprintf(why, sizeof why, "%s", err.msg);
+    snprintf(field, sizeof field, "%s", err.field);
+  } else {
+    pb.threads = srv->cfg.job_threads;
+    void *pair[2] = {srv, r};
+    st = sr_run(&pb, &res, on_progress, pair, &err);
+    atomic_fetch_add(&srv->score_evals, res.score_evals);
+    if (st == SR_ECANCELLED) {
+      final = atomic_load(&r->cancel) ? "cancelled" : "queued"; /* stopping: run again after restart */
+    } else if (st) {
+      snprintf(why, sizeof why, "%s", err.msg);
+      snprintf(field, sizeof field, "%s", err.field);
+    } else if (write_results(srv, row->id, &pb, &res, why, sizeof why) == 0) {
+      final = "succeeded";
+    }
+    sr_result_clear(&res);
+    sr_problem_clear(&pb);
+  }
+  if (!strcmp(final, "succeeded") || !strcmp(final, "failed")) observe_seconds(srv, sr_now() - t0);
+  sr_store_set_progress(srv->store, row->id, atomic_load(&r->step), atomic_load(&r->total));
+  sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL, field);
+  pthread_mutex_lock(&srv->mu);
+  for (sr_running **p = &srv->running; *p; p = &(*p)->next)
+    if (*p == r) {
+      *p = r->next;
+      break;
+    }
+  pthread_mutex_unlock(&srv->mu);
+  free(r);
+  sr_status_changed(srv, row->id);
+}
+
+static void *worker_main(void *arg) {
+  sr_server *srv = arg;
+  atomic_fetch_add(&srv->workers_up, 1);
+  while (!atomic_load(&srv->stopping)) {
+    sr_job_row row;
+    char *doc = NULL;
+    size_t len = 0;
+    int rc = sr_store_claim(srv->store, sr_now(), &row, &doc, &len);
+    if (rc == 0) {
+      run_job(srv, &row, doc, len);
+      free(doc);
+      continue;
+    }
+    /* nothing queued (or a transient database error): wait for a notification, at most a second */
+    pthread_mutex_lock(&srv->mu);
+    if (!atomic_load(&srv->stopping)) {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
+    }
+    pthread_mutex_unlock(&srv->mu);
+  }
+  atomic_fetch_sub(&srv->workers_up, 1);
+  return NULL;
+}
+
+static void delete_result_files(void *user, const char *id) {
+  char dir[1536];
+  sr_result_dir(user, id, dir, sizeof dir);
+  remove_dir(dir);
+}
+
+void sr_jobs_prune(sr_server *srv) {
+  if (srv->cfg.retention_s > 0) sr_store_prune(srv->store, sr_now() - srv->cfg.retention_s, delete_result_files, srv);
+}
+
+/* Every 100 ms: wake long-polls past their deadline; every 10 s: prune. */
+static void *janitor_main(void *arg) {
+  sr_server *srv = arg;
+  int tick = 0;
+  while (!atomic_load(&srv->stopping)) {
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sr_http_resume_waiters(srv, NULL, 1);
+    if (++tick % 100 == 0) sr_jobs_prune(srv);
+  }
+  return NULL;
+}
+
+int sr_jobs_start(sr_server *srv) {
+  srv->worker_tids = calloc((size_t)srv->cfg.workers, sizeof(pthread_t));
+  if (!srv->worker_tids) return -1;
+  for (int i = 0; i < srv->cfg.workers; i++) {
+    if (pthread_create(&srv->worker_tids[i], NULL, worker_main, srv)) break;
+    srv->nworkers++;
+  }
+  if (pthread_create(&srv->janitor_tid, NULL, janitor_main, srv) == 0) srv->janitor_started = 1;
+  return srv->nworkers == srv->cfg.workers && srv->janitor_started ? 0 : -1;
+}
+
+void sr_jobs_notify(sr_server *srv) {
+  pthread_mutex_lock(&srv->mu);
+  pthread_cond_signal(&srv->work_cv);
+  pthread_mutex_unlock(&srv->mu);
+}
+
+void sr_jobs_stop(sr_server *srv) {
+  atomic_store(&srv->stopping, 1);
+  pthread_mutex_lock(&srv->mu);
+  pthread_cond_broadcast(&srv->work_cv);
+  pthread_mutex_unlock(&srv->mu);
+  for (int i = 0; i < srv->nworkers; i++) pthread_join(srv->worker_tids[i], NULL);
+  if (srv->janitor_started) pthread_join(srv->janitor_tid, NULL);
+  free(srv->worker_tids);
+  srv->worker_tids = NULL;
+  srv->nworkers = 0;
+}
+
+int sr_jobs_cancel(sr_server *srv, const char *id) {
+  int rc = sr_store_set_status(srv->store, id, "queued", "cancelled", sr_now(), NULL, NULL);
+  if (rc == 0) {
+    sr_status_changed(srv, id);
+    return 0;
+  }
+  if (rc < 0) return -1;
+  pthread_mutex_lock(&srv->mu);
+  int found = 0;
+  for (sr_running *r = srv->running; r; r = r->next)
+    if (!strcmp(r->id, id)) {
+      atomic_store(&r->cancel, 1);
+      found = 1;
+    }
+  pthread_mutex_unlock(&srv->mu);
+  return found ? 1 : 2;
+}
+
+int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total) {
+  int found = 0;
+  pthread_mutex_lock(&srv->mu);
+  for (sr_running *r = srv->running; r; r = r->next)
+    if (!strcmp(r->id, id)) {
+      *step = atomic_load(&r->step);
+      *total = atomic_load(&r->total);
+      found = 1;
+    }
+  pthread_mutex_unlock(&srv->mu);
+  return found;
+}

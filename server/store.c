@@ -1,0 +1,300 @@
+/* store.c — SQLite job store (see store.h). Durability: WAL + synchronous=FULL, every state change its own
+ * transaction; claims run in BEGIN IMMEDIATE so two workers never take the same job. */
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sr_store {
+  sqlite3 *db;
+  pthread_mutex_t mu;
+};
+
+static const char *SCHEMA =
+    "CREATE TABLE IF NOT EXISTS jobs("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " id TEXT UNIQUE NOT NULL,"
+    " status TEXT NOT NULL,"
+    " created REAL NOT NULL, started REAL NOT NULL DEFAULT 0, finished REAL NOT NULL DEFAULT 0,"
+    " idem_key TEXT UNIQUE,"
+    " doc BLOB NOT NULL,"
+    " error TEXT NOT NULL DEFAULT '', error_field TEXT NOT NULL DEFAULT '',"
+    " step INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,"
+    " attempts INTEGER NOT NULL DEFAULT 0);"
+    "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);";
+
+#define COLS "seq, id, status, created, started, finished, step, total, error, error_field, attempts"
+
+static void read_row(sqlite3_stmt *s, sr_job_row *r) {
+  memset(r, 0, sizeof *r);
+  r->seq = sqlite3_column_int64(s, 0);
+  snprintf(r->id, sizeof r->id, "%s", (const char *)sqlite3_column_text(s, 1));
+  snprintf(r->status, sizeof r->status, "%s", (const char *)sqlite3_column_text(s, 2));
+  r->created = sqlite3_column_double(s, 3);
+  r->started = sqlite3_column_double(s, 4);
+  r->finished = sqlite3_column_double(s, 5);
+  r->step = sqlite3_column_int64(s, 6);
+  r->total = sqlite3_column_int64(s, 7);
+  const unsigned char *e = sqlite3_column_text(s, 8), *f = sqlite3_column_text(s, 9);
+  snprintf(r->error, sizeof r->error, "%s", e ? (const char *)e : "");
+  snprintf(r->error_field, sizeof r->error_field, "%s", f ? (const char *)f : "");
+  r->attempts = sqlite3_column_int(s, 10);
+}
+
+int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap) {
+  *out = NULL;
+  char path[4096];
+  snprintf(path, sizeof path, "%s/scorerecon.db", dir);
+  sr_store *st = calloc(1, sizeof *st);
+  if (!st) return snprintf(err, cap, "out of memory"), -1;
+  if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL) !=
+      SQLITE_OK) {
+    snprintf(err, cap, "cannot open %s: %s", path, st->db ? sqlite3_errmsg(st->db) : "out of memory");
+    sqlite3_close(st->db);
+    free(st);
+    return -1;
+  }
+  sqlite3_busy_timeout(st->db, 5000);
+  char *msg = NULL;
+  if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) != SQLITE_OK ||
+      sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+    snprintf(err, cap, "cannot set up %s: %s", path, msg ? msg : "?");
+    sqlite3_free(msg);
+    sqlite3_close(st->db);
+    free(st);
+    return -1;
+  }
+  pthread_mutex_init(&st->mu, NULL);
+  *out = st;
+  return 0;
+}
+
+void sr_store_close(sr_store *st) {
+  if (!st) return;
+  sqlite3_close(st->db);
+  pthread_mutex_destroy(&st->mu);
+  free(st);
+}
+
+static sqlite3_stmt *prep(sr_store *st, const char *sql) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return NULL;
+  return s;
+}
+
+int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
+                    char existing_id[40]) {
+  int rc = -1;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (idem_key) {
+    sqlite3_stmt *q = prep(st, "SELECT id, doc FROM jobs WHERE idem_key = ?");
+    if (q) {
+      sqlite3_bind_text(q, 1, idem_key, -1, SQLITE_STATIC);
+      if (sqlite3_step(q) == SQLITE_ROW) {
+        snprintf(existing_id, 40, "%s", (const char *)sqlite3_column_text(q, 0));
+        const void *d = sqlite3_column_blob(q, 1);
+        size_t dl = (size_t)sqlite3_column_bytes(q, 1);
+        rc = (dl == len && (len == 0 || memcmp(d, doc, len) == 0)) ? 1 : 2;
+      }
+      sqlite3_finalize(q);
+    }
+    if (rc > 0) goto out;
+  }
+  sqlite3_stmt *s = prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc) VALUES(?, 'queued', ?, ?, ?)");
+  if (s) {
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, now);
+    if (idem_key) sqlite3_bind_text(s, 3, idem_key, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 3);
+    sqlite3_bind_blob(s, 4, doc, (int)len, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+  }
+out:
+  sqlite3_exec(st->db, rc < 0 ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_get(sr_store *st, const char *id, sr_job_row *row) {
+  int rc = -1;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "SELECT " COLS " FROM jobs WHERE id = ?");
+  if (s) {
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+      read_row(s, row);
+      rc = 0;
+    } else if (r == SQLITE_DONE) {
+      rc = 1;
+    }
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_list(sr_store *st, const char *status, long before_seq, int limit, sr_job_row *rows) {
+  int n = -1;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, status ? "SELECT " COLS " FROM jobs WHERE status = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
+                                    : "SELECT " COLS " FROM jobs WHERE seq < ?2 ORDER BY seq DESC LIMIT ?3");
+  if (s) {
+    if (status) sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : (long)9e18);
+    sqlite3_bind_int(s, 3, limit);
+    n = 0;
+    int r;
+    while (n < limit && (r = sqlite3_step(s)) == SQLITE_ROW) read_row(s, &rows[n++]);
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return n;
+}
+
+int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len) {
+  int rc = -1;
+  pthread_mutex_lock(&st->mu);
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto unlock;
+  sqlite3_stmt *s = prep(st, "SELECT " COLS ", doc FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1");
+  if (!s) goto rollback;
+  int r = sqlite3_step(s);
+  if (r == SQLITE_DONE) {
+    rc = 1;
+  } else if (r == SQLITE_ROW) {
+    read_row(s, row);
+    *len = (size_t)sqlite3_column_bytes(s, 11);
+    *doc = malloc(*len + 1);
+    if (*doc) {
+      memcpy(*doc, sqlite3_column_blob(s, 11), *len);
+      (*doc)[*len] = 0;
+      rc = 0;
+    }
+  }
+  sqlite3_finalize(s);
+  if (rc == 0) {
+    sqlite3_stmt *u = prep(st, "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1, step = 0 "
+                               "WHERE id = ?");
+    if (!u) rc = -1;
+    else {
+      sqlite3_bind_double(u, 1, now);
+      sqlite3_bind_text(u, 2, row->id, -1, SQLITE_STATIC);
+      if (sqlite3_step(u) != SQLITE_DONE) rc = -1;
+      sqlite3_finalize(u);
+      snprintf(row->status, sizeof row->status, "running");
+      row->started = now;
+      row->attempts++;
+    }
+    if (rc != 0) {
+      free(*doc);
+      *doc = NULL;
+    }
+  }
+rollback:
+  sqlite3_exec(st->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+unlock:
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
+                        const char *error, const char *field) {
+  int rc = -1;
+  pthread_mutex_lock(&st->mu);
+  int final = strcmp(to, "queued") && strcmp(to, "running");
+  sqlite3_stmt *s = prep(st, from ? "UPDATE jobs SET status = ?1, finished = ?2, error = ?3, error_field = ?4 "
+                                    "WHERE id = ?5 AND status = ?6"
+                                  : "UPDATE jobs SET status = ?1, finished = ?2, error = ?3, error_field = ?4 "
+                                    "WHERE id = ?5");
+  if (s) {
+    sqlite3_bind_text(s, 1, to, -1, SQLITE_STATIC);
+    sqlite3_bind_double(s, 2, final ? now : 0.0);
+    sqlite3_bind_text(s, 3, error ? error : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, field ? field : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
+    if (from) sqlite3_bind_text(s, 6, from, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_DONE) rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_set_progress(sr_store *st, const char *id, long step, long total) {
+  int rc = -1;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "UPDATE jobs SET step = ?, total = ? WHERE id = ?");
+  if (s) {
+    sqlite3_bind_int64(s, 1, step);
+    sqlite3_bind_int64(s, 2, total);
+    sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_requeue_running(sr_store *st) {
+  pthread_mutex_lock(&st->mu);
+  int n = -1;
+  if (sqlite3_exec(st->db, "UPDATE jobs SET status = 'queued', step = 0 WHERE status = 'running'", NULL, NULL,
+                   NULL) == SQLITE_OK)
+    n = sqlite3_changes(st->db);
+  pthread_mutex_unlock(&st->mu);
+  return n;
+}
+
+int sr_store_counts(sr_store *st, long counts[5]) {
+  static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
+  memset(counts, 0, 5 * sizeof(long));
+  int rc = -1;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "SELECT status, count(*) FROM jobs GROUP BY status");
+  if (s) {
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const char *name = (const char *)sqlite3_column_text(s, 0);
+      for (int i = 0; i < 5; i++)
+        if (name && !strcmp(name, names[i])) counts[i] = sqlite3_column_int64(s, 1);
+    }
+    sqlite3_finalize(s);
+    rc = 0;
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, const char *id), void *user) {
+  int n = 0;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "SELECT id FROM jobs WHERE status IN ('succeeded','failed','cancelled') "
+                             "AND finished > 0 AND finished < ? LIMIT 1000");
+  if (s) {
+    sqlite3_bind_double(s, 1, before);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+      const char *id = (const char *)sqlite3_column_text(s, 0);
+      if (on_delete) on_delete(user, id);
+      sqlite3_stmt *d = prep(st, "DELETE FROM jobs WHERE id = ?");
+      if (d) {
+        sqlite3_bind_text(d, 1, id, -1, SQLITE_TRANSIENT);
+        if (sqlite3_step(d) == SQLITE_DONE) n++;
+        sqlite3_finalize(d);
+      }
+    }
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return n;
+}
+
+int sr_store_ok(sr_store *st) {
+  pthread_mutex_lock(&st->mu);
+  int ok = sqlite3_exec(st->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
+  pthread_mutex_unlock(&st->mu);
+  return ok;
+}

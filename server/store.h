@@ -1,0 +1,46 @@
+/* store.h — the durable job store: one SQLite database (WAL, synchronous=FULL) under the data directory.
+ * Rows hold the job document and its state; results are files the jobs module writes (and fsyncs) before the
+ * row that points to them commits. One connection, serialised by the store's own mutex. */
+#ifndef SR_STORE_H
+#define SR_STORE_H
+#include <stddef.h>
+
+typedef struct sr_store sr_store;
+
+typedef struct {
+  long seq;
+  char id[40];
+  char status[16];       /* queued running succeeded failed cancelled */
+  double created, started, finished;   /* unix seconds, 0 = not yet */
+  long step, total;      /* last persisted progress */
+  char error[320];
+  char error_field[128];
+  int attempts;
+} sr_job_row;
+
+/* Opens (creating) DIR/scorerecon.db. On success *out is set; on failure err holds the reason. */
+int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap);
+void sr_store_close(sr_store *st);
+
+/* Inserts a queued job. With an idempotency key already used: returns 1 and fills existing_id when the stored
+ * document is byte-identical, 2 when it differs. Returns -1 on a database error, 0 on insert. */
+int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
+                    char existing_id[40]);
+int sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* 0 found, 1 absent, -1 error */
+/* Newest first; before_seq 0 = from the newest; status NULL = any. Returns the count or -1. */
+int sr_store_list(sr_store *st, const char *status, long before_seq, int limit, sr_job_row *rows);
+/* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); 1 = none. */
+int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);
+/* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed; returns 0 if
+ * changed, 1 if not, -1 on error. */
+int sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
+                        const char *error, const char *field);
+int sr_store_set_progress(sr_store *st, const char *id, long step, long total);
+/* Jobs left running by a crash go back to the queue; returns how many. */
+int sr_store_requeue_running(sr_store *st);
+/* counts[0..4] = queued running succeeded failed cancelled */
+int sr_store_counts(sr_store *st, long counts[5]);
+/* Deletes finished jobs that finished before `before`; for each, calls on_delete(user, id) first. */
+int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, const char *id), void *user);
+int sr_store_ok(sr_store *st);   /* 1 if a trivial query succeeds */
+#endif
