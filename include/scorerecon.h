@@ -33,7 +33,8 @@ typedef enum {
   SR_ENOMEM = 2,    /* allocation failed */
   SR_ELIMIT = 3,    /* a configured limit was exceeded */
   SR_ECANCELLED = 4,
-  SR_EINTERNAL = 5
+  SR_EINTERNAL = 5,
+  SR_EDIVERGED = 6  /* a chain's state became NaN or Inf: the settings are numerically unstable */
 } sr_status;
 
 typedef struct {

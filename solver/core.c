@@ -33,6 +33,7 @@ const char *sr_status_name(sr_status s) {
   case SR_ELIMIT: return "limit exceeded";
   case SR_ECANCELLED: return "cancelled";
   case SR_EINTERNAL: return "internal error";
+  case SR_EDIVERGED: return "diverged";
   }
   return "unknown";
 }

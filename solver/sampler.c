@@ -242,9 +242,29 @@ static int batch_alloc(sr_batch *bt, sr_run_ctx *c) {
              : -1;
 }
 
+/* A chain whose final state or moments are not finite diverged: report it instead of returning NaN. */
+static int batch_finite(const sr_batch *bt) {
+  const sr_run_ctx *c = bt->ctx;
+  for (size_t b = 0; b < bt->B; b++) {
+    const float *x = bt->x + b * c->sn;
+    const double *m = bt->mean + b * c->n, *m2 = bt->m2 + b * c->n;
+    for (size_t i = 0; i < c->n; i++)
+      if (!isfinite(x[i]) || !isfinite(m[i]) || !isfinite(m2[i])) return (int)b;
+  }
+  return -1;
+}
+
 static void merge_batch(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
   size_t n = c->n;
+  if (!atomic_load(&c->cancel)) {
+    int bad = batch_finite(bt);
+    if (bad >= 0) {
+      long expected = 0;
+      atomic_compare_exchange_strong(&c->diverged, &expected, bt->chain0 + bad + 1);
+      atomic_store(&c->cancel, 1);
+    }
+  }
   pthread_mutex_lock(&c->mu);
   while (c->next_merge != bt->chain0) pthread_cond_wait(&c->cv, &c->mu);
   for (size_t b = 0; b < bt->B; b++) {
@@ -410,6 +430,13 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   free(started);
   if (failed) {
     st = sr_fail(err, SR_ENOMEM, "", "out of memory for the sampler's buffers");
+    goto done;
+  }
+  long div = atomic_load(&c.diverged);
+  if (div) {
+    st = sr_fail(err, SR_EDIVERGED, "sampler.step_size",
+                 "is too large for this problem: chain %ld diverged (its state became NaN or Inf); use a smaller step, "
+                 "more levels or steps, or less extreme prior and noise values", div - 1);
     goto done;
   }
   if (atomic_load(&c.cancel)) {

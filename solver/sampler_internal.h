@@ -18,6 +18,7 @@ typedef struct {
   void *user;
   atomic_long done, score_evals, op_applies, accepted, proposed, next_chain;
   atomic_int cancel;
+  atomic_long diverged;       /* 1 + index of the first chain found non-finite, 0 if none */
   /* ordered merge of per-chain moments: chains merge in index order, so the sums never depend on threads */
   pthread_mutex_t mu;
   pthread_cond_t cv;

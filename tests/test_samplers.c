@@ -752,3 +752,21 @@ TEST(sampler_progress_and_cancel) {
   CHECK(res.mean == NULL && res.samples == NULL, "a cancelled run must not return partial arrays");
   fixture_free(&f);
 }
+
+/* A numerically unstable setting must fail loudly, never return NaN as a result. */
+TEST(sampler_divergence_is_reported_not_returned) {
+  fixture f;
+  fixture_make(&f, "fourier", 0.1);
+  f.pb.sampler.kind = SR_SAMPLER_LANGEVIN;
+  f.pb.sampler.steps = 50;
+  f.pb.sampler.step_size = 1e30;
+  f.pb.num_samples = 3;
+  sr_error err;
+  CHECK(sr_problem_validate(&f.pb, &err) == SR_OK, "%s", err.msg);
+  sr_result res;
+  sr_status st = sr_run(&f.pb, &res, NULL, NULL, &err);
+  CHECK(st == SR_EDIVERGED && !strcmp(err.field, "sampler.step_size") && strstr(err.msg, "diverged"),
+        "status %d: %s", st, err.msg);
+  CHECK(res.mean == NULL && res.samples == NULL, "a diverged run must not return arrays");
+  fixture_free(&f);
+}
