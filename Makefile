@@ -62,10 +62,10 @@ valgrind: deps
 	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/test_all parse
 	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/scorerecon run examples/denoise.json -o /dev/null --quiet --threads 2
 
+# The service on its embedded default: 127.0.0.1:8080, data in ./var (flags and SCORERECON_* variables override).
 run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/scorerecon
-	$(BUILD)/scorerecon run examples/denoise.json -o $(BUILD)/denoise-result.json
-	@echo "result written to $(BUILD)/denoise-result.json"
+	$(BUILD)/scorerecon serve --listen 127.0.0.1:8080 --data-dir var --models models
 
 bench: deps $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 	@for b in $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%); do $$b || exit 1; done
@@ -104,3 +104,9 @@ clean:
 	rm -rf build build-asan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Builds docker/Dockerfile with rootful podman and runs the image for real (scripts/docker-test.sh): a job served,
+# `podman stop` under 5 s, the data surviving a new container, docker/compose.yaml. Installs what it needs.
+.PHONY: docker-test
+docker-test:
+	@sh scripts/docker-test.sh

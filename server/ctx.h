@@ -63,6 +63,7 @@ typedef struct {
   atomic_int workers_up;
   sr_running *running;
   sr_waiter *waiters;
+  struct sr_conn *conns;    /* http.c: open connections, for the request deadline (guarded by mu) */
   /* metrics */
   atomic_long http_by_code[600];
   atomic_long job_hist[SR_HIST_BUCKETS + 1];
@@ -87,4 +88,8 @@ double sr_now(void);
 int sr_http_start(sr_server *srv, char *err, size_t cap);
 void sr_http_stop(sr_server *srv);
 void sr_http_resume_waiters(sr_server *srv, const char *id, int all_expired_or_any);
+/* Closes connections whose request (headers and body) has not fully arrived within conn_timeout_s of the
+ * connection opening or its previous request ending, plus one second per 64 KiB of body received: a client that
+ * trickles bytes never goes idle, so libmicrohttpd's idle timeout alone does not stop it. Called by the janitor. */
+void sr_http_reap_slow(sr_server *srv);
 #endif

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,12 +22,24 @@
 
 #define PROBLEM_BASE "urn:scorerecon:problem:"
 
+/* One open connection (MHD's socket context), listed in srv->conns under srv->mu for sr_http_reap_slow. */
+typedef struct sr_conn {
+  int fd;
+  double since;          /* the connection opened, or its previous request ended (under srv->mu) */
+  atomic_size_t body;    /* body bytes of the current request so far */
+  atomic_int answering;  /* the whole request is in: being answered, or suspended for ?wait= */
+  int reaped;            /* shut down once already (under srv->mu) */
+  struct sr_conn *prev, *next;
+} sr_conn;
+
 typedef struct {
   sr_server *srv;
   char *body;
   size_t len, cap;
   int too_large;
-  int waiting;        /* suspended for ?wait= */
+  int waiting;        /* suspended for ?wait= (at least once) */
+  double wait_deadline;   /* ?wait=: when to answer at the latest */
+  char seen_status[16];   /* ?wait=: the status when the request arrived */
   int counted;
 } req_state;
 
@@ -213,6 +226,53 @@ static int query_long(struct MHD_Connection *c, const char *key, long lo, long h
   return 0;
 }
 
+/* ---------------------------------------------------------------- slow clients */
+
+static sr_conn *conn_of(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  sr_server *srv = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    sr_conn *k = calloc(1, sizeof *k);
+    *socket_context = k;
+    if (!k) return; /* not tracked: only MHD's idle timeout applies to it */
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    k->fd = ci ? ci->connect_fd : -1;
+    pthread_mutex_lock(&srv->mu);
+    k->since = sr_now();
+    k->next = srv->conns;
+    if (srv->conns) srv->conns->prev = k;
+    srv->conns = k;
+    pthread_mutex_unlock(&srv->mu);
+  } else if (*socket_context) { /* MHD_CONNECTION_NOTIFY_CLOSED comes before MHD closes the socket */
+    sr_conn *k = *socket_context;
+    pthread_mutex_lock(&srv->mu);
+    if (k->prev) k->prev->next = k->next;
+    else srv->conns = k->next;
+    if (k->next) k->next->prev = k->prev;
+    pthread_mutex_unlock(&srv->mu);
+    free(k);
+    *socket_context = NULL;
+  }
+}
+
+void sr_http_reap_slow(sr_server *srv) {
+  double now = sr_now(), limit = (double)srv->cfg.conn_timeout_s;
+  pthread_mutex_lock(&srv->mu);
+  for (sr_conn *k = srv->conns; k; k = k->next) {
+    if (k->reaped || k->fd < 0 || atomic_load(&k->answering)) continue;
+    if (now - k->since > limit + (double)atomic_load(&k->body) / 65536.0) {
+      shutdown(k->fd, SHUT_RDWR); /* MHD sees the end of the stream and closes the connection itself */
+      k->reaped = 1;
+    }
+  }
+  pthread_mutex_unlock(&srv->mu);
+}
+
 /* ---------------------------------------------------------------- long-polls */
 
 void sr_http_resume_waiters(sr_server *srv, const char *id, int expired) {
@@ -243,13 +303,22 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
   if (query_long(c, "wait", 0, srv->cfg.max_wait_s, 0, &wait))
     return problem(srv, c, 400, "bad-query", "wait must be an integer number of seconds from 0 to the server's "
                    "limit", "wait", NULL, NULL);
-  if (wait > 0 && !rs->waiting && !terminal(row.status) && !atomic_load(&srv->stopping)) {
+  double now = sr_now();
+  if (wait > 0 && !rs->waiting) { /* the first call: remember what the client has seen */
+    rs->wait_deadline = now + (double)wait;
+    snprintf(rs->seen_status, sizeof rs->seen_status, "%s", row.status);
+  }
+  /* Hold the answer while the status is still the one first seen. A resumed call may find it unchanged: waiters
+   * are woken for every change of their job, also for one this request had already seen (a worker announces
+   * "running" only after the store says so), or by a lost race; then it waits again, until its own deadline. */
+  if (wait > 0 && !terminal(row.status) && !strcmp(row.status, rs->seen_status) && now < rs->wait_deadline &&
+      !atomic_load(&srv->stopping)) {
     sr_waiter *w = calloc(1, sizeof *w);
     if (w) {
       rs->waiting = 1;
       w->conn = c;
       snprintf(w->id, sizeof w->id, "%s", id);
-      w->deadline = sr_now() + (double)wait;
+      w->deadline = rs->wait_deadline;
       MHD_suspend_connection(c);
       pthread_mutex_lock(&srv->mu);
       w->next = srv->waiters;
@@ -328,13 +397,12 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
                    err.field, NULL, NULL);
   }
   sr_problem_clear(&pb);
-  long counts[5];
-  if (sr_store_counts(srv->store, counts) == 0 && counts[0] >= srv->cfg.queue_max)
-    return problem(srv, c, 429, "queue-full", "the queue is full; retry later", NULL, "Retry-After", "10");
   char id[33], existing[40] = "";
   if (new_id(id)) return problem(srv, c, 500, "internal", "no randomness for a job id", NULL, NULL, NULL);
-  int rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), existing);
+  /* a retry of an accepted job (same key, same body) gets its job even when the queue is full */
+  int rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, existing);
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  if (rc == 3) return problem(srv, c, 429, "queue-full", "the queue is full; retry later", NULL, "Retry-After", "10");
   if (rc == 2)
     return problem(srv, c, 422, "idempotency-key-reused", "this Idempotency-Key was used with another body",
                    "Idempotency-Key", NULL, NULL);
@@ -596,6 +664,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   (void)version;
   sr_server *srv = cls;
   req_state *rs = *con_cls;
+  sr_conn *k = conn_of(c);
   if (!rs) {
     rs = calloc(1, sizeof *rs);
     if (!rs) return MHD_NO;
@@ -603,6 +672,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *con_cls = rs;
     if (!strcmp(method, "POST") && !strcmp(url, "/v1/jobs")) {
       /* checks that need no body: answer before reading it */
+      if (k) atomic_store(&k->answering, 1); /* cleared again below when the body is to be read */
       if (!token_ok(srv, c))
         return problem(srv, c, 401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required",
                        NULL, "WWW-Authenticate", "Bearer");
@@ -617,12 +687,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(d, sizeof d, "the body is larger than the limit of %zu bytes", srv->cfg.limits.max_doc_bytes);
         return problem(srv, c, 413, "body-too-large", d, NULL, "Connection", "close");
       }
+      if (k) atomic_store(&k->answering, 0);
     }
     return MHD_YES;
   }
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
+    if (k) atomic_fetch_add(&k->body, n);
     if (rs->too_large) return MHD_YES;
     if (rs->len + n > srv->cfg.limits.max_doc_bytes) {
       rs->too_large = 1;
@@ -643,6 +715,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     rs->len += n;
     return MHD_YES;
   }
+  if (k) atomic_store(&k->answering, 1);
   return route(srv, c, rs, url, method);
 }
 
@@ -650,6 +723,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   (void)t;
   sr_server *srv = cls;
   req_state *rs = *con_cls;
+  sr_conn *k = conn_of(c);
+  if (k) { /* the next request's time starts now */
+    pthread_mutex_lock(&srv->mu);
+    k->since = sr_now();
+    atomic_store(&k->body, 0);
+    atomic_store(&k->answering, 0);
+    pthread_mutex_unlock(&srv->mu);
+  }
   if (!rs) return;
   if (rs->waiting) { /* normally already removed when resumed; make sure */
     pthread_mutex_lock(&srv->mu);
@@ -693,6 +774,7 @@ int sr_http_start(sr_server *srv, char *err, size_t cap) {
                               MHD_OPTION_CONNECTION_LIMIT, srv->cfg.max_connections,
                               MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->cfg.per_ip_connections,
                               MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                              MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
                               MHD_OPTION_END);
   freeaddrinfo(ai);
   if (!srv->mhd) return snprintf(err, cap, "cannot listen on %s:%d: %s", srv->cfg.host, srv->cfg.port,

@@ -88,7 +88,7 @@ static int write_results(sr_server *srv, const char *id, const sr_problem *pb, c
   sr_result_dir(srv, id, dir, sizeof dir);
   remove_dir(dir); /* leftovers of an interrupted earlier attempt */
   if ((mkdir(parent, 0755) && errno != EEXIST) || mkdir(dir, 0755)) {
-    snprintf(why, cap, "cannot create %s: %s", dir, strerror(errno));
+    snprintf(why, cap, "cannot create %.200s: %s", dir, strerror(errno));
     return -1;
   }
   cJSON *doc = sr_result_json(pb, res, 0);
@@ -123,7 +123,7 @@ static int write_results(sr_server *srv, const char *id, const sr_problem *pb, c
     free(png);
   }
   if (rc == 0) rc = fsync_dir(dir) || fsync_dir(parent);
-  if (rc) snprintf(why, cap, "cannot write the result files in %s: %s", dir, strerror(errno));
+  if (rc) snprintf(why, cap, "cannot write the result files in %.200s: %s", dir, strerror(errno));
   return rc ? -1 : 0;
 }
 
@@ -244,7 +244,8 @@ void sr_jobs_prune(sr_server *srv) {
   if (srv->cfg.retention_s > 0) sr_store_prune(srv->store, sr_now() - srv->cfg.retention_s, delete_result_files, srv);
 }
 
-/* Every 100 ms: wake long-polls past their deadline; every 10 s: prune. */
+/* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request;
+ * every 10 s: prune. */
 static void *janitor_main(void *arg) {
   sr_server *srv = arg;
   int tick = 0;
@@ -252,6 +253,7 @@ static void *janitor_main(void *arg) {
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
     sr_http_resume_waiters(srv, NULL, 1);
+    sr_http_reap_slow(srv);
     if (++tick % 100 == 0) sr_jobs_prune(srv);
   }
   return NULL;
@@ -293,15 +295,24 @@ int sr_jobs_cancel(sr_server *srv, const char *id) {
     return 0;
   }
   if (rc < 0) return -1;
-  pthread_mutex_lock(&srv->mu);
-  int found = 0;
-  for (sr_running *r = srv->running; r; r = r->next)
-    if (!strcmp(r->id, id)) {
-      atomic_store(&r->cancel, 1);
-      found = 1;
-    }
-  pthread_mutex_unlock(&srv->mu);
-  return found ? 1 : 2;
+  /* Not queued any more. A worker registers a job in `running` right after claiming it, so a job the store
+   * calls running may need a moment to appear: look for up to a second. */
+  for (int tries = 0; tries < 100; tries++) {
+    int found = 0;
+    pthread_mutex_lock(&srv->mu);
+    for (sr_running *r = srv->running; r; r = r->next)
+      if (!strcmp(r->id, id)) {
+        atomic_store(&r->cancel, 1);
+        found = 1;
+      }
+    pthread_mutex_unlock(&srv->mu);
+    if (found) return 1;
+    sr_job_row row;
+    if (sr_store_get(srv->store, id, &row) != 0 || strcmp(row.status, "running")) return 2;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  return 2;
 }
 
 int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total) {

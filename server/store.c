@@ -86,7 +86,7 @@ static sqlite3_stmt *prep(sr_store *st, const char *sql) {
 }
 
 int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
-                    char existing_id[40]) {
+                    long queue_max, char existing_id[40]) {
   int rc = -1;
   pthread_mutex_lock(&st->mu);
   sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
@@ -103,6 +103,13 @@ int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, c
       sqlite3_finalize(q);
     }
     if (rc > 0) goto out;
+  }
+  if (queue_max > 0) { /* in the same transaction: concurrent submissions cannot overfill the queue */
+    sqlite3_stmt *q = prep(st, "SELECT count(*) FROM jobs WHERE status = 'queued'");
+    if (!q) goto out;
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) >= queue_max) rc = 3;
+    sqlite3_finalize(q);
+    if (rc == 3) goto out;
   }
   sqlite3_stmt *s = prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc) VALUES(?, 'queued', ?, ?, ?)");
   if (s) {

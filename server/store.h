@@ -23,9 +23,10 @@ int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap);
 void sr_store_close(sr_store *st);
 
 /* Inserts a queued job. With an idempotency key already used: returns 1 and fills existing_id when the stored
- * document is byte-identical, 2 when it differs. Returns -1 on a database error, 0 on insert. */
+ * document is byte-identical, 2 when it differs (whether or not the queue is full). Otherwise returns 3 when
+ * queue_max > 0 jobs are already queued, -1 on a database error, 0 on insert. One transaction throughout. */
 int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
-                    char existing_id[40]);
+                    long queue_max, char existing_id[40]);
 int sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* 0 found, 1 absent, -1 error */
 /* Newest first; before_seq 0 = from the newest; status NULL = any. Returns the count or -1. */
 int sr_store_list(sr_store *st, const char *status, long before_seq, int limit, sr_job_row *rows);

@@ -21,5 +21,14 @@ run_suite "$BUILD/test_all"
 run_suite env SR_RNG_PATH=scalar "$BUILD/test_all" rng_
 run_suite env SR_RNG_PATH=avx2 "$BUILD/test_all" rng_
 run_suite sh tests/cli_test.sh "$BUILD/scorerecon"
+# the HTTP service: end to end, contract (openapi.yaml), durability, robustness — Debian's python3 with
+# python3-jsonschema and python3-yaml (scripts/install-deps.sh installs them); missing, it counts as a failure
+if /usr/bin/python3 -c 'import jsonschema, yaml' >/dev/null 2>&1; then
+  run_suite /usr/bin/python3 tests/test_service.py "$BUILD/scorerecon"
+else
+  echo "service: /usr/bin/python3 cannot import jsonschema and yaml: run scripts/install-deps.sh"
+  echo "service: 0 passed, 1 failed"
+  total_f=$((total_f + 1))
+fi
 echo "$total_p passed, $total_f failed"
 [ "$total_f" -eq 0 ]

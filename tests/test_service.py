@@ -1,0 +1,1230 @@
+#!/usr/bin/python3
+"""tests/test_service.py BIN — end-to-end, contract, durability and robustness tests of `BIN serve`.
+
+Run with Debian's python3 (it has python3-jsonschema and python3-yaml):
+
+    /usr/bin/python3 tests/test_service.py build/scorerecon
+
+Starts servers on 127.0.0.1 with free ports (--listen 127.0.0.1:0 --port-file F) and temporary data directories,
+talks to them with http.client and raw sockets only, and prints one closing line "service: N passed, N failed"
+(exit status 1 on any failure). Every wait is bounded. Parts:
+
+  end to end   submit, poll, long-poll, results as JSON (base64 and lists), .npy and .png, cancel, list and
+               paging, idempotent retries, authentication, every error status;
+  contract     every response of the end-to-end part is checked against openapi.yaml: its status must be
+               declared for the path and method, its Content-Type must be declared, JSON bodies must validate
+               (Draft 2020-12, $refs into components), declared required headers must be present and valid;
+  durability   kill -9 while a job runs, restart: nothing accepted is lost, the job runs again and gives the
+               same bytes as on a fresh server; results survive restarts byte for byte; SIGTERM stops within
+               seconds and the running job goes back to the queue;
+  robustness   malformed and hostile requests over raw sockets; the server keeps answering /healthz.
+
+Server stderr is kept; any "ERROR: AddressSanitizer", "ERROR: LeakSanitizer" or "runtime error" in it is a
+failure (`make asan` runs this file against the sanitizer build).
+"""
+import ast
+import base64
+import http.client
+import json
+import math
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+PASSED = 0
+FAILED = 0
+_LOCK = threading.Lock()
+
+
+def ok(cond, name, detail=""):
+    """Counts one check; prints the failures."""
+    global PASSED, FAILED
+    with _LOCK:
+        if cond:
+            PASSED += 1
+        else:
+            FAILED += 1
+            print("FAIL: %s%s" % (name, (": " + str(detail)[:600]) if detail != "" else ""), flush=True)
+    return bool(cond)
+
+
+def finish():
+    print("service: %d passed, %d failed" % (PASSED, FAILED), flush=True)
+    sys.exit(1 if FAILED else 0)
+
+
+try:
+    import jsonschema
+    import yaml
+except ImportError as e:  # scripts/install-deps.sh installs both; say so loudly rather than skip
+    print("service: needs python3-jsonschema and python3-yaml for /usr/bin/python3 (%s); run scripts/install-deps.sh" % e)
+    print("service: 0 passed, 1 failed")
+    sys.exit(1)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if len(sys.argv) < 2:
+    print("usage: test_service.py path/to/scorerecon", file=sys.stderr)
+    print("service: 0 passed, 1 failed")
+    sys.exit(1)
+BIN = os.path.abspath(sys.argv[1])
+if not os.access(BIN, os.X_OK):
+    print("service: %s is not an executable" % BIN)
+    print("service: 0 passed, 1 failed")
+    sys.exit(1)
+PNGCHECK = os.path.join(os.path.dirname(BIN), "pngcheck")
+TMP = tempfile.mkdtemp(prefix="sr_service_")
+SERVERS = []
+
+# --------------------------------------------------------------------------------------------- servers
+
+
+class Server:
+    """One `BIN serve` process on 127.0.0.1 and a free port, stderr kept in TMP."""
+
+    count = 0
+
+    def __init__(self, data_dir, *args):
+        Server.count += 1
+        self.n = Server.count
+        self.data_dir = data_dir
+        self.port_file = os.path.join(TMP, "port-%d" % self.n)
+        self.err_path = os.path.join(TMP, "server-%d.err" % self.n)
+        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file, "--data-dir", data_dir,
+               "--job-threads", "2"] + list(args)
+        env = dict(os.environ)
+        for k in list(env):
+            if k.startswith("SCORERECON_"):
+                del env[k]
+        with open(self.err_path, "wb") as err:
+            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                         env=env)
+        SERVERS.append(self)
+        self.port = None
+        deadline = time.time() + 20
+        while time.time() < deadline and self.proc.poll() is None:
+            try:
+                with open(self.port_file) as f:
+                    text = f.read()
+                if text.endswith("\n"):
+                    self.port = int(text)
+                    break
+            except (OSError, ValueError):
+                pass
+            time.sleep(0.02)
+        if self.port is None:
+            raise RuntimeError("server did not start: %s" % self.stderr()[-2000:])
+        while time.time() < deadline:  # listening; wait until it answers
+            try:
+                if request(self.port, "GET", "/healthz", check=False).status == 200:
+                    break
+            except OSError:
+                pass
+            time.sleep(0.02)
+
+    def stderr(self):
+        try:
+            with open(self.err_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    def term(self, limit=15.0):
+        """SIGTERM; returns (exit status or None if still running after `limit`, seconds)."""
+        t0 = time.time()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(limit)
+        except subprocess.TimeoutExpired:
+            rc = None
+        return rc, time.time() - t0
+
+
+def stop_all():
+    for s in SERVERS:
+        if s.alive():
+            s.proc.kill()
+            try:
+                s.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+# --------------------------------------------------------------------------------------------- HTTP
+
+
+class Resp:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case names
+        self.body = body
+        self._json = None
+
+    def json(self):
+        if self._json is None:
+            self._json = json.loads(self.body)
+        return self._json
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def media(self):
+        return (self.header("Content-Type") or "").split(";")[0].strip().lower()
+
+    def __repr__(self):
+        return "<%d %s>" % (self.status, self.body[:300])
+
+
+CONTRACT = None  # set below; request() checks every response against it unless check=False
+
+
+def request(port, method, path, body=None, headers=None, timeout=30, check=True, send_body=True, token=None):
+    """One request on a fresh connection. body: bytes, or anything else is sent as JSON."""
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = "Bearer " + token
+    if body is not None and not isinstance(body, bytes):
+        body = json.dumps(body).encode()
+        h.setdefault("Content-Type", "application/json")
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        if send_body:
+            c.request(method, path, body=body, headers=h)
+        else:  # headers only (a Content-Length the body never follows)
+            c.putrequest(method, path, skip_accept_encoding=True)
+            for k, v in h.items():
+                c.putheader(k, v)
+            c.endheaders()
+        r = c.getresponse()
+        data = r.read()
+        resp = Resp(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+    finally:
+        c.close()
+    if check and CONTRACT is not None:
+        CONTRACT.check(method, path, resp, body if isinstance(body, bytes) else None)
+    return resp
+
+
+def complete_responses(data):
+    """How many whole responses (with a Content-Length) data holds."""
+    n, pos = 0, 0
+    while True:
+        end = data.find(b"\r\n\r\n", pos)
+        if end < 0:
+            return n
+        m = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", data[pos:end])
+        if not m:
+            return n
+        if len(data) < end + 4 + int(m.group(1)):
+            return n
+        pos = end + 4 + int(m.group(1))
+        n += 1
+
+
+def raw(port, chunks, read_timeout=3.0, pause=0.0, half_close=False, expect=1):
+    """Sends byte chunks over a raw socket (ignoring send errors), then reads until EOF, `expect` whole
+    responses, or the timeout. Returns (status of the first response or None, response bytes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    data = b""
+    try:
+        for ch in chunks:
+            try:
+                s.sendall(ch)
+            except OSError:
+                break
+            if pause:
+                time.sleep(pause)
+        if half_close:
+            try:
+                s.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
+        s.settimeout(read_timeout)
+        deadline = time.time() + read_timeout
+        while time.time() < deadline:
+            try:
+                d = s.recv(65536)
+            except (socket.timeout, OSError):
+                break
+            if not d:
+                break
+            data += d
+            if complete_responses(data) >= expect:
+                break
+    finally:
+        s.close()
+    m = re.match(rb"HTTP/1\.[01] (\d{3})", data)
+    return (int(m.group(1)) if m else None), data
+
+
+# --------------------------------------------------------------------------------------------- contract
+
+
+class Contract:
+    """Checks responses against openapi.yaml."""
+
+    def __init__(self, path):
+        with open(path) as f:
+            self.spec = yaml.safe_load(f)
+        self.resolver = jsonschema.RefResolver("", self.spec)
+        self.checked = 0
+        self.templates = [(p, p.strip("/").split("/")) for p in self.spec["paths"]]
+
+    def pointer(self, ref):
+        assert ref.startswith("#/"), ref
+        node = self.spec
+        for part in ref[2:].split("/"):
+            node = node[part.replace("~1", "/").replace("~0", "~")]
+        return node
+
+    def deref(self, node):
+        for _ in range(20):
+            if isinstance(node, dict) and "$ref" in node:
+                node = self.pointer(node["$ref"])
+            else:
+                break
+        return node
+
+    def validator(self, schema):
+        return jsonschema.Draft202012Validator(schema, resolver=self.resolver)
+
+    def errors(self, schema, instance):
+        return [e.message[:300] + " at " + "/".join(str(x) for x in e.absolute_path)
+                for e in self.validator(schema).iter_errors(instance)]
+
+    def schema(self, name):
+        return {"$ref": "#/components/schemas/" + name}
+
+    def find(self, path):
+        segs = path.split("?")[0].strip("/").split("/")
+        for tmpl, tsegs in self.templates:
+            if len(tsegs) == len(segs) and all(t.startswith("{") or t == s for t, s in zip(tsegs, segs)):
+                return tmpl
+        return None
+
+    def check(self, method, path, resp, req_body=None):
+        self.checked += 1
+        where = "%s %s -> %d" % (method, path[:80], resp.status)
+        tmpl = self.find(path)
+        if tmpl is None:  # not an API path: must be the generic 404 problem
+            ok(resp.status == 404 and resp.media() == "application/problem+json", "contract: unknown path " + where)
+            if resp.media() == "application/problem+json":
+                errs = self.errors(self.schema("Problem"), resp.json())
+                ok(not errs, "contract: problem body " + where, errs)
+            return
+        op = self.spec["paths"][tmpl].get(method.lower())
+        if not ok(op is not None, "contract: method declared " + where):
+            return
+        declared = self.deref(op["responses"].get(str(resp.status)))
+        if not ok(declared is not None, "contract: status declared " + where, resp.body[:300]):
+            return
+        for hname, hdecl in (declared.get("headers") or {}).items():
+            hdecl = self.deref(hdecl)
+            value = resp.header(hname)
+            if hdecl.get("required"):
+                ok(value is not None, "contract: header %s present %s" % (hname, where))
+            if value is not None and "schema" in hdecl:
+                sch = hdecl["schema"]
+                inst = value
+                if self.deref(sch).get("type") == "integer":
+                    try:
+                        inst = int(value)
+                    except ValueError:
+                        inst = value
+                errs = self.errors(sch, inst)
+                ok(not errs, "contract: header %s %s" % (hname, where), errs)
+        content = declared.get("content")
+        if not content:
+            ok(resp.body == b"", "contract: no body declared " + where)
+            return
+        media = resp.media()
+        if not ok(media in content, "contract: Content-Type %r declared %s" % (media, where), list(content)):
+            return
+        schema = content[media].get("schema")
+        if media == "application/json" or media.endswith("+json"):
+            try:
+                doc = resp.json()
+            except ValueError as e:
+                ok(False, "contract: JSON body " + where, e)
+                return
+            if schema is not None:
+                errs = self.errors(schema, doc)
+                ok(not errs, "contract: body schema " + where, errs[:3])
+        elif media == "image/png":
+            ok(resp.body.startswith(b"\x89PNG\r\n\x1a\n"), "contract: PNG body " + where)
+        elif media == "application/octet-stream":
+            ok(resp.body.startswith(b"\x93NUMPY"), "contract: .npy body " + where)
+        elif media == "text/plain":
+            try:
+                resp.body.decode("utf-8")
+                ok(True, "")
+            except UnicodeDecodeError:
+                ok(False, "contract: text body " + where)
+        # the request body, when the server took it as a job, must be a JobDocument
+        if method == "POST" and resp.status == 202 and req_body is not None:
+            errs = self.errors(self.schema("JobDocument"), json.loads(req_body))
+            ok(not errs, "contract: accepted job validates as JobDocument " + where, errs[:3])
+
+    def self_check(self):
+        """Every $ref resolves; every operation declares responses; every 405 has Allow, every 401 WWW-Authenticate."""
+        bad = []
+
+        def walk(node, at):
+            if isinstance(node, dict):
+                if "$ref" in node:
+                    try:
+                        self.pointer(node["$ref"])
+                    except (KeyError, AssertionError):
+                        bad.append(at + " -> " + node["$ref"])
+                for k, v in node.items():
+                    walk(v, at + "/" + str(k))
+            elif isinstance(node, list):
+                for i, v in enumerate(node):
+                    walk(v, at + "/" + str(i))
+
+        walk(self.spec, "#")
+        ok(not bad, "spec: every $ref resolves", bad[:5])
+        ok(str(self.spec.get("openapi", "")).startswith("3.1"), "spec: OpenAPI 3.1")
+        methods = ("get", "post", "put", "patch", "delete", "options")
+        for p, item in self.spec["paths"].items():
+            ok(set(methods) <= set(item), "spec: %s documents every method (405 for the others)" % p)
+            for m in methods:
+                op = item.get(m)
+                if not op:
+                    continue
+                resp = op.get("responses") or {}
+                ok(resp, "spec: %s %s has responses" % (m, p))
+                for code, r in resp.items():
+                    r = self.deref(r)
+                    if code == "405":
+                        ok("Allow" in (r.get("headers") or {}), "spec: %s %s 405 has Allow" % (m, p))
+                    if code == "401":
+                        ok("WWW-Authenticate" in (r.get("headers") or {}), "spec: %s %s 401 has WWW-Authenticate" % (m, p))
+        try:
+            jsonschema.Draft202012Validator.check_schema(self.spec["components"]["schemas"]["JobDocument"])
+            ok(True, "")
+        except jsonschema.exceptions.SchemaError as e:
+            ok(False, "spec: JobDocument is a valid 2020-12 schema", e)
+
+
+# --------------------------------------------------------------------------------------------- helpers
+
+
+def f32(x):
+    return struct.unpack("<f", struct.pack("<f", x))[0]
+
+
+def b64_array(values, shape):
+    data = struct.pack("<%df" % len(values), *values)
+    return {"dtype": "float32", "shape": shape, "data": base64.b64encode(data).decode()}
+
+
+def decode_array(a):
+    """(flat float list, shape) of a base64 ARRAY or of nested lists."""
+    if isinstance(a, dict):
+        raw_bytes = base64.b64decode(a["data"])
+        n = len(raw_bytes) // 4
+        return list(struct.unpack("<%df" % n, raw_bytes)), list(a["shape"])
+    shape = []
+    node = a
+    while isinstance(node, list):
+        shape.append(len(node))
+        node = node[0]
+    flat = []
+
+    def rec(x):
+        if isinstance(x, list):
+            for y in x:
+                rec(y)
+        else:
+            flat.append(x)
+
+    rec(a)
+    return flat, shape
+
+
+def parse_npy(b):
+    """Tiny .npy reader: (header dict, values, problems)."""
+    problems = []
+    if b[:6] != b"\x93NUMPY":
+        return None, None, ["bad magic"]
+    major, minor = b[6], b[7]
+    if (major, minor) == (1, 0):
+        hl = struct.unpack("<H", b[8:10])[0]
+        start = 10
+    elif major in (2, 3):
+        hl = struct.unpack("<I", b[8:12])[0]
+        start = 12
+    else:
+        return None, None, ["version %d.%d" % (major, minor)]
+    header = b[start:start + hl].decode("latin1")
+    if (start + hl) % 64:
+        problems.append("data not 64-byte aligned (%d)" % (start + hl))
+    if not header.endswith("\n"):
+        problems.append("header does not end in newline")
+    try:
+        d = ast.literal_eval(header.strip())
+    except (ValueError, SyntaxError) as e:
+        return None, None, ["header %r: %s" % (header, e)]
+    if set(d) != {"descr", "fortran_order", "shape"}:
+        problems.append("header keys %s" % sorted(d))
+    n = 1
+    for s in d.get("shape", ()):
+        n *= s
+    body = b[start + hl:]
+    if len(body) != 4 * n:
+        problems.append("data is %d bytes, want %d" % (len(body), 4 * n))
+        return d, None, problems
+    return d, list(struct.unpack("<%df" % n, body)), problems
+
+
+def png_info(b):
+    """(width, height, bit depth, colour type) from the IHDR, with the stdlib."""
+    if not b.startswith(b"\x89PNG\r\n\x1a\n") or b[12:16] != b"IHDR":
+        return None
+    w, h, depth, ctype = struct.unpack(">IIBB", b[16:26])
+    return w, h, depth, ctype
+
+
+def pngcheck(b):
+    """(w, h, min, max) through build/pngcheck (libpng), or None when it is not built."""
+    if not os.access(PNGCHECK, os.X_OK):
+        return None
+    path = os.path.join(TMP, "check.png")
+    with open(path, "wb") as f:
+        f.write(b)
+    out = subprocess.run([PNGCHECK, path], capture_output=True, text=True, timeout=30)
+    if out.returncode:
+        return ("error", out.stderr)
+    return tuple(int(x) for x in out.stdout.split())
+
+
+def truth_image(h, w):
+    return [[0.3 + 0.3 * math.sin(i / 3.0) * math.cos(j / 4.0) for j in range(w)] for i in range(h)]
+
+
+def image_job(h, w, steps, samples=4, seed=1, outputs=None, ground_truth=False, b64=False):
+    rnd = random.Random(1000 + seed)
+    truth = truth_image(h, w)
+    obs = [[round(truth[i][j] + rnd.gauss(0, 0.1), 5) for j in range(w)] for i in range(h)]
+    job = {"shape": [h, w], "operator": {"type": "identity"}, "noise": {"sigma": 0.1},
+           "observation": b64_array([v for row in obs for v in row], [h, w]) if b64 else obs,
+           "prior": {"type": "gaussian", "mean": 0.3, "std": 0.3},
+           "sampler": {"type": "langevin", "steps": steps}, "num_samples": samples, "seed": seed}
+    if outputs is not None:
+        job["outputs"] = outputs
+    if ground_truth:
+        job["ground_truth"] = truth
+    return job
+
+
+def wait_status(port, jid, want, limit=60.0, token=None):
+    """Long-polls until the job's status is in `want` (bounded); returns the last job document."""
+    deadline = time.time() + limit
+    job = None
+    while time.time() < deadline:
+        r = request(port, "GET", "/v1/jobs/%s?wait=%d" % (jid, max(1, min(10, int(deadline - time.time())))),
+                    token=token)
+        if r.status != 200:
+            return None
+        job = r.json()
+        if job["status"] in want:
+            return job
+    return job
+
+
+def wait_progress(port, jid, fraction, limit=60.0):
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        r = request(port, "GET", "/v1/jobs/" + jid)
+        if r.status == 200 and r.json()["status"] == "running" and r.json()["progress"]["fraction"] >= fraction:
+            return r.json()
+        if r.status == 200 and r.json()["status"] in ("succeeded", "failed", "cancelled"):
+            return r.json()
+        time.sleep(0.02)
+    return None
+
+
+def submit(port, job, token=None, key=None):
+    h = {"Idempotency-Key": key} if key else None
+    return request(port, "POST", "/v1/jobs", job, headers=h, token=token)
+
+
+def problem_is(r, status, slug, field=None):
+    if r.status != status or r.media() != "application/problem+json":
+        return False
+    p = r.json()
+    return p.get("type") == "urn:scorerecon:problem:" + slug and p.get("status") == status and \
+        (field is None or p.get("field") == field)
+
+
+def db_rows(data_dir):
+    con = sqlite3.connect(os.path.join(data_dir, "scorerecon.db"), timeout=5)
+    try:
+        return {r[0]: (r[1], r[2]) for r in con.execute("SELECT id, status, attempts FROM jobs")}
+    finally:
+        con.close()
+
+
+def calibrate():
+    """Chain-steps per second of a 64x64 Langevin job here (ASan builds are slower), from two CLI runs (the
+    difference takes out the start-up)."""
+    times = []
+    for steps in (10, 8000):
+        path = os.path.join(TMP, "cal.json")
+        with open(path, "w") as f:
+            json.dump(image_job(64, 64, steps, samples=4, seed=99, b64=True), f)
+        t0 = time.time()
+        subprocess.run([BIN, "run", path, "-o", os.devnull, "--quiet", "--threads", "2"], timeout=300, check=True)
+        times.append(time.time() - t0)
+    return 7990 / max(times[1] - times[0], 1e-3)
+
+
+# --------------------------------------------------------------------------------------------- end to end
+
+
+def test_end_to_end():
+    a = Server(os.path.join(TMP, "data-a"), "--max-body", "1000000", "--max-wait", "30")
+    port = a.port
+    submitted = []  # ids in submission order
+
+    r = request(port, "GET", "/healthz")
+    ok(r.status == 200 and r.json() == {"status": "ok"}, "healthz", r)
+    r = request(port, "GET", "/readyz")
+    ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1}, "readyz", r)
+    r = request(port, "GET", "/v1/models")
+    ok(r.status == 200 and r.json() == {"models": []}, "models", r)
+    r = request(port, "GET", "/v1/jobs")
+    ok(r.status == 200 and r.json() == {"jobs": [], "next_cursor": None}, "empty list", r)
+
+    # ---- submit, long-poll, poll
+    ejob = image_job(16, 16, 2000, samples=4, seed=3, ground_truth=True,
+                     outputs=["mean", "std", "samples", {"trajectories": {"every": 500}}])
+    t0 = time.time()
+    r = submit(port, ejob)
+    ok(r.status == 202, "submit: 202", r)
+    e = r.json()
+    eid = e["id"]
+    submitted.append(eid)
+    ok(e["status"] == "queued", "submit: status queued", e["status"])
+    ok(r.header("Location") == "/v1/jobs/" + eid == e["links"]["self"], "submit: Location", r.header("Location"))
+    ok(e["attempts"] == 0 and e["started"] is None and e["finished"] is None, "submit: fresh job", e)
+    r = request(port, "GET", "/v1/jobs/%s?wait=20" % eid)
+    ok(r.status == 200 and r.json()["status"] != "queued" and time.time() - t0 < 20,
+       "long-poll returns when the status changes", r)
+    e = wait_status(port, eid, ("succeeded", "failed"), 60)
+    ok(e and e["status"] == "succeeded", "small job succeeds", e)
+    if e:
+        ok(e["attempts"] == 1 and e["started"] and e["finished"], "finished job: attempts, times", e)
+        pr = e["progress"]
+        ok(pr["step"] == pr["total"] > 0 and pr["fraction"] == 1, "finished job: progress complete", pr)
+
+    # ---- a long job: progress, long-polls, cancel
+    huge = image_job(64, 64, 20000000, samples=4, seed=5, b64=True)
+    r = submit(port, huge)
+    hid = r.json()["id"]
+    submitted.append(hid)
+    h1 = wait_progress(port, hid, 0.0)
+    ok(h1 is not None and h1["status"] == "running", "long job runs", h1)
+    time.sleep(0.3)
+    r = request(port, "GET", "/v1/jobs/" + hid)
+    h2 = r.json()
+    pr = h2["progress"]
+    ok(h2["status"] == "running" and 0 < pr["step"] < pr["total"], "running job: 0 < step < total", pr)
+    ok(pr["total"] > 0 and abs(pr["fraction"] - pr["step"] / pr["total"]) < 1e-9, "progress fraction = step/total", pr)
+    ok(h1 and pr["step"] >= h1["progress"]["step"], "progress advances", (h1 and h1["progress"], pr))
+
+    qjob = image_job(8, 8, 500, samples=2, seed=4)
+    r = submit(port, qjob)
+    qid = r.json()["id"]
+    submitted.append(qid)
+    ok(r.json()["status"] == "queued", "second job waits in the queue", r)
+    t0 = time.time()
+    r = request(port, "GET", "/v1/jobs/%s?wait=1" % qid)
+    dt = time.time() - t0
+    ok(r.status == 200 and r.json()["status"] == "queued" and 0.8 <= dt < 5, "long-poll times out after wait=1",
+       (r, dt))
+
+    polls = {}
+
+    def poll(name, jid):
+        t = time.time()
+        try:
+            polls[name] = (request(port, "GET", "/v1/jobs/%s?wait=25" % jid, timeout=40), time.time() - t)
+        except OSError as ex:
+            polls[name] = (ex, time.time() - t)
+
+    threads = [threading.Thread(target=poll, args=("h", hid)), threading.Thread(target=poll, args=("q", qid))]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    t0 = time.time()
+    r = request(port, "DELETE", "/v1/jobs/" + hid)
+    dt = time.time() - t0
+    if r.status == 202:  # still stopping: it must be cancelled soon after
+        j = wait_status(port, hid, ("cancelled",), 10)
+        ok(j and j["status"] == "cancelled", "cancel: the running job stops", j)
+    else:
+        ok(r.status == 200 and r.json()["status"] == "cancelled", "cancel running job: 200 cancelled", r)
+    ok(dt < 5, "cancel answers within 5 s", dt)
+    for t in threads:
+        t.join(45)
+    rh, th = polls.get("h", (None, 0))
+    ok(isinstance(rh, Resp) and rh.status == 200 and rh.json()["status"] == "cancelled" and th < 25,
+       "long-poll on the cancelled job returns at the change", (rh, th))
+    rq, tq = polls.get("q", (None, 0))
+    ok(isinstance(rq, Resp) and rq.status == 200 and rq.json()["status"] in ("running", "succeeded") and tq < 25,
+       "long-poll on the queued job returns when it starts", (rq, tq))
+    r = request(port, "GET", "/v1/jobs/" + hid)
+    ok(r.status == 200 and r.json()["status"] == "cancelled" and r.json()["finished"], "cancelled job's record stays", r)
+    r = request(port, "DELETE", "/v1/jobs/" + hid)
+    ok(problem_is(r, 409, "not-cancellable", "id"), "cancel a cancelled job: 409", r)
+    r = request(port, "GET", "/v1/jobs/%s/result" % hid)
+    ok(problem_is(r, 409, "no-result"), "result of a cancelled job: 409", r)
+    r = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % hid)
+    ok(problem_is(r, 409, "no-result"), "file of a cancelled job: 409", r)
+    q = wait_status(port, qid, ("succeeded", "failed"), 60)
+    ok(q and q["status"] == "succeeded", "queued job runs after the cancel", q)
+
+    # ---- cancel a queued job (through a second long job) and a finished one
+    r = submit(port, huge)
+    h2id = r.json()["id"]
+    submitted.append(h2id)
+    r = submit(port, qjob)
+    q2id = r.json()["id"]
+    submitted.append(q2id)
+    r = request(port, "DELETE", "/v1/jobs/" + q2id)
+    ok(r.status == 200 and r.json()["status"] == "cancelled", "cancel a queued job: 200 cancelled", r)
+    r = request(port, "DELETE", "/v1/jobs/" + h2id)
+    if r.status == 202:
+        j = wait_status(port, h2id, ("cancelled",), 10)
+        ok(j and j["status"] == "cancelled", "cancel: second long job stops", j)
+    else:
+        ok(r.status == 200 and r.json()["status"] == "cancelled", "cancel second long job", r)
+    r = request(port, "DELETE", "/v1/jobs/" + eid)
+    ok(problem_is(r, 409, "not-cancellable", "id"), "cancel a finished job: 409", r)
+
+    # ---- the result in three forms
+    r = request(port, "GET", "/v1/jobs/%s/result" % eid)
+    ok(r.status == 200 and r.media() == "application/json", "result JSON", r)
+    res = r.json()
+    r2 = request(port, "GET", "/v1/jobs/%s/result?encoding=base64" % eid)
+    ok(r2.status == 200 and r2.body == r.body, "encoding=base64 is the default", r2)
+    rl = request(port, "GET", "/v1/jobs/%s/result?encoding=lists" % eid)
+    ok(rl.status == 200, "result lists", rl)
+    lres = rl.json()
+    ok(res["shape"] == [16, 16] and res["num_samples"] == 4, "result shape", res.get("shape"))
+    ok(isinstance(res["mean"], dict) and isinstance(lres["mean"], list), "base64 vs lists forms")
+    for key, want_shape in (("mean", [16, 16]), ("std", [16, 16]), ("samples", [4, 16, 16])):
+        bv, bs = decode_array(res[key])
+        lv, ls = decode_array(lres[key])
+        ok(bs == ls == want_shape, "%s shape in both encodings" % key, (bs, ls))
+        ok(len(bv) == len(lv) and all(f32(x) == y for x, y in zip(lv, bv)), "%s values agree exactly" % key)
+    bt, bts = decode_array(res["trajectories"]["data"])
+    lt, lts = decode_array(lres["trajectories"]["data"])
+    ok(bts == lts == [4, 5, 16, 16] and all(f32(x) == y for x, y in zip(lt, bt)), "trajectories agree", (bts, lts))
+    ok(res["trajectories"]["times"] == [0, 500, 1000, 1500, 2000], "trajectory times", res["trajectories"]["times"])
+    same = {k: v for k, v in res.items() if k not in ("mean", "std", "samples", "trajectories")}
+    lsame = {k: v for k, v in lres.items() if k not in ("mean", "std", "samples", "trajectories")}
+    ok(same == lsame, "non-array fields agree between encodings")
+    ok(set(res["metrics"]) == {"psnr", "ssim", "nrmse", "coverage95"}, "metrics with a ground truth", res.get("metrics"))
+    mean_vals, _ = decode_array(res["mean"])
+    ok(max(mean_vals) > min(mean_vals), "mean is not constant")
+    mean_bytes = base64.b64decode(res["mean"]["data"])
+
+    for name, key, shape in (("mean.npy", "mean", (16, 16)), ("std.npy", "std", (16, 16)),
+                             ("samples.npy", "samples", (4, 16, 16))):
+        r = request(port, "GET", "/v1/jobs/%s/result/%s" % (eid, name))
+        ok(r.status == 200 and r.media() == "application/octet-stream", name + ": 200 octet-stream", r)
+        ok(r.header("Content-Disposition") == 'attachment; filename="%s-%s"' % (eid, name), name + ": disposition",
+           r.header("Content-Disposition"))
+        d, vals, probs = parse_npy(r.body)
+        ok(not probs, name + ": well-formed .npy", probs)
+        ok(d and d.get("descr") == "<f4" and d.get("fortran_order") is False and d.get("shape") == shape,
+           name + ": header", d)
+        ok(vals is not None and r.body.endswith(base64.b64decode(res[key]["data"])), name + ": values = JSON " + key)
+    for name in ("mean.png", "std.png"):
+        r = request(port, "GET", "/v1/jobs/%s/result/%s" % (eid, name))
+        ok(r.status == 200 and r.media() == "image/png", name + ": 200 image/png", r)
+        ok(png_info(r.body) == (16, 16, 8, 0), name + ": IHDR 16x16 8-bit gray", png_info(r.body))
+        pc = pngcheck(r.body)
+        if pc is not None:
+            ok(pc == (16, 16, 0, 255), name + ": decodes (libpng) with min 0 and max 255", pc)
+    r = request(port, "GET", "/v1/jobs/%s/result/samples.npy" % qid)
+    ok(problem_is(r, 404, "not-found"), "a file the job did not ask for: 404", r)
+    r = request(port, "GET", "/v1/jobs/%s/result/mean.txt" % eid)
+    ok(problem_is(r, 404, "not-found"), "an unknown result file: 404", r)
+    r = request(port, "GET", "/v1/jobs/%s/result?encoding=xml" % eid)
+    ok(problem_is(r, 400, "bad-query", "encoding"), "encoding=xml: 400", r)
+    r = request(port, "GET", "/v1/jobs/%s/result" % eid, headers={"Authorization": "Bearer whatever"})
+    ok(r.status == 200 and r.body == request(port, "GET", "/v1/jobs/%s/result" % eid).body,
+       "no token file: any Authorization is ignored", r)
+
+    # ---- idempotent retries
+    ijob = image_job(8, 8, 300, samples=2, seed=8)
+    r1 = submit(port, ijob, key="retry-key-1")
+    r2 = submit(port, ijob, key="retry-key-1")
+    ok(r1.status == 202 and r2.status == 202 and r1.json()["id"] == r2.json()["id"], "same key, same body: same job",
+       (r1, r2))
+    submitted.append(r1.json()["id"])
+    other = dict(ijob, seed=9)
+    r3 = submit(port, other, key="retry-key-1")
+    ok(problem_is(r3, 422, "idempotency-key-reused", "Idempotency-Key"), "same key, other body: 422", r3)
+    r4 = submit(port, ijob, key="bad key")
+    ok(problem_is(r4, 400, "bad-header", "Idempotency-Key"), "Idempotency-Key with a space: 400", r4)
+    r5 = submit(port, ijob, key="retry-key-2")
+    ok(r5.status == 202 and r5.json()["id"] != r1.json()["id"], "another key: another job", r5)
+    submitted.append(r5.json()["id"])
+
+    # ---- errors
+    zero = "0" * 32
+    for m, p in (("GET", "/v1/jobs/" + zero), ("DELETE", "/v1/jobs/" + zero), ("GET", "/v1/jobs/%s/result" % zero),
+                 ("GET", "/v1/jobs/%s/result/mean.npy" % zero), ("GET", "/v1/jobs/not-an-id"),
+                 ("GET", "/v1/jobs/" + eid.upper())):
+        r = request(port, m, p)
+        ok(problem_is(r, 404, "not-found"), "404 %s %s" % (m, p), r)
+    for p in ("/nope", "/v1/nope", "/v1/jobs/%s/other" % eid, "/v2/jobs", "/"):
+        r = request(port, "GET", p)
+        ok(problem_is(r, 404, "not-found"), "404 unknown path " + p, r)
+    for m, p, allow in (("PUT", "/v1/jobs", "GET, POST"), ("DELETE", "/v1/jobs", "GET, POST"),
+                        ("POST", "/v1/jobs/" + eid, "GET, DELETE"), ("PATCH", "/v1/jobs/" + eid, "GET, DELETE"),
+                        ("POST", "/v1/jobs/%s/result" % eid, "GET"), ("DELETE", "/v1/jobs/%s/result/mean.npy" % eid, "GET"),
+                        ("POST", "/v1/models", "GET"), ("DELETE", "/healthz", "GET"), ("POST", "/readyz", "GET"),
+                        ("PUT", "/metrics", "GET"), ("OPTIONS", "/v1/jobs", "GET, POST")):
+        r = request(port, m, p, body=b"" if m in ("POST", "PUT", "PATCH") else None)
+        ok(problem_is(r, 405, "method-not-allowed") and r.header("Allow") == allow, "405 %s %s Allow %s" % (m, p, allow),
+           (r, r.header("Allow")))
+    r = request(port, "POST", "/v1/jobs", headers={"Content-Type": "application/json", "Content-Length": "2000000"},
+                send_body=False)
+    ok(problem_is(r, 413, "body-too-large"), "413: Content-Length over --max-body", r)
+    r = request(port, "POST", "/v1/jobs", json.dumps(ejob).encode(), headers={"Content-Type": "text/plain"})
+    ok(problem_is(r, 415, "unsupported-media-type", "Content-Type"), "415: text/plain", r)
+    r = request(port, "POST", "/v1/jobs", json.dumps(ejob).encode())
+    ok(problem_is(r, 415, "unsupported-media-type"), "415: no Content-Type", r)
+    r = request(port, "POST", "/v1/jobs", b'{"shape": [4, 4],', headers={"Content-Type": "application/json"})
+    ok(problem_is(r, 400, "malformed-json", "job") and "line" in r.json()["detail"], "400: malformed JSON", r)
+    r = request(port, "POST", "/v1/jobs", b"", headers={"Content-Type": "application/json"})
+    ok(problem_is(r, 400, "malformed-json"), "400: empty body", r)
+    bad = dict(ejob, prior={"type": "gaussian", "std": -1})
+    r = submit(port, bad)
+    ok(problem_is(r, 422, "invalid-job", "prior.std") and r.json()["detail"] == "prior.std must be > 0",
+       "422: invalid job names the field", r)
+    ok(CONTRACT.errors(CONTRACT.schema("JobDocument"), bad), "spec: JobDocument refuses prior.std -1")
+    r = submit(port, dict(ejob, shape=[100000, 100000]))
+    ok(problem_is(r, 422, "limit-exceeded", "shape"), "422: limit exceeded", r)
+    r = submit(port, dict(ejob, colour="red"))
+    ok(problem_is(r, 422, "invalid-job", "colour"), "422: unknown key", r)
+    for q, field in (("limit=0", "limit"), ("limit=abc", "limit"), ("limit=1001", "limit"), ("status=done", "status"),
+                     ("cursor=x", "cursor"), ("cursor=-5", "cursor")):
+        r = request(port, "GET", "/v1/jobs?" + q)
+        ok(problem_is(r, 400, "bad-query", field), "400 /v1/jobs?" + q, r)
+    for q in ("wait=-1", "wait=abc", "wait=31", "wait=1.5"):
+        r = request(port, "GET", "/v1/jobs/%s?%s" % (eid, q))
+        ok(problem_is(r, 400, "bad-query", "wait"), "400 ?" + q, r)
+
+    # ---- list: newest first, paging, status filter
+    for jid in submitted:
+        wait_status(port, jid, ("succeeded", "failed", "cancelled"), 60)
+    r = request(port, "GET", "/v1/jobs?limit=1000")
+    ids = [j["id"] for j in r.json()["jobs"]]
+    ok(ids == submitted[::-1] and r.json()["next_cursor"] is None, "list: every job, newest first", (ids, submitted))
+    paged, cursor, pages = [], None, 0
+    while pages < 50:
+        r = request(port, "GET", "/v1/jobs?limit=2" + ("&cursor=" + cursor if cursor else ""))
+        if r.status != 200:
+            break
+        pages += 1
+        page = r.json()
+        ok(len(page["jobs"]) <= 2, "page size")
+        paged += [j["id"] for j in page["jobs"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    ok(paged == submitted[::-1], "cursor paging gives the same order", (paged, submitted))
+    ok(pages == len(submitted) // 2 + 1, "pages", pages)
+    r = request(port, "GET", "/v1/jobs?status=cancelled")
+    cancelled = [j["id"] for j in r.json()["jobs"]]
+    ok(cancelled == [q2id, h2id, hid], "status filter: the cancelled jobs, newest first", cancelled)
+    r = request(port, "GET", "/v1/jobs?status=succeeded&limit=1")
+    ok(r.status == 200 and len(r.json()["jobs"]) == 1 and r.json()["jobs"][0]["status"] == "succeeded" and
+       r.json()["next_cursor"], "status filter with paging", r)
+    r = request(port, "GET", "/v1/jobs?status=running")
+    ok(r.status == 200 and r.json()["jobs"] == [], "status filter: nothing running", r)
+
+    # ---- operations
+    r = request(port, "GET", "/metrics")
+    text = r.body.decode()
+    ok(r.status == 200 and r.header("Content-Type").startswith("text/plain"), "metrics: text/plain", r.header("Content-Type"))
+    ok(re.search(r'^scorerecon_jobs\{status="succeeded"\} [1-9]', text, re.M), "metrics: scorerecon_jobs")
+    ok(re.search(r'^scorerecon_http_requests_total\{code="202"\} [1-9]', text, re.M), "metrics: http requests")
+    ok(re.search(r'^scorerecon_job_seconds_count [1-9]', text, re.M), "metrics: job seconds histogram")
+    ok(a.alive(), "server A alive after the end-to-end part")
+    rc, dt = a.term()
+    ok(rc == 0 and dt < 5, "server A stops on SIGTERM", (rc, dt))
+
+
+def test_auth():
+    tok = os.path.join(TMP, "token")
+    with open(tok, "w") as f:
+        f.write("s3cret-token\n")
+    s = Server(os.path.join(TMP, "data-auth"), "--token-file", tok)
+    port = s.port
+    job = image_job(8, 8, 200, samples=2, seed=2)
+    for h, name in ((None, "no header"), ({"Authorization": "Bearer nope"}, "wrong token"),
+                    ({"Authorization": "Basic czNjcmV0LXRva2Vu"}, "other scheme"),
+                    ({"Authorization": "Bearer s3cret-token-and-more"}, "longer token")):
+        r = request(port, "POST", "/v1/jobs", job, headers=h)
+        ok(problem_is(r, 401, "unauthorized") and r.header("WWW-Authenticate") == "Bearer", "401 POST: " + name, r)
+        r = request(port, "GET", "/v1/jobs", headers=h)
+        ok(problem_is(r, 401, "unauthorized") and r.header("WWW-Authenticate") == "Bearer", "401 GET: " + name, r)
+    r = request(port, "PUT", "/v1/jobs")
+    ok(problem_is(r, 401, "unauthorized"), "401 before 405", r)
+    r = request(port, "GET", "/v1/models")
+    ok(problem_is(r, 401, "unauthorized"), "401 models", r)
+    r = submit(port, job, token="s3cret-token")
+    ok(r.status == 202, "right token: 202", r)
+    jid = r.json()["id"]
+    j = wait_status(port, jid, ("succeeded", "failed"), 30, token="s3cret-token")
+    ok(j and j["status"] == "succeeded", "authenticated job succeeds", j)
+    r = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % jid, token="s3cret-token")
+    ok(r.status == 200, "authenticated file", r)
+    r = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % jid)
+    ok(problem_is(r, 401, "unauthorized"), "file without token: 401", r)
+    for p in ("/healthz", "/readyz", "/metrics"):
+        r = request(port, "GET", p)
+        ok(r.status == 200, p + " needs no token", r)
+    s.term()
+
+
+def test_queue_full():
+    s = Server(os.path.join(TMP, "data-q"), "--queue-max", "1")
+    port = s.port
+    r = submit(port, image_job(64, 64, 20000000, samples=4, seed=6, b64=True))
+    hid = r.json()["id"]
+    ok(wait_progress(port, hid, 0.0) is not None, "queue: the worker is busy")
+    r = submit(port, image_job(8, 8, 200, samples=2, seed=1), key="queued-x")
+    ok(r.status == 202, "queue: one job may wait", r)
+    xid = r.json()["id"]
+    r = submit(port, image_job(8, 8, 200, samples=2, seed=2))
+    ok(problem_is(r, 429, "queue-full") and int(r.header("Retry-After") or "-1") > 0, "429 with Retry-After", r)
+    r = submit(port, image_job(8, 8, 200, samples=2, seed=1), key="queued-x")
+    ok(r.status == 202 and r.json()["id"] == xid, "queue full: a retry of an accepted job still gets it", r)
+    r = submit(port, image_job(8, 8, 200, samples=2, seed=3), key="queued-x")
+    ok(problem_is(r, 422, "idempotency-key-reused"), "queue full: a reused key is still 422", r)
+    ok(request(port, "DELETE", "/v1/jobs/" + xid).status == 200, "queue: cancel the waiting job")
+    r = submit(port, image_job(8, 8, 200, samples=2, seed=2))
+    ok(r.status == 202, "queue: room again after a cancel", r)
+    r = request(port, "DELETE", "/v1/jobs/" + hid)
+    ok(r.status in (200, 202), "queue: cancel the long job", r)
+    s.term()
+
+
+# --------------------------------------------------------------------------------------------- durability
+
+
+def test_durability(rate):
+    # a job of about 2 s here: long enough to be killed mid-run, short enough to run three times
+    steps = int(min(max(2.0 * rate, 4000), 5000000))
+    print("service: durability: %.0f chain-steps/s here; the long job has %d steps per chain" % (rate, steps),
+          flush=True)
+    ljob = image_job(64, 64, steps, samples=4, seed=11, b64=True, outputs=["mean", "std", "samples"])
+    d1 = os.path.join(TMP, "data-d1")
+    s1 = Server(d1)
+    lid = submit(s1.port, ljob).json()["id"]
+    q1 = submit(s1.port, image_job(8, 8, 400, samples=2, seed=12)).json()["id"]
+    q2 = submit(s1.port, image_job(8, 8, 400, samples=2, seed=13)).json()["id"]
+    j = wait_progress(s1.port, lid, 0.05, 60)
+    ok(j is not None and j["status"] == "running", "durability: the long job runs before the kill", j)
+    s1.kill9()
+    rows = db_rows(d1)
+    ok(rows.get(lid) == ("running", 1), "kill -9: the running job is left running in the store", rows.get(lid))
+    ok(rows.get(q1) == ("queued", 0) and rows.get(q2) == ("queued", 0), "kill -9: queued jobs stay queued", rows)
+
+    s2 = Server(d1)
+    r = request(s2.port, "GET", "/v1/jobs")
+    listed = [x["id"] for x in r.json()["jobs"]]
+    ok(listed == [q2, q1, lid], "restart: every accepted job is listed", listed)
+    st = {x["id"]: x["status"] for x in r.json()["jobs"]}
+    ok(st[lid] in ("queued", "running"), "restart: the interrupted job is queued or running again", st)
+    j = wait_status(s2.port, lid, ("succeeded", "failed"), 120)
+    ok(j and j["status"] == "succeeded" and j["attempts"] == 2, "restart: the interrupted job succeeds, attempt 2", j)
+    for q in (q1, q2):
+        jq = wait_status(s2.port, q, ("succeeded", "failed"), 60)
+        ok(jq and jq["status"] == "succeeded" and jq["attempts"] == 1, "restart: queued jobs run", jq)
+    files = {}
+    for name in ("mean.npy", "std.npy", "samples.npy", "mean.png", "std.png"):
+        r = request(s2.port, "GET", "/v1/jobs/%s/result/%s" % (lid, name))
+        ok(r.status == 200, "restart: " + name, r)
+        files[name] = r.body
+    files["result"] = request(s2.port, "GET", "/v1/jobs/%s/result" % lid).body
+    files["lists"] = request(s2.port, "GET", "/v1/jobs/%s/result?encoding=lists" % lid).body
+
+    # the same job on a fresh server gives the same bytes (same seed, same answer)
+    f = Server(os.path.join(TMP, "data-fresh"))
+    fid = submit(f.port, ljob).json()["id"]
+    j = wait_status(f.port, fid, ("succeeded", "failed"), 120)
+    ok(j and j["status"] == "succeeded" and j["attempts"] == 1, "fresh server runs the job", j)
+    for name in ("mean.npy", "std.npy", "samples.npy", "mean.png"):
+        r = request(f.port, "GET", "/v1/jobs/%s/result/%s" % (fid, name))
+        ok(r.body == files[name], "rerun after kill -9 = fresh run: %s identical" % name)
+    fres = request(f.port, "GET", "/v1/jobs/%s/result" % fid).json()
+    lres = json.loads(files["result"])
+    for x in (fres, lres):
+        x["stats"].pop("seconds", None)
+    ok(fres == lres, "rerun after kill -9 = fresh run: result document (but seconds)")
+    f.term()
+
+    # SIGTERM: stops within seconds; the running job goes back to the queue
+    l2 = submit(s2.port, dict(ljob, seed=21)).json()["id"]
+    j = wait_progress(s2.port, l2, 0.05, 60)
+    ok(j is not None and j["status"] == "running", "SIGTERM: a job runs", j)
+    rc, dt = s2.term(15)
+    ok(rc == 0 and dt < 5, "SIGTERM: exits 0 within 5 s", (rc, dt))
+    ok("stopping" in s2.stderr() and "stopped" in s2.stderr(), "SIGTERM: logged", s2.stderr()[-400:])
+    rows = db_rows(d1)
+    ok(rows.get(l2) == ("queued", 1), "SIGTERM: the running job is queued again", rows.get(l2))
+
+    s3 = Server(d1)
+    for name in ("mean.npy", "std.npy", "samples.npy", "mean.png", "std.png"):
+        r = request(s3.port, "GET", "/v1/jobs/%s/result/%s" % (lid, name))
+        ok(r.status == 200 and r.body == files[name], "restart: %s byte-identical" % name)
+    ok(request(s3.port, "GET", "/v1/jobs/%s/result" % lid).body == files["result"], "restart: result JSON identical")
+    ok(request(s3.port, "GET", "/v1/jobs/%s/result?encoding=lists" % lid).body == files["lists"],
+       "restart: lists identical")
+    j = wait_status(s3.port, l2, ("succeeded", "failed"), 120)
+    ok(j and j["status"] == "succeeded" and j["attempts"] == 2, "SIGTERM: the job completes after restart", j)
+    r = request(s3.port, "GET", "/v1/jobs")
+    ok([x["id"] for x in r.json()["jobs"]] == [l2, q2, q1, lid], "restart: the list is intact")
+    rc, dt = s3.term()
+    ok(rc == 0, "durability: last server stops cleanly", rc)
+
+
+# --------------------------------------------------------------------------------------------- robustness
+
+
+def test_robustness():
+    s = Server(os.path.join(TMP, "data-r"), "--conn-timeout", "2", "--max-body", "1000000")
+    port = s.port
+
+    def healthy(name):
+        try:
+            r = request(port, "GET", "/healthz", check=False, timeout=10)
+            ok(r.status == 200, "robustness: /healthz after " + name, r)
+        except OSError as e:
+            ok(False, "robustness: /healthz after " + name, e)
+
+    def post(body, ctype="application/json", extra=b"", length=None):
+        if isinstance(body, str):
+            body = body.encode()
+        n = len(body) if length is None else length
+        return (b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: " + ctype.encode() +
+                b"\r\nContent-Length: " + str(n).encode() + b"\r\n" + extra + b"\r\n" + body)
+
+    good = json.dumps(image_job(4, 4, 100, samples=1, seed=1))
+    hostile = [
+        ("truncated body", [post(good, length=len(good) + 1000)[:-10]], None, 1.0),
+        ("10 MB of [", [post(b"[" * 10000000)], {413, 400, 422, None}, 3.0),
+        ("10 MB of [ chunked", [b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                b"Transfer-Encoding: chunked\r\n\r\n" +
+                                b"".join(b"100000\r\n" + b"[" * 0x100000 + b"\r\n" for _ in range(10)) + b"0\r\n\r\n"],
+         {413, None}, 5.0),
+        ("900 kB of [", [post(b"[" * 900000)], {400, 422}, 5.0),
+        ("invalid UTF-8", [post(b'{"shape": [4, 4], "x": "\xff\xfe\xc0\xaf"}')], {400}, 3.0),
+        ("overlong UTF-8 NUL", [post(b'{"shape": [4, 4], "x": "\xc0\x80"}')], {400}, 3.0),
+        ("NUL byte", [post(b'{"shape": [4, 4]\x00}')], {400, 422}, 3.0),
+        ("\\u0000", [post(b'{"shape": [4, 4], "\\u0000": 1}')], {422, 400}, 3.0),
+        ("1e999", [post(good.replace('"seed": 1', '"seed": 1e999'))], {422}, 3.0),
+        ("1e39 in an array", [post(good.replace("[[", "[[1e39, ", 1))], {422}, 3.0),
+        ("-1e999 std", [post(good.replace('"std": 0.3', '"std": -1e999'))], {422}, 3.0),
+        ("huge integer", [post(good.replace('"seed": 1', '"seed": 123456789012345678901234567890'))], {422}, 3.0),
+        ("deep objects", [post(b'{"a":' * 100000 + b"1" + b"}" * 100000)], {400, 422}, 3.0),
+        ("text/json", [post(good, "text/json")], {415}, 3.0),
+        ("application/jsonx", [post(good, "application/jsonx")], {415}, 3.0),
+        ("multipart", [post(good, "multipart/form-data; boundary=x")], {415}, 3.0),
+        ("json with charset", [post(good, "application/json; charset=utf-8")], {202}, 3.0),
+        ("no content type", [b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"], {415}, 3.0),
+        ("Content-Length: -1", [b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                b"Content-Length: -1\r\n\r\n{}"], {400, 413, None}, 3.0),
+        ("Content-Length: abc", [b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                                 b"Content-Length: abc\r\n\r\n{}"], {400, 413, None}, 3.0),
+        ("Content-Length 2^64", [post(b"{}", length=18446744073709551616)], {400, 413, None}, 3.0),
+        ("bad chunk size", [b"POST /v1/jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n"], {400, None}, 3.0),
+        ("garbage request line", [b"GARBAGE\r\n\r\n"], {400, None}, 3.0),
+        ("binary garbage", [bytes(random.Random(7).getrandbits(8) for _ in range(8192))], {400, None}, 3.0),
+        ("headers without blank line, then close", [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: b\r\n"], None, 0.5),
+        ("100 kB header", [b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: " + b"a" * 100000 + b"\r\n\r\n"],
+         {400, 413, 431, None}, 3.0),
+        ("100 kB URL", [b"GET /" + b"a" * 100000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"], {400, 404, 413, 414, 431, None},
+         3.0),
+        ("path traversal", [b"GET /v1/jobs/../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n"], {404, 400}, 3.0),
+        ("traversal in a file name", [b"GET /v1/jobs/" + b"0" * 32 + b"/result/..%2F..%2Fscorerecon.db HTTP/1.1\r\n"
+                                      b"Host: x\r\n\r\n"], {404}, 3.0),
+        ("HTTP/1.0 without Host", [b"GET /healthz HTTP/1.0\r\n\r\n"], {200}, 3.0),
+        ("HTTP/1.1 without Host", [b"GET /healthz HTTP/1.1\r\n\r\n"], {400, 200}, 3.0),
+        ("unknown method", [b"BREW /healthz HTTP/1.1\r\nHost: x\r\n\r\n"], {405, 400, 501}, 3.0),
+        ("wait=huge", [b"GET /v1/jobs/" + b"0" * 32 + b"?wait=99999999999999999999 HTTP/1.1\r\nHost: x\r\n\r\n"],
+         {404, 400}, 3.0),
+        ("pipelined requests", [b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" * 20], {200}, 3.0),
+    ]
+    for name, chunks, allowed, rt in hostile:
+        try:
+            status, data = raw(port, chunks, read_timeout=rt, half_close=name.startswith("truncated"),
+                               expect=20 if name.startswith("pipelined") else 1)
+        except OSError as e:
+            status, data = None, repr(e).encode()
+        if os.environ.get("SR_VERBOSE"):
+            print("  %-40s -> %s %r" % (name, status, data[data.find(b"\r\n\r\n") + 4:][:100]), flush=True)
+        if name.startswith("pipelined"):
+            ok(complete_responses(data) == 20, "robustness: 20 pipelined answers", data.count(b"HTTP/1.1 200"))
+        if allowed is not None:
+            ok(status in allowed, "robustness: %s answers %s" % (name, sorted(map(str, allowed))), (status, data[:300]))
+        healthy(name)
+        if not s.alive():
+            ok(False, "robustness: server died after " + name, s.stderr()[-2000:])
+            return
+
+    # many idle connections, then closed
+    socks = []
+    try:
+        for _ in range(50):
+            socks.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+    except OSError:
+        pass
+    healthy("50 idle connections")
+    for x in socks:
+        x.close()
+
+    # slow clients: a few bytes per second; the server must close them after --conn-timeout 2 (a little slack)
+    results = {}
+
+    def slow(name, prefix, payload):
+        """Sends prefix at once, then payload 3 bytes at a time, about 7 bytes a second."""
+        c = socket.create_connection(("127.0.0.1", port), timeout=5)
+        t0 = time.time()
+        closed_at = None
+        i = 0
+        try:
+            c.sendall(prefix)
+            while time.time() - t0 < 12 and i < len(payload):
+                c.sendall(payload[i:i + 3])
+                i += 3
+                c.settimeout(0.4)
+                try:
+                    d = c.recv(4096)
+                    if d == b"" or d.startswith(b"HTTP/1.1 408"):
+                        closed_at = time.time() - t0
+                        break
+                except socket.timeout:
+                    pass
+        except OSError:
+            closed_at = time.time() - t0
+        finally:
+            c.close()
+        results[name] = closed_at
+
+    body = good.encode()
+    whole = post(body)
+    ts = [threading.Thread(target=slow, args=("slow headers", b"", b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Long: " +
+                                                                  b"a" * 500)),
+          threading.Thread(target=slow, args=("slow body", whole[:len(whole) - len(body)], body))]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(20)
+    for name in ("slow headers", "slow body"):
+        at = results.get(name)
+        ok(at is not None and 1.5 <= at <= 6, "robustness: %s closed after --conn-timeout 2" % name, at)
+    healthy("slow clients")
+    # a long-poll is not a slow client: it outlives the connection timeout
+    t0 = time.time()
+    r = request(port, "GET", "/v1/jobs?limit=1", check=False)
+    jobs = r.json()["jobs"] if r.status == 200 else []
+    if jobs:
+        jid = jobs[0]["id"]
+        wait_status(port, jid, ("succeeded", "failed", "cancelled"), 30)
+        long_job = submit(port, image_job(64, 64, 20000000, samples=4, seed=31, b64=True)).json()["id"]
+        wait_progress(port, long_job, 0.0, 30)  # running: its status will not change during the long-poll
+        t0 = time.time()
+        r = request(port, "GET", "/v1/jobs/%s?wait=3" % long_job, check=False, timeout=10)
+        ok(r.status == 200 and time.time() - t0 >= 2.8, "robustness: a 3 s long-poll survives --conn-timeout 2",
+           (r, time.time() - t0))
+        request(port, "DELETE", "/v1/jobs/" + long_job, check=False)
+    ok(s.alive(), "robustness: the server is still alive at the end", s.stderr()[-2000:])
+    rc, dt = s.term()
+    ok(rc == 0, "robustness: the server stops cleanly", rc)
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def sanitizer_check():
+    for s in SERVERS:
+        text = s.stderr()
+        hit = re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error", text)
+        ok(hit is None, "server %d stderr is free of sanitizer reports" % s.n,
+           text[max(0, hit.start() - 200):hit.start() + 1500] if hit else "")
+
+
+def main():
+    global CONTRACT
+    t_start = time.time()
+    try:
+        CONTRACT = Contract(os.path.join(ROOT, "openapi.yaml"))
+    except Exception as e:  # noqa: BLE001 — a broken spec is one failure, not a crash
+        ok(False, "openapi.yaml loads", e)
+        finish()
+    CONTRACT.self_check()
+    for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
+        if name.endswith(".json"):
+            with open(os.path.join(ROOT, "examples", name)) as f:
+                errs = CONTRACT.errors(CONTRACT.schema("JobDocument"), json.load(f))
+            ok(not errs, "spec: examples/%s is a JobDocument" % name, errs[:3])
+    try:
+        rate = calibrate()
+    except (subprocess.SubprocessError, OSError) as e:
+        ok(False, "calibration run of %s run" % BIN, e)
+        rate = 20000.0
+    parts = [("end to end", test_end_to_end), ("auth", test_auth), ("queue", test_queue_full),
+             ("durability", lambda: test_durability(rate)), ("robustness", test_robustness)]
+    try:
+        for name, fn in parts:
+            t0 = time.time()
+            n0 = CONTRACT.checked
+            try:
+                fn()
+            except Exception as e:  # noqa: BLE001 — report and go on with the next part
+                import traceback
+                traceback.print_exc()
+                ok(False, "part %s raised" % name, repr(e))
+            print("service: %s: %.1f s, %d responses checked against openapi.yaml" %
+                  (name, time.time() - t0, CONTRACT.checked - n0), flush=True)
+    finally:
+        stop_all()
+    sanitizer_check()
+    print("service: %.1f s in all" % (time.time() - t_start))
+    if FAILED == 0:
+        shutil.rmtree(TMP, ignore_errors=True)
+    else:
+        print("service: server logs kept in " + TMP)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
