@@ -8,7 +8,7 @@ SAN     ?=
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
            -ffp-contract=off -fno-math-errno -Iinclude -Isolver -Iserver $(SAN)
-LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -lm -pthread $(SAN)
+LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -lopenblas -lm -pthread $(SAN)
 
 SOLVER_SRC := $(wildcard solver/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))

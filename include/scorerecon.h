@@ -274,6 +274,39 @@ double sr_coverage(const float *mean, const float *std, const float *ref, size_t
 /* Annealed Langevin's step at level sigma_i under the problem's rule (after sr_problem_validate). */
 double sr_annealed_step(const sr_problem *pb, double sigma_i);
 
+/* ---------------------------------------------------------------- score networks (docs/score-model-format.md)
+ * A tensor table, filled by a loader (server/safetensors.c memory-maps the file); the solver only borrows it. */
+
+typedef struct {
+  const char *name;
+  int rank;
+  size_t shape[4];
+  const float *data;
+  size_t nbytes;
+} sr_tensor;
+
+typedef struct {
+  size_t n;
+  const sr_tensor *t;
+  size_t nmeta;
+  const char *const *meta_keys, *const *meta_vals;
+} sr_tensor_set;
+
+typedef struct sr_unet sr_unet;
+/* Validates every tensor name and shape against the metadata's architecture; the data stays borrowed. */
+sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err);
+void sr_unet_free(sr_unet *u);
+long sr_unet_params(const sr_unet *u);
+void sr_unet_info(const sr_unet *u, size_t *h, size_t *w, double *sigma_min, double *sigma_max);
+size_t sr_unet_ws_floats(const sr_unet *u);
+/* out = ∇_x log p_σ(x) in data units for `batch` images of H·W pixels, `stride` floats apart. */
+void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride, double sigma, float *out,
+                   float *ws);
+
+/* A learned prior from a score network; owns `net` and calls release(release_arg) when freed (the loader's
+ * memory map). No level-0 score: annealed_langevin, pc and ode only. */
+sr_prior *sr_prior_score_model(sr_unet *net, void (*release)(void *), void *release_arg, sr_error *err);
+
 /* Number of usable cores. */
 int sr_cpu_count(void);
 

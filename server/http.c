@@ -19,6 +19,7 @@
 
 #include "array_json.h"
 #include "ctx.h"
+#include "models.h"
 
 #define PROBLEM_BASE "urn:scorerecon:problem:"
 
@@ -595,9 +596,7 @@ static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
 }
 
 static enum MHD_Result models(sr_server *srv, struct MHD_Connection *c) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddArrayToObject(o, "models"); /* learned score models arrive with the score_model prior */
-  return send_json(srv, c, 200, o, NULL, NULL);
+  return send_json(srv, c, 200, sr_models_json(srv->cfg.models_dir), NULL, NULL);
 }
 
 static enum MHD_Result not_allowed(sr_server *srv, struct MHD_Connection *c, const char *allow) {

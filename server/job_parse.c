@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unistd.h>
+
 #include "array_json.h"
 #include "job.h"
+#include "safetensors.h"
 
 void sr_limits_default(sr_limits *lim) {
   lim->max_pixels = (size_t)1 << 22;      /* 2048 x 2048 */
@@ -14,6 +17,7 @@ void sr_limits_default(sr_limits *lim) {
   lim->max_chain_steps = 1e8;
   lim->max_output_values = 1e9 / 4;       /* 1 GB of float32 */
   lim->max_doc_bytes = (size_t)256 << 20;
+  lim->models_dir = "models";
 }
 
 typedef struct {
@@ -450,6 +454,60 @@ static int parse_doubles(const cJSON *obj, const char *path, const char *key, do
   return 0;
 }
 
+/* ---------------------------------------------------------------- learned priors */
+
+static void release_model_file(void *arg) {
+  sr_safetensors_close(arg);
+  free(arg);
+}
+
+static int parse_score_model(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  sr_problem *pb = c->pb;
+  static const char *const k[] = {"type", "model", NULL};
+  if (check_keys(v, "prior", k, err)) return -1;
+  const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "model");
+  if (!cJSON_IsString(m)) return sr_fail(err, SR_EINVAL, "prior.model", "must be the name of a model (see `scorerecon "
+                                         "models` or GET /v1/models)"), -1;
+  const char *name = m->valuestring;
+  size_t nl = strlen(name);
+  int ok = nl >= 1 && nl <= 64 && name[0] != '.';
+  for (size_t i = 0; ok && i < nl; i++)
+    ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
+         name[i] == '-' || name[i] == '_' || name[i] == '.';
+  if (!ok) return sr_fail(err, SR_EINVAL, "prior.model", "must be 1 to 64 letters, digits, '-', '_' or '.'"), -1;
+  char path[1400];
+  snprintf(path, sizeof path, "%s/%s.safetensors", c->lim->models_dir ? c->lim->models_dir : "models", name);
+  sr_safetensors *file = calloc(1, sizeof *file);
+  if (!file) return sr_fail(err, SR_ENOMEM, "prior.model", "out of memory"), -1;
+  sr_error e2;
+  if (access(path, R_OK)) {
+    free(file);
+    return sr_fail(err, SR_EINVAL, "prior.model", "\"%s\" is not an installed model (no %s)", name, path), -1;
+  }
+  if (sr_safetensors_open(path, file, &e2)) {
+    free(file);
+    return sr_fail(err, e2.code, "prior.model", "%s", e2.msg), -1;
+  }
+  sr_unet *net = sr_unet_create(&file->set, &e2);
+  if (!net) {
+    release_model_file(file);
+    return sr_fail(err, e2.code, "prior.model", "%s: %s", name, e2.msg), -1;
+  }
+  size_t h, w;
+  double smin, smax;
+  sr_unet_info(net, &h, &w, &smin, &smax);
+  if (pb->rank != 2 || pb->shape[0] != h || pb->shape[1] != w) {
+    sr_unet_free(net);
+    release_model_file(file);
+    char s1[64];
+    return sr_fail(err, SR_EINVAL, "shape", "%s does not match model %s's image size [%zu,%zu]",
+                   sr_shape_str(pb->rank, pb->shape, s1, sizeof s1), name, h, w), -1;
+  }
+  pb->prior = sr_prior_score_model(net, release_model_file, file, err);
+  return pb->prior ? 0 : -1;
+}
+
 static int parse_prior(parse_ctx *c, const cJSON *v) {
   sr_error *err = c->err;
   sr_problem *pb = c->pb;
@@ -475,6 +533,8 @@ static int parse_prior(parse_ctx *c, const cJSON *v) {
       return sr_fail(err, SR_EINVAL, "prior.means", "weights, means and stds must have the same length (%zu, %zu, %zu)",
                      nw, nm, ns), -1;
     pb->prior = sr_prior_gmm(nw, w, m, s, err);
+  } else if (!strcmp(type, "score_model")) {
+    if (parse_score_model(c, v)) return -1;
   } else if (!strcmp(type, "tv")) {
     static const char *const k[] = {"type", "weight", "epsilon", NULL};
     double lam = 0, eps = 0.01;
@@ -484,7 +544,7 @@ static int parse_prior(parse_ctx *c, const cJSON *v) {
     size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
     pb->prior = sr_prior_tv(h, w, lam, eps, err);
   } else {
-    sr_fail(err, SR_EINVAL, "prior.type", "\"%.40s\" is not a known prior (gaussian, gmm, tv)", type);
+    sr_fail(err, SR_EINVAL, "prior.type", "\"%.40s\" is not a known prior (gaussian, gmm, tv, score_model)", type);
     return -1;
   }
   return pb->prior ? 0 : -1;

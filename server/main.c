@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "job.h"
+#include "models.h"
 
 int sr_serve_main(int argc, char **argv); /* serve.c */
 
@@ -15,13 +16,15 @@ static void usage(FILE *f) {
   fprintf(f,
           "scorerecon %s — posterior sampling with score-based priors\n\n"
           "usage:\n"
-          "  scorerecon run JOB.json [-o RESULT.json] [--lists] [--threads N] [--quiet]\n"
+          "  scorerecon run JOB.json [-o RESULT.json] [--lists] [--threads N] [--quiet] [--models DIR]\n"
           "      Runs one job offline. JOB.json may be '-' (stdin); -o '-' (default) writes to stdout.\n"
           "      --lists      arrays as nested JSON lists instead of base64 ARRAY objects\n"
           "      --threads N  worker threads (default: all cores; results do not depend on it)\n"
           "      --quiet      no progress bar\n"
           "  scorerecon serve [--listen HOST:PORT] [--data-dir DIR] [--workers N] [--token-file F] ...\n"
           "      The HTTP service (see `scorerecon serve --help`, openapi.yaml).\n"
+          "  scorerecon models [DIR]\n"
+          "      Lists the score models in DIR (default models/) with their shape, parameters and noise range.\n"
           "  scorerecon version\n"
           "  scorerecon help\n\n"
           "Exit status: 0 success, 2 invalid job (one message naming the field), 1 other failure.\n"
@@ -127,10 +130,12 @@ static int on_progress(void *user, long done, long total) {
 static int cmd_run(int argc, char **argv) {
   const char *in = NULL, *out = "-";
   int lists = 0, threads = 0, quiet = 0;
+  const char *models = "models";
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--lists")) lists = 1;
     else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
+    else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
       char *end;
       long t = strtol(argv[++i], &end, 10);
@@ -152,6 +157,7 @@ static int cmd_run(int argc, char **argv) {
   }
   sr_limits lim;
   sr_limits_default(&lim);
+  lim.models_dir = models;
   size_t len;
   int too_big;
   char *text = read_all(in, lim.max_doc_bytes, &len, &too_big);
@@ -211,6 +217,15 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "serve")) return sr_serve_main(argc - 2, argv + 2);
+  if (!strcmp(cmd, "models")) { /* scorerecon models [DIR] */
+    sr_init();
+    cJSON *m = sr_models_json(argc > 2 ? argv[2] : "models");
+    char *s = cJSON_Print(m);
+    if (s) puts(s);
+    free(s);
+    cJSON_Delete(m);
+    return 0;
+  }
   if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
     printf("scorerecon %s\n", SR_VERSION);
     return 0;

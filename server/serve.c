@@ -163,6 +163,7 @@ int sr_serve_main(int argc, char **argv) {
       return 2;
     }
   }
+  cfg->limits.models_dir = cfg->models_dir;
   if (cfg->job_threads == 0) {
     cfg->job_threads = sr_cpu_count() / cfg->workers;
     if (cfg->job_threads < 1) cfg->job_threads = 1;

@@ -1,6 +1,7 @@
 /* core.c — errors, aligned memory, library init and machine facts shared by the whole solver. */
 #include "scorerecon.h"
 
+#include <cblas.h>
 #include <fftw3.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -54,6 +55,8 @@ size_t sr_stride(size_t n) { return (n + 15) & ~(size_t)15; }
 void sr_init(void) {
   /* Idempotent inside FFTW; planning from several threads is then safe. */
   fftwf_make_planner_thread_safe();
+  /* Chains are the unit of parallel work: one BLAS thread per call avoids oversubscribing the cores. */
+  openblas_set_num_threads(1);
 }
 
 int sr_cpu_count(void) {

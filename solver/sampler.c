@@ -64,6 +64,9 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
   if (!level0 && !pb->prior->has_marginals)
     return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score of noised marginals, which prior.type %s "
                    "does not have (use langevin or mala)", sname, pb->prior->kind);
+  if (level0 && !isfinite(pb->prior->lipschitz) && pb->prior->ncomp == 0)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the prior's score at noise level 0, which prior.type %s "
+                   "does not have (use annealed_langevin, pc or ode)", sname, pb->prior->kind);
   if (level0 && !isfinite(pb->prior->lipschitz))
     return sr_fail(err, SR_EINVAL, "prior.stds", "has an atom (std 0), which has no score at noise level 0: "
                    "%s cannot sample it (use annealed_langevin, pc or ode)", sname);

@@ -220,7 +220,7 @@ static const bad_case BAD[] = {
     {MEAS "," LANGEVIN "}", "prior", "is required", 0},
     {MEAS ",'prior':'gaussian'," LANGEVIN "}", "prior", "must be an object with a \"type\"", 0},
     {MEAS ",'prior':{'type':'diffusion'}," LANGEVIN "}", "prior.type",
-     "\"diffusion\" is not a known prior (gaussian, gmm, tv)", 0},
+     "\"diffusion\" is not a known prior (gaussian, gmm, tv, score_model)", 0},
     {MEAS ",'prior':{'type':'gaussian','std':0}," LANGEVIN "}", "prior.std", "prior.std must be > 0", 0},
     {MEAS ",'prior':{'type':'gaussian','std':-1}," LANGEVIN "}", "prior.std", "prior.std must be > 0", 0},
     {MEAS ",'prior':{'type':'gaussian','mean':0}," LANGEVIN "}", "prior.std", "is required", 0},
