@@ -1,0 +1,133 @@
+/* test_unet.c — the C score network against PyTorch: the tiny model tests/data/tiny-unet.safetensors and the
+ * reference outputs tests/data/tiny-unet-ref.bin (both written by tools/make_test_model.py from the PyTorch model
+ * of tools/scoremodel.py) must agree to relative error < 1e-4; and the loader's validation. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "safetensors.h"
+#include "scorerecon.h"
+#include "test.h"
+
+#define MODEL "tests/data/tiny-unet.safetensors"
+#define REF "tests/data/tiny-unet-ref.bin"
+
+typedef struct {
+  char name[32];
+  int rank;
+  unsigned dims[4];
+  float *data;
+  size_t count;
+} ref_entry;
+
+static int read_ref(ref_entry *e, int max) {
+  FILE *f = fopen(REF, "rb");
+  if (!f) return -1;
+  char magic[8];
+  unsigned n = 0;
+  int got = 0;
+  if (fread(magic, 1, 8, f) != 8 || memcmp(magic, "SRREF1\0\0", 8) || fread(&n, 4, 1, f) != 1) goto out;
+  for (unsigned i = 0; i < n && got < max; i++) {
+    unsigned ln, r;
+    ref_entry *x = &e[got];
+    memset(x, 0, sizeof *x);
+    if (fread(&ln, 4, 1, f) != 1 || ln >= sizeof x->name || fread(x->name, 1, ln, f) != ln) break;
+    if (fread(&r, 4, 1, f) != 1 || r > 4 || fread(x->dims, 4, r, f) != r) break;
+    x->rank = (int)r;
+    x->count = 1;
+    for (unsigned d = 0; d < r; d++) x->count *= x->dims[d];
+    x->data = malloc(x->count * sizeof(float));
+    if (!x->data || fread(x->data, 4, x->count, f) != x->count) break;
+    got++;
+  }
+out:
+  fclose(f);
+  return got;
+}
+
+static const ref_entry *entry(const ref_entry *e, int n, const char *name) {
+  for (int i = 0; i < n; i++)
+    if (!strcmp(e[i].name, name)) return &e[i];
+  return NULL;
+}
+
+TEST(unet_matches_pytorch_reference) {
+  sr_safetensors file;
+  sr_error err;
+  CHECK(sr_safetensors_open(MODEL, &file, &err) == SR_OK, "%s", err.msg);
+  if (!file.map) return;
+  sr_unet *u = sr_unet_create(&file.set, &err);
+  CHECK(u != NULL, "%s", err.msg);
+  ref_entry e[32];
+  int n = read_ref(e, 32);
+  const ref_entry *x = entry(e, n, "x"), *sig = entry(e, n, "sigma"), *score = entry(e, n, "score");
+  CHECK(x && sig && score, "reference file lacks x, sigma or score (%d entries)", n);
+  if (u && x && sig && score) {
+    size_t h, w;
+    double smin, smax;
+    sr_unet_info(u, &h, &w, &smin, &smax);
+    size_t npix = h * w, sn = sr_stride(npix);
+    float *in = sr_alloc(sn), *out = sr_alloc(sn), *ws = sr_alloc(sr_unet_ws_floats(u));
+    for (unsigned b = 0; b < sig->count; b++) {
+      memcpy(in, x->data + b * npix, npix * sizeof(float));
+      sr_unet_score(u, in, 1, sn, sig->data[b], out, ws);
+      double maxref = 0, maxdiff = 0;
+      for (size_t i = 0; i < npix; i++) {
+        double r = score->data[b * npix + i];
+        maxref = fmax(maxref, fabs(r));
+        maxdiff = fmax(maxdiff, fabs(r - out[i]));
+      }
+      CHECK(maxdiff <= 1e-4 * maxref, "image %u (sigma %g): max |C - PyTorch| = %.3g, max |PyTorch| = %.3g", b,
+            sig->data[b], maxdiff, maxref);
+    }
+    /* the batched call (images `stride` apart) gives the same as one by one */
+    float *in3 = sr_alloc(3 * sn), *out3 = sr_alloc(3 * sn);
+    for (int b = 0; b < 3; b++) memcpy(in3 + b * sn, x->data + (size_t)b * npix, npix * sizeof(float));
+    sr_unet_score(u, in3, 3, sn, sig->data[1], out3, ws);
+    memcpy(in, x->data + 2 * npix, npix * sizeof(float));
+    sr_unet_score(u, in, 1, sn, sig->data[1], out, ws);
+    CHECK(memcmp(out, out3 + 2 * sn, npix * sizeof(float)) == 0, "batch result differs from the single one");
+    sr_free(in); sr_free(out); sr_free(ws); sr_free(in3); sr_free(out3);
+  }
+  for (int i = 0; i < n; i++) free(e[i].data);
+  sr_unet_free(u);
+  sr_safetensors_close(&file);
+}
+
+TEST(unet_loader_rejects_bad_files_and_shapes) {
+  sr_safetensors file;
+  sr_error err;
+  CHECK(sr_safetensors_open("tests/data/no-such-model.safetensors", &file, &err) != SR_OK &&
+            strstr(err.msg, "cannot open"), "missing file: %s", err.msg);
+  /* a truncated copy */
+  FILE *f = fopen(MODEL, "rb");
+  char *buf = malloc(1 << 20);
+  size_t len = f ? fread(buf, 1, 1 << 20, f) : 0;
+  if (f) fclose(f);
+  char tmp[] = "/tmp/sr-trunc-XXXXXX";
+  int fd = mkstemp(tmp);
+  FILE *t = fdopen(fd, "wb");
+  fwrite(buf, 1, len - 100, t);
+  fclose(t);
+  CHECK(sr_safetensors_open(tmp, &file, &err) != SR_OK && strstr(err.msg, "truncated"), "truncated: %s", err.msg);
+  remove(tmp);
+  free(buf);
+  /* a tensor whose shape the architecture does not expect, and a missing one */
+  CHECK(sr_safetensors_open(MODEL, &file, &err) == SR_OK, "%s", err.msg);
+  if (!file.map) return;
+  sr_tensor *copy = malloc(file.n * sizeof *copy);
+  memcpy(copy, file.tensors, file.n * sizeof *copy);
+  sr_tensor_set set = file.set;
+  set.t = copy;
+  for (size_t i = 0; i < file.n; i++)
+    if (!strcmp(copy[i].name, "conv_in.bias")) copy[i].shape[0] += 1;
+  CHECK(sr_unet_create(&set, &err) == NULL && strstr(err.msg, "conv_in.bias"), "bad shape: %s", err.msg);
+  memcpy(copy, file.tensors, file.n * sizeof *copy);
+  set.n = file.n - 1;
+  for (size_t i = 0; i < file.n; i++)
+    if (!strcmp(copy[i].name, "out_conv.weight")) copy[i] = copy[file.n - 1];
+  CHECK(sr_unet_create(&set, &err) == NULL && strstr(err.msg, "missing"), "missing tensor: %s", err.msg);
+  free(copy);
+  sr_safetensors_close(&file);
+}
