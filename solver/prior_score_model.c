@@ -61,6 +61,8 @@ sr_prior *sr_prior_score_model(sr_unet *net, void (*release)(void *), void *rele
   m->release = release;
   m->release_arg = release_arg;
   p->kind = "score_model";
+  p->trained_sigma[0] = m->smin;
+  p->trained_sigma[1] = smax;
   p->has_marginals = 1;
   p->lipschitz = INFINITY;
   p->ws_floats = sr_unet_ws_floats(net); /* the network runs image by image: one workspace serves a batch */
