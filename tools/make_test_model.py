@@ -26,7 +26,6 @@ Entries, in this order (batch of 3; image i is evaluated at sigma[i]):
     up.2.res    [3,8,3,3], up.1.res [3,8,6,6], up.0.res [3,4,12,12]
     out         [3,1,12,12] out_conv output (network units)
 """
-import math
 import os
 import struct
 import sys

@@ -26,7 +26,8 @@ def _gn(c, groups):
 
 
 class TEmb(nn.Module):
-    """Noise embedding: [sin(2π W log σ_u), cos(2π W log σ_u)] -> fc1 -> SiLU -> fc2 (keys temb.W, temb.fc1.*, temb.fc2.*)."""
+    """Noise embedding: [sin(2π W log σ_u), cos(2π W log σ_u)] -> fc1 -> SiLU -> fc2
+    (keys temb.W, temb.fc1.*, temb.fc2.*)."""
 
     def __init__(self, fourier_features, embed_dim, fourier_scale=1.0):
         super().__init__()
