@@ -11,6 +11,8 @@ Jobs:
   inpaint.json         50% of the pixels missing, sigma 0.02, smoothed-TV prior, MALA
   deblur.json          circular Gaussian blur (sigma 1.5, 9x9), sigma 0.02, smoothed-TV prior, MALA
   mri.json             Cartesian-undersampled centred k-space (acceleration 3), sigma 0.02, smoothed-TV prior, MALA
+  binary_denoise.json  the first Fashion-MNIST test image thresholded at 0.5 ({0, 1}), Gaussian noise sigma 0.5,
+                       Ising prior (values [0, 1]), Metropolis-Hastings (checkerboard)
 
 denoise.json keeps the i.i.d. Gaussian prior (mean and std of the phantom) because its posterior is known in closed
 form, which examples/plot.py checks the sampled moments against. The others use the TV prior: under an i.i.d.
@@ -21,6 +23,7 @@ Images use the base64 ARRAY form: {"dtype": "float32"|"complex64", "shape": [...
 little-endian, row-major values (complex64 = interleaved re, im)}.
 """
 import base64
+import gzip
 import json
 import os
 import sys
@@ -184,11 +187,45 @@ def image_jobs(outdir):
         "num_samples": 8, "seed": 6, "ground_truth": gt, "outputs": outputs})
 
 
+FASHION_MNIST = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz"   # Debian's dataset-fashion-mnist
+
+
+def fashion_mnist_test_image(index=0, path=FASHION_MNIST):
+    """Test image `index` of Fashion-MNIST (28x28 uint8) from the IDX file: magic 2051, count, rows, cols, pixels."""
+    with gzip.open(path, "rb") as f:
+        raw = f.read()
+    magic, count, rows, cols = np.frombuffer(raw[:16], dtype=">u4")
+    if magic != 2051 or index >= count:
+        raise SystemExit(f"{path}: not an IDX image file with image {index}")
+    n = int(rows) * int(cols)
+    return np.frombuffer(raw, dtype=np.uint8, count=n, offset=16 + index * n).reshape(int(rows), int(cols))
+
+
+def binary_jobs(outdir):
+    """Binary denoising: x in {0, 1} is the thresholded image, y = x + 0.5 z. Gaussian noise (not flipped pixels)
+    because it is exactly the likelihood the solver assumes, so the posterior is the model's own. J = 0.8 is the
+    middle of the 0.6-1.0 range the Ising literature uses for binary images; field 0 (no preference for ink)."""
+    if not os.path.exists(FASHION_MNIST):
+        raise SystemExit(f"{FASHION_MNIST} is missing: apt-get install dataset-fashion-mnist")
+    rng = np.random.default_rng(SEED + 1)
+    img = fashion_mnist_test_image(0).astype(np.float64) / 255.0
+    x = (img > 0.5).astype(np.float32)
+    sigma = 0.5
+    y = x + sigma * rng.standard_normal(x.shape)
+    write(outdir, "binary_denoise.json", {
+        "shape": list(x.shape), "operator": {"type": "identity"}, "noise": {"sigma": sigma},
+        "observation": array(y),
+        "prior": {"type": "ising", "coupling": 0.8, "field": 0, "boundary": "free", "values": [0, 1]},
+        "sampler": {"type": "mh", "sweeps": 4000, "burn_in": 1000, "proposal": "checkerboard"},
+        "num_samples": 16, "seed": 7, "ground_truth": array(x), "outputs": ["mean", "std", "samples"]})
+
+
 def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     os.makedirs(outdir, exist_ok=True)
     seed_jobs(outdir)
     image_jobs(outdir)
+    binary_jobs(outdir)
 
 
 if __name__ == "__main__":

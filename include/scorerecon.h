@@ -71,6 +71,9 @@ sr_rng sr_rng_make(uint64_t seed, uint64_t stream);
 void sr_rng_normals(const sr_rng *r, uint64_t step, float *out, size_t n);
 /* n uniforms in (0, 1) for counter position `step`, from a sub-stream disjoint from sr_rng_normals. */
 void sr_rng_uniforms(const sr_rng *r, uint64_t step, double *out, size_t n);
+/* n raw 32-bit words for counter position `step` (< 2^63), from a sub-stream disjoint from the two above; the
+ * same bits on every machine and code path (layout in rng.c). */
+void sr_rng_bits(const sr_rng *r, uint64_t step, uint32_t *out, size_t n);
 /* The raw generator: four 32-bit words at counter (c0, c1, c2, c3). */
 void sr_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]);
 
@@ -168,9 +171,11 @@ struct sr_prior {
   void (*sample)(const sr_prior *p, sr_noise nl, const sr_rng *rng, uint64_t step, float *x, size_t n);
   void (*destroy)(sr_prior *p);
   void *impl;
+  double trained_sigma[2];  /* learned priors: the noise range the network was trained on (else 0, 0) */
   /* for the tests and the analytic oracles: */
   size_t ncomp;            /* gmm components (gaussian: 1) */
   const double *w, *mu, *sd;
+  int discrete;            /* 1: a law on a finite set of images (ising): no score, sampled by mh only */
 };
 
 sr_prior *sr_prior_gaussian(double mean, double std, sr_error *err);
@@ -178,6 +183,11 @@ sr_prior *sr_prior_gmm(size_t k, const double *weights, const double *means, con
 /* Smoothed TV on an h x w image: log p = -lambda sum_ij sqrt(|∇x|_ij^2 + eps^2), forward differences,
  * Neumann boundary. */
 sr_prior *sr_prior_tv(size_t h, size_t w, double lambda, double eps, sr_error *err);
+/* Ising model on an h x w lattice of spins s = ±1 shown as pixels a (s = −1) or b (s = +1):
+ * log p = J Σ_(i,j) s_i s_j + field Σ_i s_i over 4-neighbour pairs (periodic: every site's right and down
+ * neighbour, wrapping). Discrete: sampled by SR_SAMPLER_MH only (docs/samplers.md). */
+sr_prior *sr_prior_ising(size_t h, size_t w, double coupling, double field, int periodic, double a, double b,
+                         sr_error *err);
 void sr_prior_free(sr_prior *p);
 
 /* ---------------------------------------------------------------- samplers */
@@ -187,10 +197,13 @@ typedef enum {
   SR_SAMPLER_MALA,
   SR_SAMPLER_ANNEALED,
   SR_SAMPLER_PC,
-  SR_SAMPLER_ODE
+  SR_SAMPLER_ODE,
+  SR_SAMPLER_MH              /* Metropolis–Hastings single-site flips on a discrete prior's energy */
 } sr_sampler_kind;
 
 enum { SR_STEP_SONG = 0, SR_STEP_LIPSCHITZ = 1 };
+enum { SR_MH_SINGLE_FLIP = 0, SR_MH_CHECKERBOARD = 1 };  /* mh proposals */
+enum { SR_MH_INIT_RANDOM = 0, SR_MH_INIT_OBSERVATION = 1 }; /* mh initial state */
 
 typedef struct {
   sr_sampler_kind kind;
@@ -209,6 +222,10 @@ typedef struct {
   long corrector_steps;
   int denoise;               /* pc: final step without noise (score_sde's noise removal) */
   int ode_method;            /* 1 euler, 2 heun */
+  /* mh: steps, burn_in and thinning count sweeps (n single-site proposals each) */
+  int proposal;              /* SR_MH_SINGLE_FLIP or SR_MH_CHECKERBOARD */
+  int init;                  /* SR_MH_INIT_RANDOM or SR_MH_INIT_OBSERVATION */
+  double temp_start, temp_end; /* temperature: geometric from start to end over the burn-in, then end (0 = 1) */
 } sr_sampler_cfg;
 
 /* ---------------------------------------------------------------- the problem and its run */
@@ -254,8 +271,9 @@ typedef struct {
   long score_evals;           /* per chain-image evaluations of the prior score */
   long op_applies;            /* forward + adjoint applications */
   double seconds;
-  double accept_rate;         /* mala; -1 otherwise */
+  double accept_rate;         /* mala, mh (after burn-in); -1 otherwise */
   double step_size;           /* langevin/mala: the step used (mean over chains after adaptation) */
+  long proposals;             /* mh: single-site proposals made in all (burn-in included) */
   sr_metrics metrics;
 } sr_result;
 

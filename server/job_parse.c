@@ -24,6 +24,7 @@ typedef struct {
   const sr_limits *lim;
   sr_error *err;
   sr_problem *pb;
+  cJSON *model_sampler;   /* a learned prior's recommended sampler (its metadata), owned; NULL if none */
 } parse_ctx;
 
 /* ---------------------------------------------------------------- small typed getters */
@@ -504,7 +505,38 @@ static int parse_score_model(parse_ctx *c, const cJSON *v) {
     return sr_fail(err, SR_EINVAL, "shape", "%s does not match model %s's image size [%zu,%zu]",
                    sr_shape_str(pb->rank, pb->shape, s1, sizeof s1), name, h, w), -1;
   }
+  for (size_t i = 0; i < file->nmeta; i++)
+    if (!strcmp(file->keys[i], "sampler")) c->model_sampler = cJSON_Parse(file->vals[i]);
   pb->prior = sr_prior_score_model(net, release_model_file, file, err);
+  return pb->prior ? 0 : -1;
+}
+
+/* {"type": "ising", "coupling": J, "field": h, "boundary": "free" | "periodic", "values": [a, b]} */
+static int parse_ising(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  sr_problem *pb = c->pb;
+  static const char *const k[] = {"type", "coupling", "field", "boundary", "values", NULL};
+  double J = 0, field = 0, ab[2] = {-1, 1};
+  if (check_keys(v, "prior", k, err) || get_num(v, "prior", "coupling", 1, &J, err) < 0 ||
+      get_num(v, "prior", "field", 0, &field, err) < 0)
+    return -1;
+  int periodic = 0;
+  const cJSON *bd = cJSON_GetObjectItemCaseSensitive(v, "boundary");
+  if (bd) {
+    if (!cJSON_IsString(bd) || (strcmp(bd->valuestring, "free") && strcmp(bd->valuestring, "periodic")))
+      return sr_fail(err, SR_EINVAL, "prior.boundary", "must be \"free\" or \"periodic\""), -1;
+    periodic = bd->valuestring[0] == 'p';
+  }
+  const cJSON *vals = cJSON_GetObjectItemCaseSensitive(v, "values");
+  if (vals) {
+    size_t nv;
+    if (!cJSON_IsArray(vals) || cJSON_GetArraySize(vals) != 2)
+      return sr_fail(err, SR_EINVAL, "prior.values", "must be a list of two numbers [a, b]: the pixel values of the "
+                     "two states"), -1;
+    if (parse_doubles(v, "prior", "values", ab, 2, &nv, err)) return -1;
+  }
+  size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
+  pb->prior = sr_prior_ising(h, w, J, field, periodic, ab[0], ab[1], err);
   return pb->prior ? 0 : -1;
 }
 
@@ -535,6 +567,8 @@ static int parse_prior(parse_ctx *c, const cJSON *v) {
     pb->prior = sr_prior_gmm(nw, w, m, s, err);
   } else if (!strcmp(type, "score_model")) {
     if (parse_score_model(c, v)) return -1;
+  } else if (!strcmp(type, "ising")) {
+    if (parse_ising(c, v)) return -1;
   } else if (!strcmp(type, "tv")) {
     static const char *const k[] = {"type", "weight", "epsilon", NULL};
     double lam = 0, eps = 0.01;
@@ -544,7 +578,7 @@ static int parse_prior(parse_ctx *c, const cJSON *v) {
     size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
     pb->prior = sr_prior_tv(h, w, lam, eps, err);
   } else {
-    sr_fail(err, SR_EINVAL, "prior.type", "\"%.40s\" is not a known prior (gaussian, gmm, tv, score_model)", type);
+    sr_fail(err, SR_EINVAL, "prior.type", "\"%.40s\" is not a known prior (gaussian, gmm, tv, score_model, ising)", type);
     return -1;
   }
   return pb->prior ? 0 : -1;
@@ -594,6 +628,45 @@ static int parse_sde(const cJSON *v, sr_sde *sde, sr_error *err) {
   return 0;
 }
 
+/* {"type": "mh", "sweeps", "burn_in", "thinning", "proposal", "temperature": T | {"start", "end"}, "init"} */
+static int parse_mh(const cJSON *v, sr_sampler_cfg *s, sr_error *err) {
+  static const char *const k[] = {"type", "sweeps", "burn_in", "thinning", "proposal", "temperature", "init", NULL};
+  const char *p = "sampler";
+  const long BIG = 1000000000L;
+  s->kind = SR_SAMPLER_MH;
+  if (check_keys(v, p, k, err) || get_int(v, p, "sweeps", 0, 1, BIG, &s->steps, err) < 0 ||
+      get_int(v, p, "burn_in", 0, 0, BIG, &s->burn_in, err) < 0 ||
+      get_int(v, p, "thinning", 0, 1, BIG, &s->thinning, err) < 0)
+    return -1;
+  const cJSON *pr = cJSON_GetObjectItemCaseSensitive(v, "proposal");
+  if (pr) {
+    if (!cJSON_IsString(pr) || (strcmp(pr->valuestring, "single_flip") && strcmp(pr->valuestring, "checkerboard")))
+      return sr_fail(err, SR_EINVAL, "sampler.proposal", "must be \"single_flip\" or \"checkerboard\""), -1;
+    s->proposal = pr->valuestring[0] == 'c' ? SR_MH_CHECKERBOARD : SR_MH_SINGLE_FLIP;
+  }
+  const cJSON *in = cJSON_GetObjectItemCaseSensitive(v, "init");
+  if (in) {
+    if (!cJSON_IsString(in) || (strcmp(in->valuestring, "random") && strcmp(in->valuestring, "observation")))
+      return sr_fail(err, SR_EINVAL, "sampler.init", "must be \"random\" or \"observation\""), -1;
+    s->init = in->valuestring[0] == 'o' ? SR_MH_INIT_OBSERVATION : SR_MH_INIT_RANDOM;
+  }
+  const cJSON *tp = cJSON_GetObjectItemCaseSensitive(v, "temperature");
+  if (tp && cJSON_IsObject(tp)) {
+    static const char *const kt[] = {"start", "end", NULL};
+    const char *pt = "sampler.temperature";
+    s->temp_end = 1.0;
+    if (check_keys(tp, pt, kt, err) || get_pos(tp, pt, "start", 1, &s->temp_start, err) < 0 ||
+        get_pos(tp, pt, "end", 0, &s->temp_end, err) < 0)
+      return -1;
+  } else if (tp) {
+    if (get_pos(v, p, "temperature", 0, &s->temp_start, err) < 0) return -1;
+    s->temp_end = s->temp_start;
+  }
+  return 0;
+}
+
+static void model_defaults(parse_ctx *c, const cJSON *v, const char *type);
+
 static int parse_sampler(parse_ctx *c, const cJSON *v) {
   sr_error *err = c->err;
   sr_sampler_cfg *s = &c->pb->sampler;
@@ -630,6 +703,10 @@ static int parse_sampler(parse_ctx *c, const cJSON *v) {
     static const char *const k[] = {"type", "sigma_max", "sigma_min", "levels", "steps_per_level", "epsilon",
                                     "step_rule", NULL};
     s->kind = SR_SAMPLER_ANNEALED;
+    if (c->pb->prior && c->pb->prior->trained_sigma[1] > 0) { /* a learned prior's range, unless given */
+      s->sigma_min = c->pb->prior->trained_sigma[0];
+      s->sigma_max = c->pb->prior->trained_sigma[1];
+    }
     const cJSON *sr = cJSON_GetObjectItemCaseSensitive(v, "step_rule");
     if (sr) {
       if (!cJSON_IsString(sr) || (strcmp(sr->valuestring, "song") && strcmp(sr->valuestring, "lipschitz")))
@@ -666,14 +743,47 @@ static int parse_sampler(parse_ctx *c, const cJSON *v) {
       s->ode_method = m->valuestring[0] == 'e' ? 1 : 2;
     }
     const cJSON *sde = cJSON_GetObjectItemCaseSensitive(v, "sde");
-    if (!sde) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", type), -1;
-    if (parse_sde(sde, &s->sde, err)) return -1;
+    const sr_prior *pr = c->pb->prior;
+    if (!sde && pr && pr->trained_sigma[1] > 0) {
+      /* a learned prior brings its own noise process: VE over the range it was trained on */
+      s->sde.kind = SR_SDE_VE;
+      s->sde.sigma_min = pr->trained_sigma[0];
+      s->sde.sigma_max = pr->trained_sigma[1];
+      s->sde.T = 1.0;
+    } else {
+      if (!sde) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", type), -1;
+      if (parse_sde(sde, &s->sde, err)) return -1;
+    }
+  } else if (!strcmp(type, "mh")) {
+    if (parse_mh(v, s, err)) return -1;
   } else {
     sr_fail(err, SR_EINVAL, "sampler.type",
-            "\"%.40s\" is not a known sampler (langevin, mala, annealed_langevin, pc, ode)", type);
+            "\"%.40s\" is not a known sampler (langevin, mala, annealed_langevin, pc, ode, mh)", type);
     return -1;
   }
+  model_defaults(c, v, type);
   return 0;
+}
+
+/* With a learned prior, every numeric field the job leaves out takes the model's recommended value, when the
+ * model recommends the same sampler type (the SDE range already defaults to the trained one). */
+static void model_defaults(parse_ctx *c, const cJSON *v, const char *type) {
+  const cJSON *ms = c->model_sampler, *mt = ms ? cJSON_GetObjectItemCaseSensitive(ms, "type") : NULL;
+  if (!cJSON_IsString(mt) || strcmp(mt->valuestring, type)) return;
+  sr_sampler_cfg *s = &c->pb->sampler;
+  static const char *const keys[] = {"steps", "snr", "corrector_steps", "levels", "steps_per_level", "epsilon", NULL};
+  for (const char *const *k = keys; *k; k++) {
+    const cJSON *d = cJSON_GetObjectItemCaseSensitive(ms, *k);
+    if (cJSON_GetObjectItemCaseSensitive(v, *k) || !cJSON_IsNumber(d) || !(d->valuedouble > 0) ||
+        d->valuedouble > 1e9)
+      continue;
+    if (!strcmp(*k, "steps")) s->steps = (long)d->valuedouble;
+    else if (!strcmp(*k, "snr")) s->snr = d->valuedouble;
+    else if (!strcmp(*k, "corrector_steps")) s->corrector_steps = (long)d->valuedouble;
+    else if (!strcmp(*k, "levels")) s->levels = (long)d->valuedouble;
+    else if (!strcmp(*k, "steps_per_level")) s->steps_per_level = (long)d->valuedouble;
+    else s->epsilon = d->valuedouble;
+  }
 }
 
 static long chain_steps(const sr_sampler_cfg *s) {
@@ -683,6 +793,7 @@ static long chain_steps(const sr_sampler_cfg *s) {
   case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level;
   case SR_SAMPLER_PC: return s->steps * (1 + s->corrector_steps);
   case SR_SAMPLER_ODE: return s->steps * (s->ode_method == 1 ? 1 : 2); /* score evaluations */
+  case SR_SAMPLER_MH: return s->steps; /* sweeps */
   }
   return 0;
 }
@@ -841,10 +952,11 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
   }
   free(buf);
   char path[512] = "";
-  parse_ctx c = {lim, err, pb};
+  parse_ctx c = {lim, err, pb, NULL};
   sr_status st = no_duplicate_keys(doc, path, sizeof path, err);
   if (!st) st = parse_doc(&c, doc);
   cJSON_Delete(doc);
+  cJSON_Delete(c.model_sampler);
   if (st) sr_problem_clear(pb);
   return st;
 }

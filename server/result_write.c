@@ -62,6 +62,21 @@ static cJSON *sampler_json(const sr_sampler_cfg *s) {
     }
     break;
   }
+  case SR_SAMPLER_MH:
+    cJSON_AddStringToObject(o, "type", "mh");
+    add_num(o, "sweeps", (double)s->steps);
+    add_num(o, "burn_in", (double)s->burn_in);
+    add_num(o, "thinning", (double)s->thinning);
+    cJSON_AddStringToObject(o, "proposal", s->proposal == SR_MH_CHECKERBOARD ? "checkerboard" : "single_flip");
+    if (s->temp_start == s->temp_end) {
+      add_num(o, "temperature", s->temp_end);
+    } else {
+      cJSON *t = cJSON_AddObjectToObject(o, "temperature");
+      add_num(t, "start", s->temp_start);
+      add_num(t, "end", s->temp_end);
+    }
+    cJSON_AddStringToObject(o, "init", s->init == SR_MH_INIT_OBSERVATION ? "observation" : "random");
+    break;
   }
   return o;
 }
@@ -103,6 +118,8 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
   if (res->accept_rate >= 0) add_num(st, "acceptance_rate", res->accept_rate);
   if (pb->sampler.kind == SR_SAMPLER_LANGEVIN || pb->sampler.kind == SR_SAMPLER_MALA)
     add_num(st, "step_size", res->step_size);
+  if (pb->sampler.kind == SR_SAMPLER_MH)
+    add_num(st, "flips_per_second", res->seconds > 0 ? (double)res->proposals / res->seconds : NAN);
   cJSON_AddItemToObject(o, "sampler", sampler_json(&pb->sampler));
   return o;
 }

@@ -1,6 +1,6 @@
 /* op.c — what every linear operator shares: freeing, the normal operator, composition (chains) and the
  * power-iteration norm estimate. Concrete operators live in op_mask.c, op_blur.c and op_fourier.c. */
-#include "scorerecon.h"
+#include "op_internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -151,4 +151,11 @@ sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
 fail:
   for (int i = 0; i < n; i++) sr_op_free(ops[i]);
   return NULL;
+}
+
+int sr__op_chain_members(const sr_op *op, sr_op *const **ops) {
+  if (!op || op->destroy != chain_destroy) return 0;
+  const chain_impl *c = op->impl;
+  *ops = c->ops;
+  return c->n;
 }

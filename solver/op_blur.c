@@ -6,12 +6,14 @@
 #include <string.h>
 
 #include "fft_util.h"
-#include "scorerecon.h"
+#include "op_internal.h"
 
 typedef struct {
   sr_fft2 fft;
   float *hhat;    /* h*wh complex: ĥ / N (normalisation of the inverse folded in) */
   float *hpow;    /* h*wh real: |ĥ|² / N */
+  double *kern;   /* kh*kw, the kernel normalised to sum 1 */
+  size_t kh, kw;
 } blur_impl;
 
 /* X ← ĥ X (conj = 0) or conj(ĥ) X (conj = 1), nc complex values; the same products and sums as the scalar
@@ -65,6 +67,7 @@ static void blur_destroy(sr_op *op) {
   sr_fft2_destroy(&b->fft);
   sr_free(b->hhat);
   sr_free(b->hpow);
+  free(b->kern);
   free(b);
 }
 
@@ -93,6 +96,11 @@ sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw,
   size_t nc = h * b->fft.wh, n = h * w;
   b->hhat = sr_alloc(2 * nc);
   b->hpow = sr_alloc(nc);
+  b->kern = malloc(kh * kw * sizeof(double));
+  if (!b->kern) goto nomem;
+  b->kh = kh;
+  b->kw = kw;
+  for (size_t i = 0; i < kh * kw; i++) b->kern[i] = kernel[i] / sum;
   float *pad = sr_alloc(n);
   float *scratch = sr_alloc(n);
   if (!b->hhat || !b->hpow || !pad || !scratch) {
@@ -132,6 +140,14 @@ nomem:
   if (!op) free(b);
   sr_fail(err, SR_ENOMEM, "operator", "out of memory (or FFTW could not plan %zux%zu)", h, w);
   return NULL;
+}
+
+const double *sr__op_blur_kernel(const sr_op *op, size_t *kh, size_t *kw) {
+  if (!op || op->destroy != blur_destroy) return NULL;
+  const blur_impl *b = op->impl;
+  *kh = b->kh;
+  *kw = b->kw;
+  return b->kern;
 }
 
 void sr_gaussian_kernel(double sigma, size_t size, float *kernel) {

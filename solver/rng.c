@@ -372,3 +372,108 @@ void sr_rng_uniforms(const sr_rng *r, uint64_t step, double *out, size_t n) {
     }
   }
 }
+
+/* ---------------------------------------------------------------- raw bits
+ *
+ * Layout (fixed): word i of sr_rng_bits(r, step, ., n) is word j = (i mod 64) / 16 of Philox block
+ * b = 16 (i / 64) + i mod 16 at counter (b, stream | KIND_UNIFORM, step lo, step hi | 2^31). Uniforms use the
+ * same kind with steps below 2^63, so the two never share a counter. Sixteen blocks side by side in
+ * structure-of-arrays form let the compiler vectorise the rounds (integer arithmetic: every clone gives the same
+ * bits). */
+__attribute__((target_clones("avx512f", "avx2", "default")))
+static void bits_groups(uint32_t k0, uint32_t k1, uint32_t c1, uint32_t s0, uint32_t s1, uint32_t g0, size_t ng,
+                        uint32_t *restrict out) {
+  for (size_t g = 0; g < ng; g++) {
+    uint32_t a0[16], a1[16], a2[16], a3[16];
+    for (uint32_t l = 0; l < 16; l++) {
+      a0[l] = 16u * (g0 + (uint32_t)g) + l;
+      a1[l] = c1;
+      a2[l] = s0;
+      a3[l] = s1;
+    }
+    uint32_t kk0 = k0, kk1 = k1;
+    for (int r = 0; r < 10; r++) {
+      for (int l = 0; l < 16; l++) {
+        uint64_t p0 = (uint64_t)PHILOX_M0 * a0[l];
+        uint64_t p1 = (uint64_t)PHILOX_M1 * a2[l];
+        uint32_t n0 = (uint32_t)(p1 >> 32) ^ a1[l] ^ kk0;
+        uint32_t n2 = (uint32_t)(p0 >> 32) ^ a3[l] ^ kk1;
+        a1[l] = (uint32_t)p1;
+        a3[l] = (uint32_t)p0;
+        a0[l] = n0;
+        a2[l] = n2;
+      }
+      kk0 += PHILOX_W0;
+      kk1 += PHILOX_W1;
+    }
+    uint32_t *o = out + 64 * g;
+    for (int l = 0; l < 16; l++) {
+      o[l] = a0[l];
+      o[16 + l] = a1[l];
+      o[32 + l] = a2[l];
+      o[48 + l] = a3[l];
+    }
+  }
+}
+
+#ifdef SR_HAVE_X86_PATHS
+/* AVX-512F: each word array of a group as two vectors of eight 64-bit lanes (blocks 16g + 0..7 and 16g + 8..15),
+ * packed back to 32 bits in block order; two groups per iteration for instruction-level parallelism. */
+#define PACK512(x, y) \
+  _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi64_epi32(x)), _mm512_cvtepi64_epi32(y), 1)
+__attribute__((target("avx512f"))) static void bits_avx512(uint32_t k0, uint32_t k1, uint32_t c1, uint32_t s0,
+                                                           uint32_t s1, size_t g0, size_t ng, uint32_t *out) {
+  const __m512i m0 = _mm512_set1_epi64(PHILOX_M0), m1 = _mm512_set1_epi64(PHILOX_M1);
+  const __m512i lo = _mm512_set_epi64(7, 6, 5, 4, 3, 2, 1, 0), hi = _mm512_set_epi64(15, 14, 13, 12, 11, 10, 9, 8);
+  const __m512i C1 = _mm512_set1_epi64(c1), S0 = _mm512_set1_epi64(s0), S1 = _mm512_set1_epi64(s1);
+  for (size_t g = 0; g < ng; g += 2) {
+    __m512i b0 = _mm512_set1_epi64((long long)(16 * (g0 + g))), b1 = _mm512_set1_epi64((long long)(16 * (g0 + g) + 16));
+    __m512i a0 = _mm512_add_epi64(b0, lo), a1 = C1, a2 = S0, a3 = S1;
+    __m512i e0 = _mm512_add_epi64(b0, hi), e1 = C1, e2 = S0, e3 = S1;
+    __m512i f0 = _mm512_add_epi64(b1, lo), f1 = C1, f2 = S0, f3 = S1;
+    __m512i h0 = _mm512_add_epi64(b1, hi), h1 = C1, h2 = S0, h3 = S1;
+    uint32_t kk0 = k0, kk1 = k1;
+    for (int r = 0; r < 10; r++) {
+      const __m512i K0 = _mm512_set1_epi64(kk0), K1 = _mm512_set1_epi64(kk1);
+      P512_ROUND(a0, a1, a2, a3, K0, K1);
+      P512_ROUND(e0, e1, e2, e3, K0, K1);
+      P512_ROUND(f0, f1, f2, f3, K0, K1);
+      P512_ROUND(h0, h1, h2, h3, K0, K1);
+      kk0 += PHILOX_W0;
+      kk1 += PHILOX_W1;
+    }
+    uint32_t *o = out + 64 * g;
+    _mm512_storeu_si512(o, PACK512(a0, e0));
+    _mm512_storeu_si512(o + 16, PACK512(a1, e1));
+    _mm512_storeu_si512(o + 32, PACK512(a2, e2));
+    _mm512_storeu_si512(o + 48, PACK512(a3, e3));
+    if (g + 1 == ng) break; /* odd count: the second group was computed but has no room */
+    _mm512_storeu_si512(o + 64, PACK512(f0, h0));
+    _mm512_storeu_si512(o + 80, PACK512(f1, h1));
+    _mm512_storeu_si512(o + 96, PACK512(f2, h2));
+    _mm512_storeu_si512(o + 112, PACK512(f3, h3));
+  }
+}
+#undef PACK512
+#endif
+
+void sr_rng_bits(const sr_rng *r, uint64_t step, uint32_t *out, size_t n) {
+  uint32_t c1 = r->stream | KIND_UNIFORM, s0 = (uint32_t)step, s1 = (uint32_t)(step >> 32) | 0x80000000u;
+  size_t ng = n / 64, rest = n % 64;
+  uint32_t tmp[64];
+#ifdef SR_HAVE_X86_PATHS
+  if (normals_path() == 2) {
+    bits_avx512(r->key[0], r->key[1], c1, s0, s1, 0, ng, out);
+    if (rest) {
+      bits_avx512(r->key[0], r->key[1], c1, s0, s1, ng, 1, tmp);
+      memcpy(out + 64 * ng, tmp, rest * sizeof(uint32_t));
+    }
+    return;
+  }
+#endif
+  bits_groups(r->key[0], r->key[1], c1, s0, s1, 0, ng, out);
+  if (rest) {
+    bits_groups(r->key[0], r->key[1], c1, s0, s1, (uint32_t)ng, 1, tmp);
+    memcpy(out + 64 * ng, tmp, rest * sizeof(uint32_t));
+  }
+}

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ising.h"
 #include "sampler_internal.h"
 
 void sr_problem_init(sr_problem *pb) {
@@ -58,8 +59,14 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
                       : s->kind == SR_SAMPLER_ANNEALED ? "annealed_langevin"
                       : s->kind == SR_SAMPLER_PC     ? "pc"
                       : s->kind == SR_SAMPLER_ODE    ? "ode"
+                      : s->kind == SR_SAMPLER_MH     ? "mh"
                                                      : NULL;
   if (!sname) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown");
+  if (s->kind == SR_SAMPLER_MH || pb->prior->discrete) { /* binary images: solver/sampler_mh.c */
+    sr_status st = sr__mh_validate(pb, sname, err);
+    if (!st && pb->trajectory_every < 0) st = sr_fail(err, SR_EINVAL, "outputs.trajectories.every", "must be >= 1");
+    return st;
+  }
   int level0 = s->kind == SR_SAMPLER_LANGEVIN || s->kind == SR_SAMPLER_MALA;
   if (!level0 && !pb->prior->has_marginals)
     return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score of noised marginals, which prior.type %s "
@@ -216,6 +223,7 @@ static void batch_free(sr_batch *bt) {
   sr_free(bt->x); sr_free(bt->g); sr_free(bt->z); sr_free(bt->t1); sr_free(bt->t2); sr_free(bt->t3);
   sr_free(bt->r); sr_free(bt->xs); sr_free(bt->opws); sr_free(bt->prws);
   free(bt->mean); free(bt->m2);
+  sr__mh_chain_free(bt->ext);
 }
 
 static int batch_alloc(sr_batch *bt, sr_run_ctx *c) {
@@ -238,6 +246,7 @@ static int batch_alloc(sr_batch *bt, sr_run_ctx *c) {
   bt->prws = sr_alloc(B * pb->prior->ws_floats + 16);
   bt->mean = calloc(B * c->n, sizeof(double));
   bt->m2 = calloc(B * c->n, sizeof(double));
+  if (c->mh && !(bt->ext = sr__mh_chain_new(c->mh))) return -1;
   return (bt->rng && bt->draws && bt->kept && bt->step && bt->logpi && bt->accept_sum && bt->accept_n && bt->x &&
           bt->g && bt->z && bt->t1 && bt->t2 && bt->t3 && bt->xs && bt->r && bt->opws && bt->prws && bt->mean &&
           bt->m2)
@@ -326,6 +335,7 @@ static void *worker(void *arg) {
       case SR_SAMPLER_ANNEALED: sr__run_annealed(&bt); break;
       case SR_SAMPLER_PC: sr__run_pc(&bt); break;
       case SR_SAMPLER_ODE: sr__run_ode(&bt); break;
+      case SR_SAMPLER_MH: sr__run_mh(&bt); break;
       }
     } else {
       bt.B = ok ? B : 0;
@@ -404,6 +414,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
     sr_free(ws);
   }
   sr_status st = SR_OK;
+  if (!oom && pb->sampler.kind == SR_SAMPLER_MH && (st = sr__mh_prepare(pb, &c.mh, err)) != SR_OK) goto done;
   if (oom) {
     st = sr_fail(err, SR_ENOMEM, "num_samples", "out of memory for %zu chains of %zu pixels", S, n);
     goto done;
@@ -456,6 +467,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   long prop = atomic_load(&c.proposed);
   res->accept_rate = prop > 0 ? (double)atomic_load(&c.accepted) / (double)prop : -1.0;
   res->step_size = c.step_sum / (double)S;
+  res->proposals = atomic_load(&c.mh_proposals);
   if (res->trajectories) {
     const sr_sampler_cfg *s = &pb->sampler;
     for (long k = 0; k < res->traj_len; k++) {
@@ -480,6 +492,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
     res->metrics.nrmse = den > 0 ? sqrt(num / den) : NAN;
   }
 done:
+  sr__mh_release(c.mh);
   sr_free(c.aty);
   free(c.gmean);
   free(c.gm2);

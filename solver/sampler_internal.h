@@ -17,6 +17,8 @@ typedef struct {
   sr_progress_fn progress;
   void *user;
   atomic_long done, score_evals, op_applies, accepted, proposed, next_chain;
+  atomic_long mh_proposals;   /* mh: single-site proposals, burn-in included */
+  struct sr_mh_shared *mh;    /* mh: the likelihood's structure, built once per run (solver/sampler_mh.c) */
   atomic_int cancel;
   atomic_long diverged;       /* 1 + index of the first chain found non-finite, 0 if none */
   /* ordered merge of per-chain moments: chains merge in index order, so the sums never depend on threads */
@@ -42,6 +44,7 @@ typedef struct {
   long *kept;
   double *step, *logpi, *accept_sum;
   long *accept_n;
+  void *ext;                  /* mh: this thread's chain state (sr_mh_chain) */
 } sr_batch;
 
 /* Draws standard normals for chain b of the batch into out (n floats). */
@@ -65,5 +68,6 @@ int sr__run_langevin(sr_batch *bt);   /* ULA and MALA */
 int sr__run_annealed(sr_batch *bt);
 int sr__run_pc(sr_batch *bt);
 int sr__run_ode(sr_batch *bt);
+int sr__run_mh(sr_batch *bt);         /* Metropolis–Hastings on a discrete prior */
 
 #endif

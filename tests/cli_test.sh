@@ -146,6 +146,29 @@ check "invalid job: one 'error: ' line naming prior.std" one_error "$T/e5" "prio
 check "invalid job: the message" has "$T/e5" "error: prior.std must be > 0"
 check "invalid job: nothing on stdout" empty "$T/o5"
 
+# binary images: the Ising prior takes mh only, and the error names both fields; an mh run is thread-independent
+sed 's/"prior": {"type": "gaussian", "mean": 0, "std": 1}/"prior": {"type": "ising", "coupling": 0.5, "values": [0, 1]}/' \
+  "$T/job.json" >"$T/ising_langevin.json"
+run_bin "$T/o20" "$T/e20" run "$T/ising_langevin.json"
+check "ising prior with langevin exits 2" rc_is 2
+check "ising prior with langevin: one line naming sampler.type" one_error "$T/e20" "sampler.type"
+check "ising prior with langevin: the message names prior.type ising" has "$T/e20" "prior.type ising"
+sed 's/"sampler": {"type": "langevin", "steps": 200}/"sampler": {"type": "mh", "sweeps": 100}/' \
+  "$T/job.json" >"$T/gauss_mh.json"
+run_bin "$T/o21" "$T/e21" run "$T/gauss_mh.json"
+check "mh with a gaussian prior exits 2" rc_is 2
+check "mh with a gaussian prior: names sampler.type and prior.type gaussian" has "$T/e21" \
+  "error: sampler.type mh flips pixels between two values and needs a discrete prior (prior.type ising); prior.type gaussian"
+sed 's/"sampler": {"type": "langevin", "steps": 200}/"sampler": {"type": "mh", "sweeps": 100, "proposal": "checkerboard"}/' \
+  "$T/ising_langevin.json" >"$T/ising.json"
+run_bin "$T/o22" "$T/e22" run "$T/ising.json" --threads 1 --quiet
+check "ising + mh exits 0" rc_is 0
+check "ising + mh: stats with acceptance and flips per second" grep -q '"acceptance_rate":.*"flips_per_second":' "$T/o22"
+run_bin "$T/o23" "$T/e23" run "$T/ising.json" --threads 2 --quiet
+strip_seconds "$T/o22" | sed 's/"flips_per_second":[-0-9.eE+]*//' >"$T/o22.s"
+strip_seconds "$T/o23" | sed 's/"flips_per_second":[-0-9.eE+]*//' >"$T/o23.s"
+check "ising + mh: --threads 1 and 2 give identical results" cmp -s "$T/o22.s" "$T/o23.s"
+
 run_bin "$T/o6" "$T/e6" run - <"$T/trunc.json"
 check "truncated JSON exits 2" rc_is 2
 check "truncated JSON: one line naming job" one_error "$T/e6" "job is not valid JSON"

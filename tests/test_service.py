@@ -830,6 +830,27 @@ def test_end_to_end():
     ok(problem_is(r, 422, "limit-exceeded", "shape"), "422: limit exceeded", r)
     r = submit(port, dict(ejob, colour="red"))
     ok(problem_is(r, 422, "invalid-job", "colour"), "422: unknown key", r)
+    ising = {"type": "ising", "coupling": 0.6, "values": [0, 1]}
+    r = submit(port, dict(ejob, prior=ising))
+    ok(problem_is(r, 422, "invalid-job", "sampler.type") and "prior.type ising" in r.json()["detail"],
+       "422: ising prior with a langevin sampler names both", r)
+    r = submit(port, dict(ejob, sampler={"type": "mh"}))
+    ok(problem_is(r, 422, "invalid-job", "sampler.type") and "prior.type gaussian" in r.json()["detail"],
+       "422: mh sampler with a gaussian prior names both", r)
+    bjob = image_job(16, 16, 1, samples=2, seed=4)
+    bjob.update(prior=ising, sampler={"type": "mh", "sweeps": 200, "proposal": "checkerboard"})
+    r = submit(port, bjob)
+    ok(r.status == 202, "ising job accepted", r)
+    if r.status == 202:
+        bid = r.json()["id"]
+        submitted.append(bid)
+        e = wait_status(port, bid, ("succeeded", "failed"), 60)
+        ok(e and e["status"] == "succeeded", "ising job succeeds", e)
+        r = request(port, "GET", "/v1/jobs/%s/result?encoding=lists" % bid)
+        res = r.json() if r.status == 200 else {}
+        ok(r.status == 200 and res["stats"]["flips_per_second"] > 0 and 0 < res["stats"]["acceptance_rate"] < 1
+           and res["sampler"]["type"] == "mh" and all(0 <= v <= 1 for row in res["mean"] for v in row),
+           "ising result: mean in [0, 1], acceptance and flips per second", res.get("stats"))
     for q, field in (("limit=0", "limit"), ("limit=abc", "limit"), ("limit=1001", "limit"), ("status=done", "status"),
                      ("cursor=x", "cursor"), ("cursor=-5", "cursor")):
         r = request(port, "GET", "/v1/jobs?" + q)
