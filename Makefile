@@ -8,7 +8,12 @@ SAN     ?=
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
            -ffp-contract=off -fno-math-errno -Iinclude -Isolver -Iserver $(SAN)
-LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -lopenblas -lm -pthread $(SAN)
+# OpenBLAS's serial build: chains are the unit of parallel work, and the threaded build's idle workers spin.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BLASDIR := /usr/lib/$(MULTIARCH)/openblas-serial
+CFLAGS  += -I/usr/include/$(MULTIARCH)/openblas-serial
+LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) \
+           -lopenblas -lm -pthread $(SAN)
 
 SOLVER_SRC := $(wildcard solver/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))

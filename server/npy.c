@@ -193,8 +193,8 @@ int sr_npy_decode(const unsigned char *buf, size_t len, float **data, int *rank,
     unsigned char ch = (unsigned char)h[i];
     if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch > 0x7e) return -1;
   }
-  int r;
-  size_t sh[4];
+  int r = 0;
+  size_t sh[4] = {0, 0, 0, 0};
   if (parse_dict(h, hlen, &r, sh)) return -1;
   size_t count = 1;
   for (int i = 0; i < r; i++) {

@@ -55,7 +55,7 @@ unsigned char *sr_png_encode_gray(const float *data, size_t h, size_t w, size_t 
   /* range of the finite values */
   size_t n = h * w;
   if (n / w != h) return NULL;
-  double lo = INFINITY, hi = -INFINITY;
+  volatile double lo = INFINITY, hi = -INFINITY; /* read after setjmp */
   for (size_t i = 0; i < n; i++) {
     double v = data[i];
     if (isfinite(v)) {
