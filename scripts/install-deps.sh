@@ -1,8 +1,10 @@
 #!/bin/sh
-# Installs the Debian packages scorerecon needs, and nothing when all are there.
-# The one place that names the project's build and test dependencies.
+# Installs the Debian packages scorerecon needs, and nothing when all are there (apt-get update runs only when
+# something is missing). With arguments it installs those packages instead: scripts/install-docker-deps.sh uses
+# that. The one place that knows how the project installs anything.
 set -eu
 PKGS="make gcc pkg-config libfftw3-dev libcjson-dev libpng-dev libmicrohttpd-dev libsqlite3-dev libopenblas-serial-dev clang python3 python3-jsonschema python3-yaml"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
