@@ -8,10 +8,12 @@ SAN     ?=
 CFLAGS  ?= $(OPT) -g
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
            -ffp-contract=off -fno-math-errno -Iinclude -Isolver -Iserver $(SAN)
-# OpenBLAS's serial build: chains are the unit of parallel work, and the threaded build's idle workers spin.
+# OpenBLAS's pthread build, named explicitly: Debian's serial build is SINGLE_THREADED without USE_LOCKING, so
+# concurrent calls from our chain threads race (measured: results changed between runs). sr_init() sets it to one
+# thread per call: chains are the unit of parallel work.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-BLASDIR := /usr/lib/$(MULTIARCH)/openblas-serial
-CFLAGS  += -I/usr/include/$(MULTIARCH)/openblas-serial
+BLASDIR := /usr/lib/$(MULTIARCH)/openblas-pthread
+CFLAGS  += -I/usr/include/$(MULTIARCH)/openblas-pthread
 LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) \
            -lopenblas -lm -pthread $(SAN)
 

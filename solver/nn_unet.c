@@ -347,6 +347,11 @@ static void conv2d(const conv_t *c, const float *in, int H, int W, float *out, f
         for (int kx = 0; kx < k; kx++) {
           float *row = col + (size_t)((ci * k + ky) * k + kx) * (size_t)P;
           const float *src = in + (size_t)ci * (size_t)(H * W);
+          /* output columns whose input column ix = ox·s + kx − pad lies inside [0, W) */
+          int ox0 = kx >= pad ? 0 : (pad - kx + s - 1) / s;
+          int ox1 = (W - 1 + pad - kx) / s + 1;
+          if (ox1 > Wo) ox1 = Wo;
+          if (ox0 > ox1) ox0 = ox1;
           for (int oy = 0; oy < Ho; oy++) {
             int iy = oy * s + ky - pad;
             float *r = row + oy * Wo;
@@ -354,10 +359,12 @@ static void conv2d(const conv_t *c, const float *in, int H, int W, float *out, f
               memset(r, 0, (size_t)Wo * sizeof(float));
               continue;
             }
-            for (int ox = 0; ox < Wo; ox++) {
-              int ix = ox * s + kx - pad;
-              r[ox] = (ix >= 0 && ix < W) ? src[iy * W + ix] : 0.0f;
-            }
+            const float *srow = src + iy * W + kx - pad;
+            for (int ox = 0; ox < ox0; ox++) r[ox] = 0.0f;
+            if (s == 1) memcpy(r + ox0, srow + ox0, (size_t)(ox1 - ox0) * sizeof(float));
+            else
+              for (int ox = ox0; ox < ox1; ox++) r[ox] = srow[ox * s];
+            for (int ox = ox1; ox < Wo; ox++) r[ox] = 0.0f;
           }
         }
     B = col;
