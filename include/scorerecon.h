@@ -289,6 +289,9 @@ double sr_psnr(const float *x, const float *ref, size_t n);              /* peak
 double sr_ssim(const float *x, const float *ref, size_t h, size_t w);    /* 11x11 Gaussian window, sigma 1.5 */
 double sr_coverage(const float *mean, const float *std, const float *ref, size_t n, double z);
 
+/* States recorded per chain for outputs.trajectories with the given `every` (slot 0 is the start). */
+long sr_trajectory_len(const sr_sampler_cfg *s, long every);
+
 /* Annealed Langevin's step at level sigma_i under the problem's rule (after sr_problem_validate). */
 double sr_annealed_step(const sr_problem *pb, double sigma_i);
 

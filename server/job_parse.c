@@ -918,11 +918,8 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
     return sr_fail(err, SR_ELIMIT, "num_samples", "× sampler steps = %.0f exceeds the limit of %.0f chain-steps",
                    work, lim->max_chain_steps);
   double outv = (pb->want_samples ? (double)pb->num_samples * (double)pb->n : 0.0);
-  if (pb->trajectory_every > 0) {
-    long tsteps = pb->sampler.kind == SR_SAMPLER_ANNEALED ? pb->sampler.levels * pb->sampler.steps_per_level
-                                                          : pb->sampler.steps;
-    outv += (double)pb->num_samples * (double)(1 + tsteps / pb->trajectory_every) * (double)pb->n;
-  }
+  /* the same length sr_run will allocate */
+  outv += (double)pb->num_samples * (double)sr_trajectory_len(&pb->sampler, pb->trajectory_every) * (double)pb->n;
   if (outv > lim->max_output_values)
     return sr_fail(err, SR_ELIMIT, "outputs", "would hold %.0f values (samples and trajectories), over the limit "
                    "of %.0f", outv, lim->max_output_values);

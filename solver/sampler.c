@@ -366,6 +366,8 @@ static long traj_steps(const sr_sampler_cfg *s) {
   }
 }
 
+long sr_trajectory_len(const sr_sampler_cfg *s, long every) { return every > 0 ? 1 + traj_steps(s) / every : 0; }
+
 static long progress_units(const sr_sampler_cfg *s) {
   if (s->kind == SR_SAMPLER_PC) return s->steps * (1 + s->corrector_steps);
   return traj_steps(s);
@@ -402,7 +404,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   if (pb->want_std || pb->ground_truth) oom |= !(res->std = sr_alloc(n));
   if (pb->want_samples) oom |= !(res->samples = sr_alloc(S * n));
   if (pb->trajectory_every > 0) {
-    res->traj_len = 1 + traj_steps(&pb->sampler) / pb->trajectory_every;
+    res->traj_len = sr_trajectory_len(&pb->sampler, pb->trajectory_every);
     oom |= !(res->trajectories = sr_alloc(S * (size_t)res->traj_len * n));
     oom |= !(res->traj_times = calloc((size_t)res->traj_len, sizeof(double)));
   }
