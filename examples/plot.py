@@ -340,6 +340,16 @@ def describe(job):
     return f"{job['operator']['type']}, noise σ={job['noise']['sigma']:g}; {p}; {s['type']} {s['steps']} steps"
 
 
+def draw_panels(fig, axes, panels):
+    """One image per axis: panels are (image, title, colormap, vmin, vmax), each with its own colour bar."""
+    for ax, (img, title, cmap, vmin, vmax) in zip(axes, panels):
+        im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+
+
 def plot_image(name, job, res):
     gt = decode(job["ground_truth"]).astype(np.float64)
     mean = decode(res["mean"]).astype(np.float64)
@@ -356,12 +366,7 @@ def plot_image(name, job, res):
                gray, 0, 1),
               (mean, f"posterior mean\nPSNR {met['psnr']:.2f} dB, SSIM {met['ssim']:.3f}", gray, 0, 1),
               (std, f"posterior std\n95% coverage {met['coverage95']:.3f}", "magma", 0, None)]
-    for ax, (img, title, cmap, vmin, vmax) in zip(axes, panels):
-        im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    draw_panels(fig, axes, panels)
     summary = {"psnr": met["psnr"], "ssim": met["ssim"], "coverage95": met["coverage95"], "nrmse": met["nrmse"],
                "observation_psnr": obs_psnr, "acceptance_rate": res["stats"].get("acceptance_rate"),
                "step_size": res["stats"].get("step_size"), "mean_std": float(std.mean())}
@@ -400,12 +405,7 @@ def plot_binary(name, job, res):
                "gray", None, None),
               (mean, f"posterior mean\nthresholded: pixel accuracy {100 * acc_post:.1f}%", "gray", a, b),
               (flip, "P(x ≠ thresholded observation)", "magma", 0, 1)]
-    for ax, (img, title, cmap, vmin, vmax) in zip(axes, panels):
-        im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    draw_panels(fig, axes, panels)
     pr, sp = job["prior"], job["sampler"]
     fig.suptitle(f"{name}: Fashion-MNIST test image 0, identity, noise σ={job['noise']['sigma']:g}; Ising prior "
                  f"(J {pr['coupling']:g}, field {pr.get('field', 0):g}, {pr.get('boundary', 'free')}); mh "
