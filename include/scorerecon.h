@@ -166,6 +166,7 @@ struct sr_prior {
   int has_marginals;
   double lipschitz;        /* Lipschitz bound of the level-0 score (INFINITY if unbounded) */
   size_t ws_floats;        /* per image */
+  size_t batch;            /* chains the prior prefers to score at once (0 or 1: one at a time) */
   void (*score)(const sr_prior *p, const float *x, size_t batch, size_t n, sr_noise nl, float *out, float *ws);
   double (*logp)(const sr_prior *p, const float *x, size_t n, float *ws);
   void (*sample)(const sr_prior *p, sr_noise nl, const sr_rng *rng, uint64_t step, float *x, size_t n);
@@ -319,13 +320,20 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err);
 void sr_unet_free(sr_unet *u);
 long sr_unet_params(const sr_unet *u);
 void sr_unet_info(const sr_unet *u, size_t *h, size_t *w, double *sigma_min, double *sigma_max);
-size_t sr_unet_ws_floats(const sr_unet *u);
+/* Floats of workspace for batches of up to `batch` images; at most batch × sr_unet_ws_floats(u, 1). */
+size_t sr_unet_ws_floats(const sr_unet *u, size_t batch);
+/* Floating-point operations of one image's forward pass in its matrix products (2·M·N·K each). */
+double sr_unet_flops(const sr_unet *u);
 /* out = ∇_x log p_σ(x) in data units for `batch` images of H·W pixels, `stride` floats apart. */
 void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride, double sigma, float *out,
                    float *ws);
 
 /* A learned prior from a score network; owns `net` and calls release(release_arg) when freed (the loader's
  * memory map). No level-0 score: annealed_langevin, pc and ode only. */
+/* Chains a score-model prior runs through the network together at most (one matrix product per layer for all of
+ * them); sr_run uses min(this, ceil(num_samples/4)): never sized to the thread count, so that a chain's result
+ * never depends on the threads. */
+#define SR_SCORE_MODEL_BATCH 4
 sr_prior *sr_prior_score_model(sr_unet *net, void (*release)(void *), void *release_arg, sr_error *err);
 
 /* Number of usable cores. */

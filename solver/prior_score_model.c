@@ -65,7 +65,8 @@ sr_prior *sr_prior_score_model(sr_unet *net, void (*release)(void *), void *rele
   p->trained_sigma[1] = smax;
   p->has_marginals = 1;
   p->lipschitz = INFINITY;
-  p->ws_floats = sr_unet_ws_floats(net); /* the network runs image by image: one workspace serves a batch */
+  p->ws_floats = sr_unet_ws_floats(net, 1); /* B × this serves a batch of B (sr_unet_ws_floats) */
+  p->batch = SR_SCORE_MODEL_BATCH;
   p->score = sm_score;
   p->logp = NULL;
   p->sample = NULL;

@@ -388,7 +388,12 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   c.n = pb->n;
   c.sn = sr_stride(pb->n);
   c.snout = pb->op ? sr_stride(pb->op->n_out) : 0;
-  c.B = 1;
+  /* chains per work unit: up to what the prior prefers (a network runs a batch per matrix product), but small
+   * enough to leave at least four units for the threads: B = min(prior's batch, ceil(S/4)). A function of the
+   * job only, so a chain's numbers never depend on the thread count. */
+  c.B = pb->prior->batch > 1 ? pb->prior->batch : 1;
+  if (c.B > ((size_t)pb->num_samples + 3) / 4) c.B = ((size_t)pb->num_samples + 3) / 4;
+  if (c.B < 1) c.B = 1;
   c.units_per_chain = progress_units(&pb->sampler);
   c.progress = progress;
   c.user = user;

@@ -68,7 +68,7 @@ TEST(unet_matches_pytorch_reference) {
     double smin, smax;
     sr_unet_info(u, &h, &w, &smin, &smax);
     size_t npix = h * w, sn = sr_stride(npix);
-    float *in = sr_alloc(sn), *out = sr_alloc(sn), *ws = sr_alloc(sr_unet_ws_floats(u));
+    float *in = sr_alloc(sn), *out = sr_alloc(sn), *ws = sr_alloc(sr_unet_ws_floats(u, 3));
     for (unsigned b = 0; b < sig->count; b++) {
       memcpy(in, x->data + b * npix, npix * sizeof(float));
       sr_unet_score(u, in, 1, sn, sig->data[b], out, ws);
@@ -87,7 +87,14 @@ TEST(unet_matches_pytorch_reference) {
     sr_unet_score(u, in3, 3, sn, sig->data[1], out3, ws);
     memcpy(in, x->data + 2 * npix, npix * sizeof(float));
     sr_unet_score(u, in, 1, sn, sig->data[1], out, ws);
-    CHECK(memcmp(out, out3 + 2 * sn, npix * sizeof(float)) == 0, "batch result differs from the single one");
+    /* not bit-identical: BLAS may sum a product's terms in another order for another matrix width, which is
+     * why sr_run fixes the batch size by the job alone (SR_SCORE_MODEL_BATCH) and never by the thread count */
+    double bd = 0, bm = 0;
+    for (size_t i = 0; i < npix; i++) {
+      bd = fmax(bd, fabs(out[i] - out3[2 * sn + i]));
+      bm = fmax(bm, fabs(out[i]));
+    }
+    CHECK(bd <= 1e-5 * bm, "batch result differs from the single one by %g of %g", bd, bm);
     sr_free(in); sr_free(out); sr_free(ws); sr_free(in3); sr_free(out3);
   }
   for (int i = 0; i < n; i++) free(e[i].data);
@@ -143,7 +150,7 @@ static sr_status parse_with_models(const char *doc, sr_problem *pb, sr_error *er
 
 #define SM_JOB(shape, prior, sampler)                                                                             \
   "{\"shape\": " shape ", \"operator\": {\"type\": \"none\"}, \"prior\": " prior ", \"sampler\": " sampler        \
-  ", \"num_samples\": 3, \"seed\": 4, \"outputs\": [\"mean\", \"std\", \"samples\"]}"
+  ", \"num_samples\": 11, \"seed\": 4, \"outputs\": [\"mean\", \"std\", \"samples\"]}"
 
 TEST(score_model_prior_in_jobs) {
   sr_problem pb;
@@ -161,9 +168,9 @@ TEST(score_model_prior_in_jobs) {
   CHECK(sr_run(&pb, &r2, NULL, NULL, &err) == SR_OK, "%s", err.msg);
   if (r1.samples && r2.samples) {
     int finite = 1;
-    for (size_t i = 0; i < 3 * 144; i++) finite &= isfinite(r1.samples[i]);
+    for (size_t i = 0; i < 11 * 144; i++) finite &= isfinite(r1.samples[i]);
     CHECK(finite, "non-finite samples");
-    CHECK(!memcmp(r1.samples, r2.samples, 3 * 144 * sizeof(float)), "1 and 2 threads differ");
+    CHECK(!memcmp(r1.samples, r2.samples, 11 * 144 * sizeof(float)), "1 and 2 threads differ (batches of 3, 3, 3, 2)");
   }
   sr_result_clear(&r1);
   sr_result_clear(&r2);
