@@ -26,7 +26,7 @@ SOLVER_OBJ := $(SOLVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test asan valgrind run bench examples clean fuzz fuzz-smoke
+.PHONY: all deps test asan valgrind run bench bench-quality bench-speed examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -45,7 +45,7 @@ $(BUILD)/scorerecon: $(BUILD)/server/main.o $(SERVER_OBJ) $(BUILD)/libsr.a
 $(BUILD)/test_all: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libsr.a
+$(BUILD)/bench_%: $(BUILD)/bench/%.o $(SERVER_OBJ) $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # pngcheck FILE: prints "WIDTH HEIGHT MIN MAX" of an 8-bit gray PNG (used by the service's end-to-end test).
@@ -74,8 +74,17 @@ run: deps
 	@$(MAKE) --no-print-directory $(BUILD)/scorerecon
 	$(BUILD)/scorerecon serve --listen 127.0.0.1:8080 --data-dir var --models models
 
+# The fast benchmarks (seconds each); bench-quality and bench-speed need the trained model (and python3-torch for
+# the PyTorch side of bench-speed) and take minutes.
+BENCH_FAST := step annealed ising
 bench: deps $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
-	@for b in $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%); do $$b || exit 1; done
+	@for b in $(BENCH_FAST:%=$(BUILD)/bench_%); do $$b || exit 1; done
+
+bench-quality: deps $(BUILD)/bench_quality
+	$(BUILD)/bench_quality --figures docs/img --json bench/quality-results.json
+
+bench-speed: deps $(BUILD)/bench_speed $(BUILD)/scorerecon
+	BUILD=$(BUILD) sh bench/speed
 
 # Regenerates examples/*.json and docs/img/*.png (Debian's python3 with numpy and matplotlib).
 examples: $(BUILD)/scorerecon

@@ -1,0 +1,184 @@
+/* speed.c — how fast the score network runs in C, against the machine's own matrix-product rate.
+ *
+ *   build/bench_speed [MODEL.safetensors] [--threads T] [--seconds S]
+ *
+ * 1. sgemm: OpenBLAS single-precision products (1024³, one per thread, all threads at once), the rate the
+ *    network's convolutions could reach at best on these cores.
+ * 2. the network: sr_unet_score on batches of B images (B = 1 … 32 on one thread, then SR_SCORE_MODEL_BATCH on
+ *    every thread, as sr_run runs it): score evaluations per second and GFLOP/s (sr_unet_flops per image).
+ * The full-reconstruction comparison against PyTorch is bench/speed (a script that also runs this program). */
+#include <cblas.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_util.h"
+#include "safetensors.h"
+#include "scorerecon.h"
+
+typedef struct {
+  const sr_unet *net;
+  int batch;
+  double seconds;
+  long evals;   /* out */
+  double wall;  /* out */
+  pthread_barrier_t *bar;
+} net_job;
+
+static void *net_worker(void *arg) {
+  net_job *j = arg;
+  size_t h, w;
+  double smin, smax;
+  sr_unet_info(j->net, &h, &w, &smin, &smax);
+  size_t sn = sr_stride(h * w);
+  float *x = sr_alloc((size_t)j->batch * sn), *out = sr_alloc((size_t)j->batch * sn);
+  float *ws = sr_alloc(sr_unet_ws_floats(j->net, (size_t)j->batch));
+  sr_rng r = sr_rng_make(7, 0);
+  for (int b = 0; b < j->batch; b++) sr_rng_normals(&r, (uint64_t)b, x + (size_t)b * sn, h * w);
+  sr_unet_score(j->net, x, (size_t)j->batch, sn, 0.5, out, ws); /* warm-up */
+  if (j->bar) pthread_barrier_wait(j->bar);
+  double t0 = bench_now(), t;
+  long n = 0;
+  int k = 0;
+  do {
+    /* cycle through noise levels as a sampler does */
+    sr_unet_score(j->net, x, (size_t)j->batch, sn, k % 2 ? 0.05 : 3.0, out, ws);
+    n += j->batch;
+    k++;
+    t = bench_now();
+  } while (t - t0 < j->seconds);
+  j->evals = n;
+  j->wall = t - t0;
+  sr_free(x);
+  sr_free(out);
+  sr_free(ws);
+  return NULL;
+}
+
+/* runs `threads` workers at once; returns evaluations per second (all threads) */
+static double net_rate(const sr_unet *net, int batch, int threads, double seconds) {
+  net_job *jobs = calloc((size_t)threads, sizeof *jobs);
+  pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+  pthread_barrier_t bar;
+  pthread_barrier_init(&bar, NULL, (unsigned)threads);
+  for (int i = 0; i < threads; i++) {
+    jobs[i] = (net_job){net, batch, seconds, 0, 0, threads > 1 ? &bar : NULL};
+    if (i) pthread_create(&tid[i], NULL, net_worker, &jobs[i]);
+  }
+  net_worker(&jobs[0]);
+  double rate = (double)jobs[0].evals / jobs[0].wall;
+  for (int i = 1; i < threads; i++) {
+    pthread_join(tid[i], NULL);
+    rate += (double)jobs[i].evals / jobs[i].wall;
+  }
+  pthread_barrier_destroy(&bar);
+  free(jobs);
+  free(tid);
+  return rate;
+}
+
+typedef struct {
+  int n;
+  double seconds, gflops;
+  pthread_barrier_t *bar;
+} gemm_job;
+
+static void *gemm_worker(void *arg) {
+  gemm_job *j = arg;
+  size_t nn = (size_t)j->n * (size_t)j->n;
+  float *a = sr_alloc(nn), *b = sr_alloc(nn), *c = sr_alloc(nn);
+  for (size_t i = 0; i < nn; i++) {
+    a[i] = (float)(i % 7) * 0.1f;
+    b[i] = (float)(i % 5) * 0.1f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, j->n, j->n, 1.0f, a, j->n, b, j->n, 0.0f, c, j->n);
+  if (j->bar) pthread_barrier_wait(j->bar);
+  double t0 = bench_now(), t;
+  long k = 0;
+  do {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, j->n, j->n, 1.0f, a, j->n, b, j->n, 0.0f, c, j->n);
+    k++;
+    t = bench_now();
+  } while (t - t0 < j->seconds);
+  j->gflops = 2.0 * (double)j->n * j->n * j->n * (double)k / (t - t0) * 1e-9;
+  sr_free(a);
+  sr_free(b);
+  sr_free(c);
+  return NULL;
+}
+
+static double gemm_rate(int n, int threads, double seconds) {
+  gemm_job *jobs = calloc((size_t)threads, sizeof *jobs);
+  pthread_t *tid = calloc((size_t)threads, sizeof *tid);
+  pthread_barrier_t bar;
+  pthread_barrier_init(&bar, NULL, (unsigned)threads);
+  for (int i = 0; i < threads; i++) {
+    jobs[i] = (gemm_job){n, seconds, 0, threads > 1 ? &bar : NULL};
+    if (i) pthread_create(&tid[i], NULL, gemm_worker, &jobs[i]);
+  }
+  gemm_worker(&jobs[0]);
+  double g = jobs[0].gflops;
+  for (int i = 1; i < threads; i++) {
+    pthread_join(tid[i], NULL);
+    g += jobs[i].gflops;
+  }
+  pthread_barrier_destroy(&bar);
+  free(jobs);
+  free(tid);
+  return g;
+}
+
+int main(int argc, char **argv) {
+  const char *path = "models/fashion-mnist.safetensors";
+  int threads = 0;
+  double secs = 2.0;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) secs = atof(argv[++i]);
+    else if (argv[i][0] != '-') path = argv[i];
+    else {
+      fprintf(stderr, "usage: %s [MODEL.safetensors] [--threads T] [--seconds S]\n", argv[0]);
+      return 2;
+    }
+  }
+  sr_init();
+  if (threads <= 0) threads = sr_cpu_count();
+  sr_safetensors file;
+  sr_error err;
+  if (sr_safetensors_open(path, &file, &err) != SR_OK) {
+    fprintf(stderr, "bench_speed: %s\n", err.msg);
+    return 1;
+  }
+  sr_unet *net = sr_unet_create(&file.set, &err);
+  if (!net) {
+    fprintf(stderr, "bench_speed: %s: %s\n", path, err.msg);
+    return 1;
+  }
+  size_t h, w;
+  double smin, smax, fl = sr_unet_flops(net);
+  sr_unet_info(net, &h, &w, &smin, &smax);
+  printf("model %s: %zux%zu, %ld parameters, %.1f MFLOP per evaluation (matrix products)\n", path, h, w,
+         sr_unet_params(net), fl * 1e-6);
+
+  double g1 = gemm_rate(1024, 1, secs), gT = threads > 1 ? gemm_rate(1024, threads, secs) : g1;
+  printf("sgemm 1024^3 (OpenBLAS, one product per thread): %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads\n",
+         g1, gT, threads);
+
+  printf("\nnetwork, one thread, by batch (images per call):\n");
+  printf("| batch | evaluations/s | GFLOP/s | of 1-thread sgemm |\n|---|---|---|---|\n");
+  static const int batches[] = {1, 2, 4, 8, 16, 32};
+  for (size_t i = 0; i < sizeof batches / sizeof *batches; i++) {
+    double r = net_rate(net, batches[i], 1, secs);
+    printf("| %d | %.1f | %.1f | %.0f%% |\n", batches[i], r, r * fl * 1e-9, 100.0 * r * fl * 1e-9 / g1);
+    fflush(stdout);
+  }
+  int B = SR_SCORE_MODEL_BATCH;
+  double rT = net_rate(net, B, threads, secs);
+  printf("\nnetwork as sr_run runs it (batch %d per thread, %d threads): %.1f evaluations/s, %.1f GFLOP/s = %.0f%% of "
+         "the %d-thread sgemm rate\n",
+         B, threads, rT, rT * fl * 1e-9, 100.0 * rT * fl * 1e-9 / gT, threads);
+  sr_unet_free(net);
+  sr_safetensors_close(&file);
+  return 0;
+}
