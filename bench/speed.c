@@ -5,7 +5,8 @@
  * 1. sgemm: OpenBLAS single-precision products (1024³, one per thread, all threads at once), the rate the
  *    network's convolutions could reach at best on these cores.
  * 2. the network: sr_unet_score on batches of B images (B = 1 … 32 on one thread, then SR_SCORE_MODEL_BATCH on
- *    every thread, as sr_run runs it): score evaluations per second and GFLOP/s (sr_unet_flops per image).
+ *    every thread, as sr_run runs it): score evaluations per second and GFLOP/s (sr_unet_flops per image, i.e.
+ *    counted as direct convolutions: an effective rate, since Winograd does 2.25x fewer multiplications).
  * The full-reconstruction comparison against PyTorch is bench/speed (a script that also runs this program). */
 #include <cblas.h>
 #include <pthread.h>
@@ -158,7 +159,7 @@ int main(int argc, char **argv) {
   size_t h, w;
   double smin, smax, fl = sr_unet_flops(net);
   sr_unet_info(net, &h, &w, &smin, &smax);
-  printf("model %s: %zux%zu, %ld parameters, %.1f MFLOP per evaluation (matrix products)\n", path, h, w,
+  printf("model %s: %zux%zu, %ld parameters, %.1f MFLOP per evaluation (as direct convolutions)\n", path, h, w,
          sr_unet_params(net), fl * 1e-6);
 
   double g1 = gemm_rate(1024, 1, secs), gT = threads > 1 ? gemm_rate(1024, threads, secs) : g1;

@@ -322,7 +322,8 @@ long sr_unet_params(const sr_unet *u);
 void sr_unet_info(const sr_unet *u, size_t *h, size_t *w, double *sigma_min, double *sigma_max);
 /* Floats of workspace for batches of up to `batch` images; at most batch × sr_unet_ws_floats(u, 1). */
 size_t sr_unet_ws_floats(const sr_unet *u, size_t batch);
-/* Floating-point operations of one image's forward pass in its matrix products (2·M·N·K each). */
+/* Floating-point operations of one image's forward pass, counted as direct convolutions and attention products
+ * (2·M·N·K each; Winograd does fewer, so a rate from this is an effective one). */
 double sr_unet_flops(const sr_unet *u);
 /* out = ∇_x log p_σ(x) in data units for `batch` images of H·W pixels, `stride` floats apart. */
 void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride, double sigma, float *out,
