@@ -187,7 +187,7 @@ typedef struct {
 } cfg;
 
 /* one sampled reconstruction; returns 0 on success, fills mean/std and the seconds */
-static int run_sampled(const cfg *c, sr_op *op, const float *y, double sy, const float *truth, int learned,
+static int run_sampled(const cfg *c, sr_op *op, const float *y, double sy, int learned,
                        double tvw, int image, float *mean, float *sd, double *secs) {
   sr_problem pb;
   sr_error err;
@@ -203,9 +203,10 @@ static int run_sampled(const cfg *c, sr_op *op, const float *y, double sy, const
   pb.seed = 1000 + (uint64_t)image;
   pb.threads = c->threads;
   pb.want_mean = pb.want_std = 1;
-  (void)truth;
   if (learned) {
-    sr_unet *net = sr_unet_create(&c->file.set, &err); /* a view of the mapped file: cheap, owned by the prior */
+    /* the prior owns (and frees) its network, so each run makes one from the mapped file: pointers into the
+     * mapping plus the Winograd weight transform, milliseconds against seconds of sampling */
+    sr_unet *net = sr_unet_create(&c->file.set, &err);
     pb.prior = net ? sr_prior_score_model(net, NULL, NULL, &err) : NULL;
     pb.num_samples = c->chains;
     pb.sampler.kind = SR_SAMPLER_PC;
@@ -352,23 +353,21 @@ int main(int argc, char **argv) {
     if (!strstr(probs, P->name)) continue;
     float y[2 * NPIX], mean[NPIX], sd[NPIX];
     /* TV weight: best mean PSNR on the first 8 training images */
-    double best_w = c.tvw[0], best = -1e30;
-    for (int k = 0; k < c.ntvw; k++) {
-      double ps = 0;
-      for (int i = 0; i < 8; i++) {
-        sr_op *op = make_op(P->name, 100000 + i, &err);
-        const float *x = train + (size_t)i * NPIX;
-        observe(op, x, P->sigma_y, 100000 + i, y, ws);
-        double secs;
-        if (run_sampled(&c, op, y, P->sigma_y, x, 0, c.tvw[k], 100000 + i, mean, sd, &secs) == 0)
-          ps += sr_psnr(mean, x, NPIX);
-        sr_op_free(op);
-      }
-      if (ps > best) {
-        best = ps;
-        best_w = c.tvw[k];
-      }
+    double ps[16] = {0};
+    for (int i = 0; i < 8; i++) { /* each training image is observed once and tried with every weight */
+      sr_op *op = make_op(P->name, 100000 + i, &err);
+      const float *x = train + (size_t)i * NPIX;
+      observe(op, x, P->sigma_y, 100000 + i, y, ws);
+      double secs;
+      for (int k = 0; k < c.ntvw; k++)
+        if (run_sampled(&c, op, y, P->sigma_y, 0, c.tvw[k], 100000 + i, mean, sd, &secs) == 0)
+          ps[k] += sr_psnr(mean, x, NPIX);
+      sr_op_free(op);
     }
+    int kb = 0; /* the first weight with the highest summed PSNR */
+    for (int k = 1; k < c.ntvw; k++)
+      if (ps[k] > ps[kb]) kb = k;
+    double best_w = c.tvw[kb];
     printf("\n%s (sigma_y %g): TV weight %g (best of %d by PSNR on 8 training images)\n", P->name, P->sigma_y, best_w,
            c.ntvw);
     acc_t acc[NM];
@@ -393,14 +392,14 @@ int main(int argc, char **argv) {
       gauss_std(op, P->name, P->sigma_y, c.s, gs, ws);
       add(&acc[M_GAUSS], gm, gs, x, 1.95996, tg);
       double secs = 0;
-      if (run_sampled(&c, op, y, P->sigma_y, x, 0, best_w, i, mean, sd, &secs) == 0)
+      if (run_sampled(&c, op, y, P->sigma_y, 0, best_w, i, mean, sd, &secs) == 0)
         add(&acc[M_TV], mean, sd, x, z4, secs);
       if (i < rows) {
         memcpy(fig[i][0], x, sizeof zf);
         memcpy(fig[i][1], zf, sizeof zf);
         memcpy(fig[i][2], mean, sizeof zf);
       }
-      if (run_sampled(&c, op, y, P->sigma_y, x, 1, 0, i, mean, sd, &secs) == 0)
+      if (run_sampled(&c, op, y, P->sigma_y, 1, 0, i, mean, sd, &secs) == 0)
         add(&acc[M_LEARNED], mean, sd, x, zS, secs);
       if (i < rows) {
         memcpy(fig[i][3], mean, sizeof zf);

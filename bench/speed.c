@@ -18,13 +18,18 @@
 #include "safetensors.h"
 #include "scorerecon.h"
 
+/* Every worker's job starts with this, so that run_all can line the workers up before their timed loops. */
 typedef struct {
+  pthread_barrier_t *bar; /* NULL with one thread */
+} lineup;
+
+typedef struct {
+  lineup lu;
   const sr_unet *net;
   int batch;
   double seconds;
   long evals;   /* out */
   double wall;  /* out */
-  pthread_barrier_t *bar;
 } net_job;
 
 static void *net_worker(void *arg) {
@@ -38,7 +43,7 @@ static void *net_worker(void *arg) {
   sr_rng r = sr_rng_make(7, 0);
   for (int b = 0; b < j->batch; b++) sr_rng_normals(&r, (uint64_t)b, x + (size_t)b * sn, h * w);
   sr_unet_score(j->net, x, (size_t)j->batch, sn, 0.5, out, ws); /* warm-up */
-  if (j->bar) pthread_barrier_wait(j->bar);
+  if (j->lu.bar) pthread_barrier_wait(j->lu.bar);
   double t0 = bench_now(), t;
   long n = 0;
   int k = 0;
@@ -57,32 +62,37 @@ static void *net_worker(void *arg) {
   return NULL;
 }
 
-/* runs `threads` workers at once; returns evaluations per second (all threads) */
-static double net_rate(const sr_unet *net, int batch, int threads, double seconds) {
-  net_job *jobs = calloc((size_t)threads, sizeof *jobs);
+/* Runs fn on `threads` jobs at once (jobs `size` bytes apart, each starting with a lineup; the calling thread
+ * takes the first). */
+static void run_all(void *(*fn)(void *), void *jobs, size_t size, int threads) {
   pthread_t *tid = calloc((size_t)threads, sizeof *tid);
   pthread_barrier_t bar;
   pthread_barrier_init(&bar, NULL, (unsigned)threads);
   for (int i = 0; i < threads; i++) {
-    jobs[i] = (net_job){net, batch, seconds, 0, 0, threads > 1 ? &bar : NULL};
-    if (i) pthread_create(&tid[i], NULL, net_worker, &jobs[i]);
+    ((lineup *)((char *)jobs + (size_t)i * size))->bar = threads > 1 ? &bar : NULL;
+    if (i) pthread_create(&tid[i], NULL, fn, (char *)jobs + (size_t)i * size);
   }
-  net_worker(&jobs[0]);
-  double rate = (double)jobs[0].evals / jobs[0].wall;
-  for (int i = 1; i < threads; i++) {
-    pthread_join(tid[i], NULL);
-    rate += (double)jobs[i].evals / jobs[i].wall;
-  }
+  fn(jobs);
+  for (int i = 1; i < threads; i++) pthread_join(tid[i], NULL);
   pthread_barrier_destroy(&bar);
-  free(jobs);
   free(tid);
+}
+
+/* runs `threads` workers at once; returns evaluations per second (all threads) */
+static double net_rate(const sr_unet *net, int batch, int threads, double seconds) {
+  net_job *jobs = calloc((size_t)threads, sizeof *jobs);
+  for (int i = 0; i < threads; i++) jobs[i] = (net_job){{NULL}, net, batch, seconds, 0, 0};
+  run_all(net_worker, jobs, sizeof *jobs, threads);
+  double rate = 0;
+  for (int i = 0; i < threads; i++) rate += (double)jobs[i].evals / jobs[i].wall;
+  free(jobs);
   return rate;
 }
 
 typedef struct {
+  lineup lu;
   int n;
   double seconds, gflops;
-  pthread_barrier_t *bar;
 } gemm_job;
 
 static void *gemm_worker(void *arg) {
@@ -94,7 +104,7 @@ static void *gemm_worker(void *arg) {
     b[i] = (float)(i % 5) * 0.1f;
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, j->n, j->n, 1.0f, a, j->n, b, j->n, 0.0f, c, j->n);
-  if (j->bar) pthread_barrier_wait(j->bar);
+  if (j->lu.bar) pthread_barrier_wait(j->lu.bar);
   double t0 = bench_now(), t;
   long k = 0;
   do {
@@ -111,22 +121,11 @@ static void *gemm_worker(void *arg) {
 
 static double gemm_rate(int n, int threads, double seconds) {
   gemm_job *jobs = calloc((size_t)threads, sizeof *jobs);
-  pthread_t *tid = calloc((size_t)threads, sizeof *tid);
-  pthread_barrier_t bar;
-  pthread_barrier_init(&bar, NULL, (unsigned)threads);
-  for (int i = 0; i < threads; i++) {
-    jobs[i] = (gemm_job){n, seconds, 0, threads > 1 ? &bar : NULL};
-    if (i) pthread_create(&tid[i], NULL, gemm_worker, &jobs[i]);
-  }
-  gemm_worker(&jobs[0]);
-  double g = jobs[0].gflops;
-  for (int i = 1; i < threads; i++) {
-    pthread_join(tid[i], NULL);
-    g += jobs[i].gflops;
-  }
-  pthread_barrier_destroy(&bar);
+  for (int i = 0; i < threads; i++) jobs[i] = (gemm_job){{NULL}, n, seconds, 0};
+  run_all(gemm_worker, jobs, sizeof *jobs, threads);
+  double g = 0;
+  for (int i = 0; i < threads; i++) g += jobs[i].gflops;
   free(jobs);
-  free(tid);
   return g;
 }
 
