@@ -95,6 +95,17 @@ struct sr_op {
   double norm2;             /* ||A||_2^2 (exact where known, else a power-iteration estimate) */
   size_t ws_floats;
   float *obs_mask;          /* n_out floats, 1 observed / 0 ignored; NULL = all observed. Owned by the op. */
+  /* Spectral form of the normal operator, where one exists (to_spec NULL: none, e.g. chains):
+   *   AᵀA = V diag(λ) Vᵀ with V orthonormal and cheap (pixels for identity/mask, the real 2-D DFT for blur and
+   *   Fourier). c = Vᵀx holds spec_floats floats (the r2c half spectrum for FFT operators, scaled by 1/√N);
+   *   per float f: spec_lambda[f] = λ, spec_weight[f] = w_f with <x, x'> = Σ_f w_f c_f c'_f (Parseval), and
+   *   spec_dof[f] = the eigen-directions f stands for, so Σ_j φ(λ_j) = Σ_f spec_dof[f] φ(spec_lambda[f]).
+   *   A diagonal map c ↦ φ(λ) ⊙ c with φ symmetric in k keeps a real image real. All three arrays are owned by
+   *   the op (sr_op_free frees them). ws: ws_floats floats. */
+  size_t spec_floats;
+  float *spec_lambda, *spec_weight, *spec_dof;
+  void (*to_spec)(const sr_op *op, const float *x, float *c, float *ws);
+  void (*from_spec)(const sr_op *op, const float *c, float *x, float *ws);
   void (*forward)(const sr_op *op, const float *x, float *y, float *ws);
   void (*adjoint)(const sr_op *op, const float *y, float *x, float *ws);
   void (*normal)(const sr_op *op, const float *x, float *out, float *ws);
@@ -173,6 +184,8 @@ struct sr_prior {
   void (*destroy)(sr_prior *p);
   void *impl;
   double trained_sigma[2];  /* learned priors: the noise range the network was trained on (else 0, 0) */
+  double mean0, var0;      /* a pixel's mean and variance under the prior: the Gaussian surrogate smc's proposals
+                            * and potentials use (docs/samplers.md); var0 = 0: unknown (0 and 1 are used) */
   /* for the tests and the analytic oracles: */
   size_t ncomp;            /* gmm components (gaussian: 1) */
   const double *w, *mu, *sd;
@@ -199,7 +212,10 @@ typedef enum {
   SR_SAMPLER_ANNEALED,
   SR_SAMPLER_PC,
   SR_SAMPLER_ODE,
-  SR_SAMPLER_MH              /* Metropolis–Hastings single-site flips on a discrete prior's energy */
+  SR_SAMPLER_MH,             /* Metropolis–Hastings single-site flips on a discrete prior's energy */
+  SR_SAMPLER_DDRM,           /* few-step DDIM grid with exact data consistency in the operator's spectral basis */
+  SR_SAMPLER_DIFFPIR,        /* DDIM grid with a half-quadratic-splitting proximal data step */
+  SR_SAMPLER_SMC             /* sequential Monte Carlo over the reverse diffusion: asymptotically exact */
 } sr_sampler_kind;
 
 enum { SR_STEP_SONG = 0, SR_STEP_LIPSCHITZ = 1 };
@@ -227,6 +243,14 @@ typedef struct {
   int proposal;              /* SR_MH_SINGLE_FLIP or SR_MH_CHECKERBOARD */
   int init;                  /* SR_MH_INIT_RANDOM or SR_MH_INIT_OBSERVATION */
   double temp_start, temp_end; /* temperature: geometric from start to end over the burn-in, then end (0 = 1) */
+  /* ddrm / diffpir / smc: `steps` network evaluations on a grid t_k = T k/K of `sde` (docs/samplers.md).
+   * A negative value means "the default" (sr_problem_init sets them so; sr_problem_validate fills them in). */
+  double eta;                /* ddrm: η in [0, 1] (0.85); diffpir: unused */
+  double eta_b;              /* ddrm: η_b in [0, 1] (1): weight of the observation where it is less noisy */
+  double dp_lambda;          /* diffpir: λ > 0 (1): ρ_k = λ σ_y² / r_k² */
+  double zeta;               /* diffpir: ζ in [0, 1] (0.3): share of fresh noise in each step */
+  long particles;            /* smc: particles >= 2 (default max(num_samples, 16)) */
+  double ess_threshold;      /* smc: resample when ESS < ess_threshold × particles, in (0, 1] (0.5) */
 } sr_sampler_cfg;
 
 /* ---------------------------------------------------------------- the problem and its run */
@@ -276,6 +300,17 @@ typedef struct {
   double step_size;           /* langevin/mala: the step used (mean over chains after adaptation) */
   long proposals;             /* mh: single-site proposals made in all (burn-in included) */
   sr_metrics metrics;
+  /* convergence diagnostics over pixels (docs/samplers.md), NaN where not defined:
+   * split-R̂ of the pixel means (chains with >= 4 kept draws each, >= 2 chains) and their effective sample size */
+  double rhat_max, rhat_median, ess_min, ess_median;
+  /* smc: ESS of the weights after each step (ess_len = steps + 1, ess_history[0] at the start), resampling count,
+   * the log normalising-constant estimate log p̂(y), and the particles used */
+  double *ess_history;
+  long ess_len, resamples, particles;
+  double log_evidence;
+  /* warnings for the result document (e.g. R̂ > 1.05): nwarnings strings */
+  int nwarnings;
+  char warnings[4][240];
 } sr_result;
 
 /* Progress callback: called from the running threads, done/total in chain-steps. Return nonzero to cancel. */
@@ -320,6 +355,10 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err);
 void sr_unet_free(sr_unet *u);
 long sr_unet_params(const sr_unet *u);
 void sr_unet_info(const sr_unet *u, size_t *h, size_t *w, double *sigma_min, double *sigma_max);
+/* The training data's pixel mean and standard deviation: metadata "data_mean" and "data_std" when the file has
+ * them, else the middle of the data range (−data_shift / data_scale) and the largest std a pixel in that range can
+ * have (1 / data_scale, half the range's width). */
+void sr_unet_data_stats(const sr_unet *u, double *mean, double *std);
 /* Floats of workspace for batches of up to `batch` images; at most batch × sr_unet_ws_floats(u, 1). */
 size_t sr_unet_ws_floats(const sr_unet *u, size_t batch);
 /* Floating-point operations of one image's forward pass, counted as direct convolutions and attention products

@@ -1,6 +1,7 @@
 /* fft_util.c — the real 2-D FFT pair shared by op_blur.c and op_fourier.c: plan once, execute many. */
 #include "fft_util.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "scorerecon.h"
@@ -52,4 +53,46 @@ void sr_fft2_inverse(const sr_fft2 *f, fftwf_complex *X, float *x, float *scratc
   }
   fftwf_execute_dft_c2r(f->c2r, X, scratch);
   memcpy(x, scratch, f->h * f->w * sizeof(float));
+}
+
+/* ---------------------------------------------------------------- spectral form (op->to_spec / from_spec)
+ * V = the real 2-D DFT, orthonormal: c = r2c(x)/√N, x = c2r(c)/√N. Parseval on the half spectrum counts the
+ * columns 0 < kv < w/2 twice (their mirror columns are not stored) and columns 0 and w/2 once; there each
+ * complex slot stands for one real direction (its mirror row holds the conjugate), elsewhere for two. */
+static void spec_forward(const sr_op *op, const float *x, float *c, float *ws) {
+  const sr_fft2 *f = op->impl; /* the impl's first member */
+  sr_fft2_forward(f, x, (fftwf_complex *)c, ws);
+  const float s = (float)(1.0 / sqrt((double)(f->h * f->w)));
+  for (size_t k = 0; k < op->spec_floats; k++) c[k] *= s;
+}
+
+static void spec_inverse(const sr_op *op, const float *c, float *x, float *ws) {
+  const sr_fft2 *f = op->impl;
+  float *X = ws, *scratch = ws + sr_stride(op->spec_floats); /* c2r destroys its input: work on a copy */
+  const float s = (float)(1.0 / sqrt((double)(f->h * f->w)));
+  for (size_t k = 0; k < op->spec_floats; k++) X[k] = s * c[k];
+  sr_fft2_inverse(f, (fftwf_complex *)X, x, scratch);
+}
+
+int sr__fft2_spec_init(sr_op *op, const sr_fft2 *f, const double *lambda_half) {
+  size_t h = f->h, w = f->w, wh = f->wh, nf = 2 * h * wh;
+  op->spec_floats = nf;
+  op->spec_lambda = sr_alloc(nf);
+  op->spec_weight = sr_alloc(nf);
+  op->spec_dof = sr_alloc(nf);
+  if (!op->spec_lambda || !op->spec_weight || !op->spec_dof) return -1;
+  for (size_t ku = 0; ku < h; ku++)
+    for (size_t kv = 0; kv < wh; kv++) {
+      size_t k = ku * wh + kv;
+      int edge = kv == 0 || (w % 2 == 0 && kv == w / 2);
+      float wt = edge ? 1.0f : 2.0f;
+      for (int r = 0; r < 2; r++) {
+        op->spec_lambda[2 * k + r] = (float)lambda_half[k];
+        op->spec_weight[2 * k + r] = wt;
+        op->spec_dof[2 * k + r] = 0.5f * wt;
+      }
+    }
+  op->to_spec = spec_forward;
+  op->from_spec = spec_inverse;
+  return 0;
 }

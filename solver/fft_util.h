@@ -16,4 +16,10 @@ void sr_fft2_destroy(sr_fft2 *f);
 void sr_fft2_forward(const sr_fft2 *f, const float *x, fftwf_complex *X, float *scratch);
 /* x = unnormalised inverse DFT of X (X is destroyed). */
 void sr_fft2_inverse(const sr_fft2 *f, fftwf_complex *X, float *x, float *scratch);
+
+/* The spectral form of an FFT-diagonal operator (op->to_spec etc., include/scorerecon.h): c = r2c(x)/√N on the
+ * half spectrum; lambda_half (h*wh values, one per complex slot) are AᵀA's eigenvalues. Fills op->spec_* and
+ * the to/from functions; `fft` must live in the op's impl as its first member. Returns -1 on allocation failure. */
+struct sr_op;
+int sr__fft2_spec_init(struct sr_op *op, const sr_fft2 *f, const double *lambda_half);
 #endif

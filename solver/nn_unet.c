@@ -49,7 +49,7 @@ struct sr_unet {
   res_t dres[MAXL], ures[MAXL], mid1, mid2;
   attn_t attn;
   gn_t out_norm;
-  double data_scale, data_shift, sigma_min, sigma_max;
+  double data_scale, data_shift, sigma_min, sigma_max, data_mean, data_std;
   size_t act, col, skips, attnw; /* buffer sizes (floats) for one image */
   float *wino;                   /* owned: the Winograd weights of every 3x3 stride-1 convolution */
   long params;
@@ -283,6 +283,8 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
   u->attention = at && !strcmp(at, "1");
   u->data_scale = meta_num(&bd, "data_scale", 1.0, 0);
   u->data_shift = meta_num(&bd, "data_shift", 0.0, 0);
+  u->data_std = meta_num(&bd, "data_std", 0.0, 0);
+  u->data_mean = meta_num(&bd, "data_mean", NAN, 0);
   u->sigma_min = meta_num(&bd, "sigma_min", 0, 1);
   u->sigma_max = meta_num(&bd, "sigma_max", 0, 1);
   const char *name = meta(ts, "name");
@@ -406,6 +408,12 @@ void sr_unet_info(const sr_unet *u, size_t *h, size_t *w, double *smin, double *
   *w = (size_t)u->W;
   *smin = u->sigma_min;
   *smax = u->sigma_max;
+}
+
+void sr_unet_data_stats(const sr_unet *u, double *mean, double *std) {
+  double sc = u->data_scale > 0 ? u->data_scale : 1.0;
+  *std = u->data_std > 0 ? u->data_std : 1.0 / sc;
+  *mean = isfinite(u->data_mean) ? u->data_mean : -u->data_shift / sc;
 }
 
 /* Workspace for a batch of `batch` images: 4 activation buffers, im2col and the skips scale with the batch;

@@ -10,6 +10,9 @@
 void sr_op_free(sr_op *op) {
   if (!op) return;
   if (op->destroy) op->destroy(op);
+  sr_free(op->spec_lambda);
+  sr_free(op->spec_weight);
+  sr_free(op->spec_dof);
   free(op);
 }
 

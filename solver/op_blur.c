@@ -134,6 +134,14 @@ sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw,
   op->forward = blur_forward;
   op->adjoint = blur_adjoint;
   op->normal = blur_normal;
+  { /* spectral form: AᵀA = V diag(|ĥ|²) Vᵀ */
+    double *lam = malloc(nc * sizeof(double));
+    if (!lam) goto nomem;
+    for (size_t k = 0; k < nc; k++) lam[k] = (double)b->hpow[k] * (double)n;
+    int bad = sr__fft2_spec_init(op, &b->fft, lam);
+    free(lam);
+    if (bad) goto nomem;
+  }
   return op;
 nomem:
   sr_op_free(op);

@@ -188,6 +188,20 @@ sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err) {
   op->forward = fourier_forward;
   op->adjoint = fourier_adjoint;
   op->normal = fourier_normal;
+  { /* spectral form: AᵀA = V diag((M(k) + M(−k))/2) Vᵀ */
+    double *lam = malloc(h * wh * sizeof(double));
+    int bad = !lam;
+    if (lam) {
+      for (size_t k = 0; k < h * wh; k++) lam[k] = (double)f->q[k] * (double)n;
+      bad = sr__fft2_spec_init(op, &f->fft, lam);
+      free(lam);
+    }
+    if (bad) {
+      sr_op_free(op);
+      sr_fail(err, SR_ENOMEM, "operator", "out of memory");
+      return NULL;
+    }
+  }
   return op;
 }
 

@@ -14,6 +14,27 @@ static void mask_apply(const sr_op *op, const float *x, float *y, float *ws) {
   for (size_t i = 0; i < op->n_in; i++) y[i] = m[i] * x[i];
 }
 
+/* Spectral form: V = I, λ = the mask (1 for identity). */
+static void spec_copy(const sr_op *op, const float *x, float *c, float *ws) {
+  (void)ws;
+  if (x != c) memcpy(c, x, op->n_in * sizeof(float));
+}
+
+static int diag_spec(sr_op *op) {
+  size_t n = op->n_in;
+  op->spec_floats = n;
+  op->spec_lambda = sr_alloc(n);
+  op->spec_weight = sr_alloc(n);
+  op->spec_dof = sr_alloc(n);
+  if (!op->spec_lambda || !op->spec_weight || !op->spec_dof) return -1;
+  for (size_t i = 0; i < n; i++) {
+    op->spec_lambda[i] = op->obs_mask ? op->obs_mask[i] : 1.0f;
+    op->spec_weight[i] = op->spec_dof[i] = 1.0f;
+  }
+  op->to_spec = op->from_spec = spec_copy;
+  return 0;
+}
+
 static void mask_destroy(sr_op *op) { sr_free(op->obs_mask); op->obs_mask = NULL; }
 
 static sr_op *diag_new(int rank, const size_t *shape, const char *kind, sr_error *err) {
@@ -40,7 +61,13 @@ static sr_op *diag_new(int rank, const size_t *shape, const char *kind, sr_error
 }
 
 sr_op *sr_op_identity(int rank, const size_t *shape, sr_error *err) {
-  return diag_new(rank, shape, "identity", err);
+  sr_op *op = diag_new(rank, shape, "identity", err);
+  if (op && diag_spec(op)) {
+    sr_op_free(op);
+    sr_fail(err, SR_ENOMEM, "operator", "out of memory");
+    return NULL;
+  }
+  return op;
 }
 
 sr_op *sr_op_mask(int rank, const size_t *shape, const float *mask, sr_error *err) {
@@ -58,6 +85,11 @@ sr_op *sr_op_mask(int rank, const size_t *shape, const float *mask, sr_error *er
     kept += mask[i] != 0.0f;
   }
   op->norm2 = kept ? 1.0 : 0.0;
+  if (diag_spec(op)) {
+    sr_op_free(op);
+    sr_fail(err, SR_ENOMEM, "operator.mask", "out of memory");
+    return NULL;
+  }
   return op;
 }
 

@@ -162,6 +162,13 @@ sr_prior *sr_prior_gmm(size_t k, const double *weights, const double *means, con
   }
   p->kind = "gmm";
   p->has_marginals = 1;
+  double m1 = 0.0, m2 = 0.0; /* the mixture's variance: Σ w (s² + μ²) − (Σ w μ)² */
+  for (size_t j = 0; j < k; j++) {
+    m1 += g->w[j] * g->mu[j];
+    m2 += g->w[j] * (g->sd[j] * g->sd[j] + g->mu[j] * g->mu[j]);
+  }
+  p->mean0 = m1;
+  p->var0 = m2 - m1 * m1 > 0 ? m2 - m1 * m1 : 0.0;
   p->lipschitz = minsd > 0 ? 1.0 / (minsd * minsd) : INFINITY;
   p->score = gmm_score;
   p->logp = gmm_logp;

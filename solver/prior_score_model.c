@@ -63,6 +63,9 @@ sr_prior *sr_prior_score_model(sr_unet *net, void (*release)(void *), void *rele
   p->kind = "score_model";
   p->trained_sigma[0] = m->smin;
   p->trained_sigma[1] = smax;
+  double sd;
+  sr_unet_data_stats(net, &p->mean0, &sd);
+  p->var0 = sd * sd;
   p->has_marginals = 1;
   p->lipschitz = INFINITY;
   p->ws_floats = sr_unet_ws_floats(net, 1); /* B × this serves a batch of B (sr_unet_ws_floats) */

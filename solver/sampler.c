@@ -15,6 +15,8 @@ void sr_problem_init(sr_problem *pb) {
   memset(pb, 0, sizeof *pb);
   pb->num_samples = 1;
   pb->want_mean = pb->want_std = 1;
+  pb->sampler.eta = pb->sampler.eta_b = pb->sampler.dp_lambda = pb->sampler.zeta = -1.0;
+  pb->sampler.ess_threshold = -1.0;
 }
 
 void sr_problem_clear(sr_problem *pb) {
@@ -31,6 +33,7 @@ void sr_result_clear(sr_result *res) {
   sr_free(res->samples);
   sr_free(res->trajectories);
   free(res->traj_times);
+  free(res->ess_history);
   memset(res, 0, sizeof *res);
 }
 
@@ -40,6 +43,38 @@ static double posterior_lipschitz(const sr_problem *pb) {
   double L = pb->prior->lipschitz;
   if (pb->op) L += pb->op->norm2 / (pb->noise_sigma * pb->noise_sigma);
   return L;
+}
+
+/* ddrm / diffpir / smc: an operator with a spectral form (or none), the SDE, and the defaults of docs/samplers.md. */
+static sr_status grid_validate(sr_problem *pb, const char *sname, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  if (pb->op && !pb->op->to_spec)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs an operator that one orthonormal basis diagonalises "
+                   "(identity, mask, blur or fourier, alone); a list of operators has no such basis: use pc, "
+                   "annealed_langevin or ode", sname);
+  if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
+  if (s->steps <= 0) s->steps = 100;
+  if (s->kind == SR_SAMPLER_DDRM) {
+    if (s->eta < 0) s->eta = 0.85;
+    if (s->eta_b < 0) s->eta_b = 1.0;
+    if (!(s->eta <= 1)) return sr_fail(err, SR_EINVAL, "sampler.eta", "must be in [0, 1]");
+    if (!(s->eta_b <= 1)) return sr_fail(err, SR_EINVAL, "sampler.eta_b", "must be in [0, 1]");
+  } else if (s->kind == SR_SAMPLER_DIFFPIR) {
+    if (s->dp_lambda <= 0) s->dp_lambda = 1.0;
+    if (s->zeta < 0) s->zeta = 0.3;
+    if (!isfinite(s->dp_lambda)) return sr_fail(err, SR_EINVAL, "sampler.lambda", "must be a finite number > 0");
+    if (!(s->zeta <= 1)) return sr_fail(err, SR_EINVAL, "sampler.zeta", "must be in [0, 1]");
+  } else {
+    if (s->particles <= 0) s->particles = pb->num_samples > 16 ? pb->num_samples : 16;
+    if (s->ess_threshold <= 0) s->ess_threshold = 0.5;
+    if (s->particles < 2) return sr_fail(err, SR_EINVAL, "sampler.particles", "must be >= 2");
+    if (s->particles > 0x7ffffffeL) return sr_fail(err, SR_EINVAL, "sampler.particles", "must be < 2^31 - 1");
+    if (!(s->ess_threshold <= 1)) return sr_fail(err, SR_EINVAL, "sampler.ess_threshold", "must be in (0, 1]");
+    if (pb->trajectory_every > 0)
+      return sr_fail(err, SR_EINVAL, "outputs", "trajectories are not recorded by smc (its particles are resampled "
+                     "and have no single path)");
+  }
+  return SR_OK;
 }
 
 sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
@@ -60,6 +95,9 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
                       : s->kind == SR_SAMPLER_PC     ? "pc"
                       : s->kind == SR_SAMPLER_ODE    ? "ode"
                       : s->kind == SR_SAMPLER_MH     ? "mh"
+                      : s->kind == SR_SAMPLER_DDRM   ? "ddrm"
+                      : s->kind == SR_SAMPLER_DIFFPIR ? "diffpir"
+                      : s->kind == SR_SAMPLER_SMC    ? "smc"
                                                      : NULL;
   if (!sname) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown");
   if (s->kind == SR_SAMPLER_MH || pb->prior->discrete) { /* binary images: solver/sampler_mh.c */
@@ -108,6 +146,9 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
       double a2 = pb->op ? pb->op->norm2 : 0.0;
       s->epsilon = s->step_rule == SR_STEP_LIPSCHITZ ? 0.1 : 0.2 * s->sigma_min * s->sigma_min / (1.0 + a2);
     }
+  } else if (s->kind == SR_SAMPLER_DDRM || s->kind == SR_SAMPLER_DIFFPIR || s->kind == SR_SAMPLER_SMC) {
+    sr_status st = grid_validate(pb, sname, err);
+    if (st) return st;
   } else {
     if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
     if (s->steps <= 0) s->steps = s->kind == SR_SAMPLER_PC ? 1000 : 500;
@@ -210,23 +251,25 @@ void sr__traj(sr_batch *bt, size_t b, long slot, const float *x) {
 int sr__tick(sr_batch *bt, long units) {
   sr_run_ctx *c = bt->ctx;
   long done = atomic_fetch_add_explicit(&c->done, units * (long)bt->B, memory_order_relaxed) + units * (long)bt->B;
-  if (c->progress && c->progress(c->user, done, c->units_per_chain * c->pb->num_samples))
+  if (c->progress && c->progress(c->user, done, c->progress_total))
     atomic_store(&c->cancel, 1);
   return atomic_load_explicit(&c->cancel, memory_order_relaxed);
 }
 
 /* ---------------------------------------------------------------- threads */
 
-static void batch_free(sr_batch *bt) {
+void sr__batch_free(sr_batch *bt) {
   free(bt->rng); free(bt->draws); free(bt->kept); free(bt->step); free(bt->logpi);
   free(bt->accept_sum); free(bt->accept_n);
   sr_free(bt->x); sr_free(bt->g); sr_free(bt->z); sr_free(bt->t1); sr_free(bt->t2); sr_free(bt->t3);
   sr_free(bt->r); sr_free(bt->xs); sr_free(bt->opws); sr_free(bt->prws);
   free(bt->mean); free(bt->m2);
   sr__mh_chain_free(bt->ext);
+  sr_free(bt->s1); sr_free(bt->s2); sr_free(bt->s3); sr_free(bt->s4);
+  memset(bt, 0, sizeof *bt);
 }
 
-static int batch_alloc(sr_batch *bt, sr_run_ctx *c) {
+int sr__batch_alloc(sr_batch *bt, sr_run_ctx *c) {
   memset(bt, 0, sizeof *bt);
   bt->ctx = c;
   size_t B = c->B, bs = B * c->sn;
@@ -247,6 +290,11 @@ static int batch_alloc(sr_batch *bt, sr_run_ctx *c) {
   bt->mean = calloc(B * c->n, sizeof(double));
   bt->m2 = calloc(B * c->n, sizeof(double));
   if (c->mh && !(bt->ext = sr__mh_chain_new(c->mh))) return -1;
+  if (c->sop) {
+    bt->s1 = sr_alloc(B * c->ssf); bt->s2 = sr_alloc(B * c->ssf);
+    bt->s3 = sr_alloc(B * c->ssf); bt->s4 = sr_alloc(B * c->ssf);
+    if (!bt->s1 || !bt->s2 || !bt->s3 || !bt->s4) return -1;
+  }
   return (bt->rng && bt->draws && bt->kept && bt->step && bt->logpi && bt->accept_sum && bt->accept_n && bt->x &&
           bt->g && bt->z && bt->t1 && bt->t2 && bt->t3 && bt->xs && bt->r && bt->opws && bt->prws && bt->mean &&
           bt->m2)
@@ -310,7 +358,7 @@ static void *worker(void *arg) {
   sr_run_ctx *c = wa->ctx;
   const sr_problem *pb = c->pb;
   sr_batch bt;
-  int ok = batch_alloc(&bt, c) == 0;
+  int ok = sr__batch_alloc(&bt, c) == 0;
   if (!ok) wa->failed = 1;
   for (;;) {
     long c0 = atomic_fetch_add(&c->next_chain, (long)c->B);
@@ -336,6 +384,9 @@ static void *worker(void *arg) {
       case SR_SAMPLER_PC: sr__run_pc(&bt); break;
       case SR_SAMPLER_ODE: sr__run_ode(&bt); break;
       case SR_SAMPLER_MH: sr__run_mh(&bt); break;
+      case SR_SAMPLER_DDRM:
+      case SR_SAMPLER_DIFFPIR: sr__run_ddim(&bt); break;
+      case SR_SAMPLER_SMC: break; /* never here: sr__run_smc */
       }
     } else {
       bt.B = ok ? B : 0;
@@ -353,7 +404,7 @@ static void *worker(void *arg) {
       merge_batch(&bt);
     }
   }
-  batch_free(&bt);
+  sr__batch_free(&bt);
   return NULL;
 }
 
@@ -381,6 +432,7 @@ static double now_seconds(void) {
 
 sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, void *user, sr_error *err) {
   memset(res, 0, sizeof *res);
+  res->rhat_max = res->rhat_median = res->ess_min = res->ess_median = res->log_evidence = NAN;
   double t0 = now_seconds();
   sr_run_ctx c;
   memset(&c, 0, sizeof c);
@@ -391,10 +443,13 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   /* chains per work unit: up to what the prior prefers (a network runs a batch per matrix product), but small
    * enough to leave at least four units for the threads: B = min(prior's batch, ceil(S/4)). A function of the
    * job only, so a chain's numbers never depend on the thread count. */
+  const int smc = pb->sampler.kind == SR_SAMPLER_SMC;
+  const size_t chains = smc ? (size_t)pb->sampler.particles : (size_t)pb->num_samples; /* smc: particles */
   c.B = pb->prior->batch > 1 ? pb->prior->batch : 1;
-  if (c.B > ((size_t)pb->num_samples + 3) / 4) c.B = ((size_t)pb->num_samples + 3) / 4;
+  if (c.B > (chains + 3) / 4) c.B = (chains + 3) / 4;
   if (c.B < 1) c.B = 1;
   c.units_per_chain = progress_units(&pb->sampler);
+  c.progress_total = c.units_per_chain * (long)chains;
   c.progress = progress;
   c.user = user;
   c.res = res;
@@ -422,11 +477,17 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   }
   sr_status st = SR_OK;
   if (!oom && pb->sampler.kind == SR_SAMPLER_MH && (st = sr__mh_prepare(pb, &c.mh, err)) != SR_OK) goto done;
+  const int grid = pb->sampler.kind == SR_SAMPLER_DDRM || pb->sampler.kind == SR_SAMPLER_DIFFPIR || smc;
+  if (!oom && grid && sr__grid_prepare(&c)) oom = 1;
   if (oom) {
     st = sr_fail(err, SR_ENOMEM, "num_samples", "out of memory for %zu chains of %zu pixels", S, n);
     goto done;
   }
   int threads = pb->threads > 0 ? pb->threads : sr_cpu_count();
+  if (smc) {
+    if ((st = sr__run_smc(&c, threads, err)) != SR_OK) goto done;
+    goto finish;
+  }
   long batches = (long)((S + c.B - 1) / c.B);
   if (threads > batches) threads = (int)batches;
   if (threads < 1) threads = 1;
@@ -469,6 +530,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
     if (res->std) res->std[i] = c.gcount > 1 ? (float)sqrt(c.gm2[i] / (c.gcount - 1)) : 0.0f;
   }
   res->kept_per_chain = (long)(c.gcount / (double)S + 0.5);
+finish:
   res->score_evals = atomic_load(&c.score_evals);
   res->op_applies = atomic_load(&c.op_applies);
   long prop = atomic_load(&c.proposed);
@@ -500,6 +562,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   }
 done:
   sr__mh_release(c.mh);
+  sr__grid_release(&c);
   sr_free(c.aty);
   free(c.gmean);
   free(c.gm2);
@@ -510,6 +573,7 @@ done:
     double secs = res->seconds;
     sr_result_clear(res);
     res->seconds = secs;
+    res->rhat_max = res->rhat_median = res->ess_min = res->ess_median = res->log_evidence = NAN;
   }
   return st;
 }

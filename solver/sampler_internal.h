@@ -13,6 +13,7 @@ typedef struct {
   size_t n, sn, snout;
   size_t B;                   /* chains per batch (1 for analytic priors) */
   long units_per_chain;       /* progress units (sampler steps incl. correctors) per chain */
+  long progress_total;        /* progress units of the whole run (smc: steps × particles) */
   long traj_len;
   sr_progress_fn progress;
   void *user;
@@ -28,6 +29,14 @@ typedef struct {
   double *gmean, *gm2, gcount, step_sum;
   float *aty;                 /* Aᵀy, computed once per run (NULL without an operator) */
   sr_result *res;
+  /* ddrm / diffpir / smc: the spectral form they work in (solver/sampler_grid.c) */
+  const sr_op *sop;           /* pb->op, or own_sop (an all-zero mask: no data) when the job has no operator */
+  sr_op *own_sop;
+  size_t ssf;                 /* sr_stride(sop->spec_floats) */
+  float *aty_spec;            /* b = Vᵀ Aᵀ y (ssf floats) */
+  float *ones_spec;           /* Vᵀ 1, the spectrum of the constant image */
+  double yy;                  /* ‖y‖² over the observed entries */
+  long m_obs;                 /* observed real components of y */
 } sr_run_ctx;
 
 typedef struct {
@@ -45,6 +54,7 @@ typedef struct {
   double *step, *logpi, *accept_sum;
   long *accept_n;
   void *ext;                  /* mh: this thread's chain state (sr_mh_chain) */
+  float *s1, *s2, *s3, *s4;   /* ddrm/diffpir/smc: B*ssf spectral buffers each */
 } sr_batch;
 
 /* Draws standard normals for chain b of the batch into out (n floats). */
@@ -69,5 +79,24 @@ int sr__run_annealed(sr_batch *bt);
 int sr__run_pc(sr_batch *bt);
 int sr__run_ode(sr_batch *bt);
 int sr__run_mh(sr_batch *bt);         /* Metropolis–Hastings on a discrete prior */
+/* A thread's batch of up to ctx->B chains with every buffer a step needs (0, or -1 when out of memory: free it
+ * anyway); the thread owns it and frees it with sr__batch_free. */
+int sr__batch_alloc(sr_batch *bt, sr_run_ctx *c);
+void sr__batch_free(sr_batch *bt);
+int sr__run_ddim(sr_batch *bt);       /* ddrm and diffpir (solver/sampler_ddim.c) */
+/* smc runs its whole particle population in one call with its own threads (solver/sampler_smc.c) */
+sr_status sr__run_smc(sr_run_ctx *c, int threads, sr_error *err);
+
+/* ---- the time grid of ddrm / diffpir / smc (solver/sampler_grid.c) */
+/* Level k of K = steps: the SDE's marginal at t = T k / K (k = 0: no noise). */
+sr_noise sr__grid_level(const sr_sampler_cfg *s, long k);
+/* Tweedie's denoiser for the batch: x0 = E[x_0 | x_t] = (x + σ² ∇log p_t(x) − shift) / α (counts B evaluations). */
+void sr__denoise(sr_batch *bt, const float *x, sr_noise nl, float *x0);
+/* Sets up c->sop, aty_spec, yy, m_obs; -1 when out of memory. */
+int sr__grid_prepare(sr_run_ctx *c);
+void sr__grid_release(sr_run_ctx *c);
+/* log N(y; A m, c2 I + v A Aᵀ) over the observed entries, from the mean's spectrum mh = Vᵀm and, when v > 0, the
+ * spectral form (docs/samplers.md, "smc"); r (n_out floats) and px (n floats) are scratch. */
+double sr__log_lik_marginal(sr_batch *bt, const float *m, const float *mh, double c2, double v, float *r);
 
 #endif

@@ -164,3 +164,10 @@ int check_samples_against_law(const float *samples, size_t S, const gauss_law *g
   free(L); free(z); free(s1); free(s2);
   return fails;
 }
+
+void law_step_cov(gauss_law *g, const double *M, const double *c, const double *Q, double *tmp) {
+  size_t n = g->n;
+  law_step(g, M, c, 0.0, tmp);
+  if (Q)
+    for (size_t i = 0; i < n * n; i++) g->cov[i] += Q[i];
+}

@@ -22,6 +22,8 @@ void law_alloc(gauss_law *g, size_t n);
 void law_free(gauss_law *g);
 /* One affine step: mean ← M mean + c; cov ← M cov Mᵀ + q I. */
 void law_step(gauss_law *g, const double *M, const double *c, double q, double *tmp);
+/* The same with a full noise covariance: cov ← M cov Mᵀ + Q (Q n×n; NULL = none). */
+void law_step_cov(gauss_law *g, const double *M, const double *c, const double *Q, double *tmp);
 
 /* Whitens S samples (rows of n floats, stride n) with the law and checks, within Monte-Carlo error, that the
  * whitened components are N(0, 1): pooled mean and variance at 4.5 standard errors, each component at 5.5
