@@ -4,6 +4,7 @@
  * chain owns its Philox stream; per-chain moments are merged in chain order (Chan et al.'s pairwise update),
  * so mean/std/samples are bit-identical for any thread count. All buffers are allocated before the first step. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -229,14 +230,23 @@ void sr__init_state(sr_batch *bt, sr_noise nl) {
   }
 }
 
-void sr__keep(sr_batch *bt, size_t b, const float *x) {
-  size_t n = bt->ctx->n;
-  double *m = bt->mean + b * n, *m2 = bt->m2 + b * n;
-  double k = (double)++bt->kept[b], ik = 1.0 / k;
+static void welford(double *m, double *m2, long count, const float *x, size_t n) {
+  double ik = 1.0 / (double)count;
   for (size_t i = 0; i < n; i++) {
     double d = x[i] - m[i];
     m[i] += d * ik;
     m2[i] += d * (x[i] - m[i]);
+  }
+}
+
+void sr__keep(sr_batch *bt, size_t b, const float *x) {
+  const sr_run_ctx *c = bt->ctx;
+  size_t n = c->n;
+  long before = bt->kept[b]++;
+  welford(bt->mean + b * n, bt->m2 + b * n, bt->kept[b], x, n);
+  if (c->diag) {
+    size_t h = before >= c->half_at, slot = h * bt->B + b;
+    welford(bt->hmean + slot * n, bt->hm2 + slot * n, ++bt->hkept[slot], x, n);
   }
 }
 
@@ -266,6 +276,7 @@ void sr__batch_free(sr_batch *bt) {
   free(bt->mean); free(bt->m2);
   sr__mh_chain_free(bt->ext);
   sr_free(bt->s1); sr_free(bt->s2); sr_free(bt->s3); sr_free(bt->s4);
+  free(bt->hmean); free(bt->hm2); free(bt->hkept);
   memset(bt, 0, sizeof *bt);
 }
 
@@ -290,6 +301,12 @@ int sr__batch_alloc(sr_batch *bt, sr_run_ctx *c) {
   bt->mean = calloc(B * c->n, sizeof(double));
   bt->m2 = calloc(B * c->n, sizeof(double));
   if (c->mh && !(bt->ext = sr__mh_chain_new(c->mh))) return -1;
+  if (c->diag) {
+    bt->hmean = calloc(2 * B * c->n, sizeof(double));
+    bt->hm2 = calloc(2 * B * c->n, sizeof(double));
+    bt->hkept = calloc(2 * B, sizeof(long));
+    if (!bt->hmean || !bt->hm2 || !bt->hkept) return -1;
+  }
   if (c->sop) {
     bt->s1 = sr_alloc(B * c->ssf); bt->s2 = sr_alloc(B * c->ssf);
     bt->s3 = sr_alloc(B * c->ssf); bt->s4 = sr_alloc(B * c->ssf);
@@ -340,6 +357,20 @@ static void merge_batch(sr_batch *bt) {
       c->gcount = nt;
     }
     c->step_sum += bt->step[b];
+    for (size_t h = 0; c->diag && h < 2; h++) { /* the chain's halves, in order: within variances, half means */
+      size_t slot = h * bt->B + b;
+      long nh = bt->hkept[slot];
+      if (nh < 2) continue;
+      const double *hm = bt->hmean + slot * n, *hv = bt->hm2 + slot * n;
+      double k = ++c->d_halves;
+      c->d_draws += (double)nh;
+      for (size_t i = 0; i < n; i++) {
+        c->d_w[i] += hv[i] / (double)(nh - 1);
+        double d = hm[i] - c->d_hm[i];
+        c->d_hm[i] += d / k;
+        c->d_hm2[i] += d * (hm[i] - c->d_hm[i]);
+      }
+    }
     if (c->res->samples) memcpy(c->res->samples + (size_t)(bt->chain0 + (long)b) * n, bt->x + b * c->sn,
                                 n * sizeof(float));
   }
@@ -370,6 +401,11 @@ static void *worker(void *arg) {
       memset(bt.kept, 0, B * sizeof *bt.kept);
       memset(bt.mean, 0, B * c->n * sizeof(double));
       memset(bt.m2, 0, B * c->n * sizeof(double));
+      if (c->diag) {
+        memset(bt.hmean, 0, 2 * B * c->n * sizeof(double));
+        memset(bt.hm2, 0, 2 * B * c->n * sizeof(double));
+        memset(bt.hkept, 0, 2 * B * sizeof(long));
+      }
       for (size_t b = 0; b < B; b++) {
         bt.rng[b] = sr_rng_make(pb->seed, (uint64_t)(c0 + (long)b));
         bt.draws[b] = 0;
@@ -424,6 +460,73 @@ static long progress_units(const sr_sampler_cfg *s) {
   return traj_steps(s);
 }
 
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double median_of(double *v, size_t m) {
+  qsort(v, m, sizeof *v, cmp_double);
+  return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
+}
+
+static void add_warning(sr_result *res, const char *fmt, double a, double b, double c3) {
+  if (res->nwarnings >= (int)(sizeof res->warnings / sizeof res->warnings[0])) return;
+  snprintf(res->warnings[res->nwarnings++], sizeof res->warnings[0], fmt, a, b, c3);
+}
+
+/* Split-R̂ (Gelman et al. 2013, BDA3 §11.4) and a batch-means effective sample size per pixel, from the 2S
+ * half-chains of N draws each: W = mean within-half variance, B = N · variance of the half means,
+ * var⁺ = (N−1)/N W + B/N, R̂ = √(var⁺/W), ESS = 2S·N·var⁺/B (the half-chains as batches). Pixels that never move
+ * (W = 0) have neither. Samplers that keep one independent draw per chain have no R̂, and ESS = chains. */
+static void diagnostics(sr_run_ctx *c, sr_result *res) {
+  const sr_problem *pb = c->pb;
+  size_t n = c->n;
+  if (pb->sampler.kind == SR_SAMPLER_SMC) {
+    if (res->ess_min < 0.1 * (double)res->particles)
+      add_warning(res, "smc: the final weights have an effective sample size of %.1f of %.0f particles: estimates "
+                  "rest on few particles; use more particles or steps%.0s", res->ess_min, (double)res->particles, 0);
+    return;
+  }
+  if (!c->diag) {
+    if (c->half_at < 0) res->ess_min = res->ess_median = (double)pb->num_samples; /* one independent draw each */
+    return;
+  }
+  if (c->d_halves < 4) return;
+  double *rh = malloc(n * sizeof(double)), *es = malloc(n * sizeof(double));
+  if (!rh || !es) {
+    free(rh); free(es);
+    return;
+  }
+  double H = c->d_halves, N = c->d_draws / H;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    double W = c->d_w[i] / H, B = N * c->d_hm2[i] / (H - 1);
+    if (!(W > 0)) continue;
+    double vp = (N - 1) / N * W + B / N;
+    rh[m] = sqrt(vp / W);
+    es[m] = B > 0 ? H * N * vp / B : H * N;
+    m++;
+  }
+  if (m > 0) {
+    double mx = 0, mn = INFINITY;
+    for (size_t i = 0; i < m; i++) {
+      if (rh[i] > mx) mx = rh[i];
+      if (es[i] < mn) mn = es[i];
+    }
+    res->rhat_max = mx;
+    res->ess_min = mn;
+    res->rhat_median = median_of(rh, m);
+    res->ess_median = median_of(es, m);
+    if (mx > 1.05)
+      add_warning(res, "not converged: split-R-hat of the pixel means is %.3f at the worst pixel (median %.3f) > 1.05; "
+                  "the chains disagree: run more steps or a longer burn-in (effective sample size at the worst pixel "
+                  "%.1f)", mx, res->rhat_median, mn);
+  }
+  free(rh);
+  free(es);
+}
+
 static double now_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -450,6 +553,13 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   if (c.B < 1) c.B = 1;
   c.units_per_chain = progress_units(&pb->sampler);
   c.progress_total = c.units_per_chain * (long)chains;
+  {
+    const sr_sampler_cfg *sc = &pb->sampler;
+    int markov = sc->kind == SR_SAMPLER_LANGEVIN || sc->kind == SR_SAMPLER_MALA || sc->kind == SR_SAMPLER_MH;
+    long kexp = markov && sc->thinning > 0 ? (sc->steps - sc->burn_in + sc->thinning - 1) / sc->thinning : 1;
+    c.half_at = markov ? kexp / 2 : -1;
+    c.diag = markov && pb->num_samples >= 2 && kexp >= 4;
+  }
   c.progress = progress;
   c.user = user;
   c.res = res;
@@ -459,6 +569,12 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   c.gmean = calloc(n, sizeof(double));
   c.gm2 = calloc(n, sizeof(double));
   int oom = !c.gmean || !c.gm2;
+  if (c.diag) {
+    c.d_w = calloc(n, sizeof(double));
+    c.d_hm = calloc(n, sizeof(double));
+    c.d_hm2 = calloc(n, sizeof(double));
+    oom |= !c.d_w || !c.d_hm || !c.d_hm2;
+  }
   /* metrics need the moments even when the caller did not ask to see them */
   if (pb->want_mean || pb->ground_truth) oom |= !(res->mean = sr_alloc(n));
   if (pb->want_std || pb->ground_truth) oom |= !(res->std = sr_alloc(n));
@@ -531,6 +647,7 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
   }
   res->kept_per_chain = (long)(c.gcount / (double)S + 0.5);
 finish:
+  diagnostics(&c, res);
   res->score_evals = atomic_load(&c.score_evals);
   res->op_applies = atomic_load(&c.op_applies);
   long prop = atomic_load(&c.proposed);
@@ -566,6 +683,9 @@ done:
   sr_free(c.aty);
   free(c.gmean);
   free(c.gm2);
+  free(c.d_w);
+  free(c.d_hm);
+  free(c.d_hm2);
   pthread_mutex_destroy(&c.mu);
   pthread_cond_destroy(&c.cv);
   res->seconds = now_seconds() - t0;

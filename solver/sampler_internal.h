@@ -35,6 +35,13 @@ typedef struct {
   size_t ssf;                 /* sr_stride(sop->spec_floats) */
   float *aty_spec;            /* b = Vᵀ Aᵀ y (ssf floats) */
   float *ones_spec;           /* Vᵀ 1, the spectrum of the constant image */
+  /* split-R̂ / ESS of the pixel means (Markov chains with >= 4 kept draws, >= 2 chains): each chain's kept draws
+   * split at half_at into two halves; merged half by half in chain order */
+  int diag;
+  long half_at;
+  double *d_w;                /* n: Σ over halves of the within-half variance */
+  double *d_hm, *d_hm2;       /* n: Welford over the half means */
+  double d_halves, d_draws;   /* halves merged, draws in them */
   double yy;                  /* ‖y‖² over the observed entries */
   long m_obs;                 /* observed real components of y */
 } sr_run_ctx;
@@ -55,6 +62,8 @@ typedef struct {
   long *accept_n;
   void *ext;                  /* mh: this thread's chain state (sr_mh_chain) */
   float *s1, *s2, *s3, *s4;   /* ddrm/diffpir/smc: B*ssf spectral buffers each */
+  double *hmean, *hm2;        /* diag: per half h and chain b, n values at (h*B + b)*n */
+  long *hkept;                /* diag: draws per half and chain, at h*B + b */
 } sr_batch;
 
 /* Draws standard normals for chain b of the batch into out (n floats). */
@@ -65,7 +74,7 @@ void sr__normals(sr_batch *bt, size_t b, float *out);
 void sr__posterior_score(sr_batch *bt, const float *x, sr_noise nl, double w, float *g, double *rr);
 /* Initial state of every chain: prior sample at nl, else nl.shift + nl.sigma z. */
 void sr__init_state(sr_batch *bt, sr_noise nl);
-/* Records one kept state of chain b (Welford). */
+/* Records one kept state of chain b (Welford; with ctx->diag also into its half's moments). */
 void sr__keep(sr_batch *bt, size_t b, const float *x);
 /* Stores x as trajectory slot `slot` of chain b (if trajectories were asked for). */
 void sr__traj(sr_batch *bt, size_t b, long slot, const float *x);

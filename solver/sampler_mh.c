@@ -79,6 +79,7 @@ struct sr_mh_chain {
   double *r;                  /* LOCAL: y − Ax; GRAM: Aᵀ(y − Ax) */
   uint32_t *u;                /* n words of the sweep */
   int32_t *cnt;               /* n: kept states with s = +1 */
+  int32_t *half;              /* n: cnt after the first half of the kept states (split-R̂) */
   float *e, *col, *ws;        /* GRAM without a dense AᵀA: one normal application */
   long op_applies;
   /* two-colour checkerboard: per colour c, spins (h + 2) x Wc with halo, fields and counts h x Wc0 */
@@ -446,6 +447,7 @@ sr_status sr__mh_prepare(const sr_problem *pb, sr_mh_shared **out, sr_error *err
 void sr__mh_chain_free(sr_mh_chain *ch) {
   if (!ch) return;
   free(ch->sp); free(ch->tmp); free(ch->Fp); free(ch->Fm); free(ch->r); free(ch->u); free(ch->cnt);
+  free(ch->half);
   for (int c = 0; c < 2; c++) {
     free(ch->cs[c]); free(ch->cFp[c]); free(ch->cFm[c]); free(ch->ccnt[c]);
   }
@@ -462,7 +464,8 @@ sr_mh_chain *sr__mh_chain_new(const sr_mh_shared *sh) {
   ch->tmp = malloc(sh->w);
   ch->u = malloc((n > 2 * sh->h * sh->Wc0 ? n : 2 * sh->h * sh->Wc0) * sizeof(uint32_t));
   ch->cnt = calloc(n, sizeof(int32_t));
-  int bad = !ch->sp || !ch->tmp || !ch->u || !ch->cnt;
+  ch->half = calloc(n, sizeof(int32_t));
+  int bad = !ch->sp || !ch->tmp || !ch->u || !ch->cnt || !ch->half;
   for (int c = 0; c < 2 && sh->packed; c++) {
     ch->cs[c] = calloc((sh->h + 2) * sh->Wc, 1);
     ch->cFp[c] = calloc(sh->h * sh->Wc0, sizeof(double));
@@ -959,6 +962,16 @@ static void packed_counts_merge(sr_mh_chain *ch) {
     }
 }
 
+/* The first half's counts for split-R̂: packed counts folded into cnt first (and restarted), then copied. */
+static void half_snapshot(sr_mh_chain *ch) {
+  const sr_mh_shared *sh = ch->sh;
+  if (sh->packed) {
+    packed_counts_merge(ch);
+    for (int c = 0; c < 2; c++) memset(ch->ccnt[c], 0, sh->h * sh->Wc0 * sizeof(int32_t));
+  }
+  memcpy(ch->half, ch->cnt, sh->n * sizeof(int32_t));
+}
+
 static long sweep_checkerboard(sr_mh_chain *ch) {
   const sr_mh_shared *sh = ch->sh;
   const size_t h = sh->h, w = sh->w, W2 = sh->W2;
@@ -1055,6 +1068,7 @@ int sr__run_mh(sr_batch *bt) {
       if (t >= s->burn_in) {
         acc += a;
         if ((t - s->burn_in) % s->thinning == 0) {
+          if (c->diag && kept == c->half_at) half_snapshot(ch); /* split-R̂: the first half's counts */
           kept++;
           if (ch->in_packed) packed_keep(ch);
           else
@@ -1093,6 +1107,19 @@ int sr__run_mh(sr_batch *bt) {
       m2[k] = kept ? m * ((double)kept - m) * d * d / (double)kept : 0.0;
     }
     bt->kept[b] = kept;
+    if (c->diag && kept > c->half_at && ch->half) { /* the two halves' moments from their counts */
+      for (size_t hf = 0; hf < 2; hf++) {
+        size_t slot = hf * bt->B + b;
+        long kh = hf ? kept - c->half_at : c->half_at;
+        double *hm = bt->hmean + slot * n, *hv = bt->hm2 + slot * n;
+        for (size_t k = 0; k < n; k++) {
+          double mc = hf ? (double)(ch->cnt[k] - ch->half[k]) : (double)ch->half[k];
+          hm[k] = kh ? a + d * mc / (double)kh : 0.0;
+          hv[k] = kh ? mc * ((double)kh - mc) * d * d / (double)kh : 0.0;
+        }
+        bt->hkept[slot] = kh;
+      }
+    }
   }
   return cancelled;
 }
