@@ -251,6 +251,7 @@ typedef struct {
   double zeta;               /* diffpir: ζ in [0, 1] (0.3): share of fresh noise in each step */
   long particles;            /* smc: particles >= 2 (default max(num_samples, 16)) */
   double ess_threshold;      /* smc: resample when ESS < ess_threshold × particles, in (0, 1] (0.5) */
+  int auto_chosen;           /* 1: the job asked for {"type": "auto"} and this is what it resolved to */
 } sr_sampler_cfg;
 
 /* ---------------------------------------------------------------- the problem and its run */

@@ -9,6 +9,7 @@
 
 #include "array_json.h"
 #include "job.h"
+#include "models.h"
 #include "safetensors.h"
 
 void sr_limits_default(sr_limits *lim) {
@@ -667,17 +668,117 @@ static int parse_mh(const cJSON *v, sr_sampler_cfg *s, sr_error *err) {
 
 static void model_defaults(parse_ctx *c, const cJSON *v, const char *type);
 
-static int parse_sampler(parse_ctx *c, const cJSON *v) {
+/* sampler.sde of pc, ode, ddrm, diffpir and smc. Left out: a learned prior brings its own noise process, VE over
+ * the range it was trained on; otherwise pc and ode need it, and ddrm, diffpir and smc take VE 0.01 … 50. */
+static int parse_sampler_sde(parse_ctx *c, const cJSON *v, const char *type, int required) {
+  sr_sde *sde = &c->pb->sampler.sde;
+  const cJSON *j = cJSON_GetObjectItemCaseSensitive(v, "sde");
+  const sr_prior *pr = c->pb->prior;
+  if (j) return parse_sde(j, sde, c->err);
+  sde->kind = SR_SDE_VE;
+  sde->T = 1.0;
+  if (pr && pr->trained_sigma[1] > 0) {
+    sde->sigma_min = pr->trained_sigma[0];
+    sde->sigma_max = pr->trained_sigma[1];
+    return 0;
+  }
+  if (required) return sr_fail(c->err, SR_EINVAL, "sampler.sde", "is required for %s", type), -1;
+  sde->sigma_min = 0.01;
+  sde->sigma_max = 50;
+  return 0;
+}
+
+/* An optional number in [lo, hi] (open at lo when lo_open): 1 present, 0 absent, -1 error. */
+static int get_in(const cJSON *v, const char *key, double lo, int lo_open, double hi, double *out, sr_error *err) {
+  char f[64];
+  join(f, sizeof f, "sampler", key);
+  double d;
+  int r = get_num(v, "sampler", key, 0, &d, err);
+  if (r != 1) return r;
+  if (!((lo_open ? d > lo : d >= lo) && d <= hi))
+    return sr_fail(err, SR_EINVAL, f, "must be in %c%g, %g]", lo_open ? '(' : '[', lo, hi), -1;
+  *out = d;
+  return 1;
+}
+
+/* ddrm, diffpir, smc: `steps` network evaluations on a grid of `sde`; each kind's own fields. Absent fields stay
+ * negative: sr_problem_validate fills the defaults. */
+static int parse_grid_sampler(parse_ctx *c, const cJSON *v, const char *type) {
   sr_error *err = c->err;
   sr_sampler_cfg *s = &c->pb->sampler;
   const char *p = "sampler";
-  if (!v) return sr_fail(err, SR_EINVAL, p, "is required"), -1;
+  static const char *const kd[] = {"type", "steps", "sde", "eta", "eta_b", NULL};
+  static const char *const kp[] = {"type", "steps", "sde", "lambda", "zeta", NULL};
+  static const char *const ks[] = {"type", "steps", "sde", "particles", "ess_threshold", NULL};
+  s->kind = type[0] == 'd' ? (type[1] == 'd' ? SR_SAMPLER_DDRM : SR_SAMPLER_DIFFPIR) : SR_SAMPLER_SMC;
+  const char *const *k = s->kind == SR_SAMPLER_DDRM ? kd : s->kind == SR_SAMPLER_DIFFPIR ? kp : ks;
+  if (check_keys(v, p, k, err) || get_int(v, p, "steps", 0, 1, 1000000000L, &s->steps, err) < 0) return -1;
+  switch (s->kind) {
+  case SR_SAMPLER_DDRM:
+    if (get_in(v, "eta", 0, 0, 1, &s->eta, err) < 0 || get_in(v, "eta_b", 0, 0, 1, &s->eta_b, err) < 0) return -1;
+    break;
+  case SR_SAMPLER_DIFFPIR:
+    if (get_pos(v, p, "lambda", 0, &s->dp_lambda, err) < 0 || get_in(v, "zeta", 0, 0, 1, &s->zeta, err) < 0)
+      return -1;
+    break;
+  default: /* smc: at most as many particles as chains may be run (the memory bound) */
+    if (get_int(v, p, "particles", 0, 2, c->lim->max_samples < 2 ? 2 : c->lim->max_samples, &s->particles, err) < 0 ||
+        get_in(v, "ess_threshold", 0, 1, 1, &s->ess_threshold, err) < 0)
+      return -1;
+    break;
+  }
+  return parse_sampler_sde(c, v, type, 0);
+}
+
+static int parse_concrete_sampler(parse_ctx *c, const cJSON *v, const char *type);
+
+/* {"type": "auto"} or no "sampler" at all (v NULL): the table's sampler for the prior's type (models.c), with an
+ * optional "steps" override (mh: sweeps). */
+static int parse_auto_sampler(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  static const char *const k[] = {"type", "steps", NULL};
+  long steps = 0;
+  if (v && (check_keys(v, "sampler", k, err) || get_int(v, "sampler", "steps", 0, 1, 1000000000L, &steps, err) < 0))
+    return -1;
+  const char *prior = c->pb->prior ? c->pb->prior->kind : "";
+  cJSON *a = sr_auto_sampler(prior, !c->pb->op || c->pb->op->to_spec); /* a list: the general sampler */
+  const cJSON *t = a ? cJSON_GetObjectItemCaseSensitive(a, "type") : NULL;
+  if (!cJSON_IsString(t)) {
+    cJSON_Delete(a);
+    return sr_fail(err, SR_EINVAL, "sampler.type", "auto has no default sampler for prior.type %s: name one",
+                   prior), -1;
+  }
+  if (steps > 0) {
+    const char *key = !strcmp(t->valuestring, "mh") ? "sweeps" : "steps";
+    cJSON_DeleteItemFromObjectCaseSensitive(a, key);
+    cJSON_AddNumberToObject(a, key, (double)steps);
+  }
+  int r = parse_concrete_sampler(c, a, t->valuestring);
+  if (!r) sr_sampler_mark_auto(&c->pb->sampler);
+  cJSON_Delete(a);
+  return r;
+}
+
+static int parse_sampler(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  const char *p = "sampler";
+  if (!v) return parse_auto_sampler(c, NULL);
   if (!cJSON_IsObject(v)) return sr_fail(err, SR_EINVAL, p, "must be an object with a \"type\""), -1;
   const char *type = get_type(v, p, err);
   if (!type) return -1;
+  if (!strcmp(type, "auto")) return parse_auto_sampler(c, v);
+  return parse_concrete_sampler(c, v, type);
+}
+
+static int parse_concrete_sampler(parse_ctx *c, const cJSON *v, const char *type) {
+  sr_error *err = c->err;
+  sr_sampler_cfg *s = &c->pb->sampler;
+  const char *p = "sampler";
   const long BIG = 1000000000L;
   s->burn_in = -1;
   s->corrector_steps = -1;
+  s->eta = s->eta_b = s->dp_lambda = s->zeta = s->ess_threshold = -1;
+  s->particles = -1;
   if (!strcmp(type, "langevin") || !strcmp(type, "mala")) {
     static const char *const k[] = {"type", "steps", "step_size", "burn_in", "thinning", "adapt", "target_accept",
                                     NULL};
@@ -742,23 +843,15 @@ static int parse_sampler(parse_ctx *c, const cJSON *v) {
         return sr_fail(err, SR_EINVAL, "sampler.method", "must be \"euler\" or \"heun\""), -1;
       s->ode_method = m->valuestring[0] == 'e' ? 1 : 2;
     }
-    const cJSON *sde = cJSON_GetObjectItemCaseSensitive(v, "sde");
-    const sr_prior *pr = c->pb->prior;
-    if (!sde && pr && pr->trained_sigma[1] > 0) {
-      /* a learned prior brings its own noise process: VE over the range it was trained on */
-      s->sde.kind = SR_SDE_VE;
-      s->sde.sigma_min = pr->trained_sigma[0];
-      s->sde.sigma_max = pr->trained_sigma[1];
-      s->sde.T = 1.0;
-    } else {
-      if (!sde) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", type), -1;
-      if (parse_sde(sde, &s->sde, err)) return -1;
-    }
+    if (parse_sampler_sde(c, v, type, 1)) return -1;
+  } else if (!strcmp(type, "ddrm") || !strcmp(type, "diffpir") || !strcmp(type, "smc")) {
+    if (parse_grid_sampler(c, v, type)) return -1;
   } else if (!strcmp(type, "mh")) {
     if (parse_mh(v, s, err)) return -1;
   } else {
     sr_fail(err, SR_EINVAL, "sampler.type",
-            "\"%.40s\" is not a known sampler (langevin, mala, annealed_langevin, pc, ode, mh)", type);
+            "\"%.40s\" is not a known sampler (auto, langevin, mala, annealed_langevin, pc, ode, mh, ddrm, diffpir, "
+            "smc)", type);
     return -1;
   }
   model_defaults(c, v, type);
@@ -794,6 +887,9 @@ static long chain_steps(const sr_sampler_cfg *s) {
   case SR_SAMPLER_PC: return s->steps * (1 + s->corrector_steps);
   case SR_SAMPLER_ODE: return s->steps * (s->ode_method == 1 ? 1 : 2); /* score evaluations */
   case SR_SAMPLER_MH: return s->steps; /* sweeps */
+  case SR_SAMPLER_DDRM:
+  case SR_SAMPLER_DIFFPIR:
+  case SR_SAMPLER_SMC: return s->steps; /* network evaluations per path */
   }
   return 0;
 }
@@ -911,12 +1007,31 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   }
   if (parse_outputs(c, cJSON_GetObjectItemCaseSensitive(doc, "outputs"))) return err->code;
   sr_status st = sr_problem_validate(pb, err);
+  if (st && sr_sampler_is_auto(&pb->sampler) && !strncmp(err->field, "sampler", 7)) {
+    /* the job did not name this sampler: say where it came from */
+    char f[sizeof err->field], m[sizeof err->msg];
+    snprintf(f, sizeof f, "%s", err->field);
+    snprintf(m, sizeof m, "%s", err->msg + (strncmp(err->msg, f, strlen(f)) ? 0 : strlen(f) + 1));
+    return sr_fail(err, st, f, "%s (chosen by sampler type auto for prior.type %s; name a sampler)", m,
+                   pb->prior->kind);
+  }
   if (st) return st;
-  /* work and memory limits, on the effective (defaulted) settings */
-  double work = (double)pb->num_samples * (double)chain_steps(&pb->sampler);
-  if (work > lim->max_chain_steps)
-    return sr_fail(err, SR_ELIMIT, "num_samples", "× sampler steps = %.0f exceeds the limit of %.0f chain-steps",
-                   work, lim->max_chain_steps);
+  /* work and memory limits, on the effective (defaulted) settings. smc moves its particles, not num_samples
+   * chains: its work is particles × steps (the num_samples results are drawn from the particles). */
+  if (pb->sampler.kind == SR_SAMPLER_SMC) {
+    if (pb->sampler.particles > lim->max_samples)
+      return sr_fail(err, SR_EINVAL, "sampler.particles", "(%ld) must be at most %ld, the limit for num_samples",
+                     pb->sampler.particles, lim->max_samples);
+    double work = (double)pb->sampler.particles * (double)chain_steps(&pb->sampler);
+    if (work > lim->max_chain_steps)
+      return sr_fail(err, SR_ELIMIT, "sampler.particles", "× sampler.steps = %.0f exceeds the limit of %.0f "
+                     "chain-steps", work, lim->max_chain_steps);
+  } else {
+    double work = (double)pb->num_samples * (double)chain_steps(&pb->sampler);
+    if (work > lim->max_chain_steps)
+      return sr_fail(err, SR_ELIMIT, "num_samples", "× sampler steps = %.0f exceeds the limit of %.0f chain-steps",
+                     work, lim->max_chain_steps);
+  }
   double outv = (pb->want_samples ? (double)pb->num_samples * (double)pb->n : 0.0);
   /* the same length sr_run will allocate */
   outv += (double)pb->num_samples * (double)sr_trajectory_len(&pb->sampler, pb->trajectory_every) * (double)pb->n;

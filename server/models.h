@@ -1,10 +1,24 @@
 /* models.h — the score models installed in a models directory, as JSON (for `scorerecon models` and
- * GET /v1/models). */
+ * GET /v1/models), and the one table of default samplers ({"type": "auto"}), which the job parser resolves and
+ * the model listing reports. */
 #ifndef SR_MODELS_H
 #define SR_MODELS_H
 #include <cjson/cJSON.h>
 
+#include "scorerecon.h"
+
 /* {"models": [{"name", "file", "bytes", "image_size", "parameters", "channels", "sde", "sigma_min", "sigma_max",
- *  "sampler"}], "models_dir"}; models that fail to load are listed under "invalid" with the reason. */
+ *  "sampler", "default_sampler"}], "invalid": [...], "models_dir", "default_samplers": {PRIOR_TYPE: SAMPLER}};
+ * models that fail to load are listed under "invalid" with the reason. */
 cJSON *sr_models_json(const char *dir);
+
+/* The concrete sampler {"type": "auto"} (and an omitted "sampler") means for a prior type ("gaussian", "gmm",
+ * "tv", "score_model", "ising"): a new JSON object in the job format (caller frees), or NULL for a type without
+ * one. Fields left out take the sampler's own defaults (docs/job-format.md). spectral = 0: the job's operator has no
+ * spectral form (a list), so the general sampler (pc) instead of ddrm/diffpir/smc. */
+cJSON *sr_auto_sampler(const char *prior_type, int spectral);
+
+/* Marks a parsed sampler as chosen by "auto" (the result echoes "auto": true) and asks whether it was. */
+void sr_sampler_mark_auto(sr_sampler_cfg *s);
+int sr_sampler_is_auto(const sr_sampler_cfg *s);
 #endif

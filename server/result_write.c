@@ -1,14 +1,34 @@
-/* result_write.c — the result document: moments, samples, trajectories, metrics, stats and the effective
- * sampler settings (defaults filled in), each array in the ARRAY encoding. */
+/* result_write.c — the result document: moments, samples, trajectories, metrics, stats (with convergence
+ * diagnostics), the effective sampler settings (defaults filled in) and warnings, each array in the ARRAY
+ * encoding. */
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "array_json.h"
 #include "job.h"
+#include "models.h"
 
 static void add_num(cJSON *o, const char *k, double v) {
   if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
   else cJSON_AddNullToObject(o, k);
+}
+
+static void add_sde(cJSON *o, const sr_sde *d) {
+  cJSON *sde = cJSON_AddObjectToObject(o, "sde");
+  cJSON_AddStringToObject(sde, "type", sr_sde_name(d->kind));
+  if (d->kind == SR_SDE_VE) {
+    add_num(sde, "sigma_min", d->sigma_min);
+    add_num(sde, "sigma_max", d->sigma_max);
+  } else if (d->kind == SR_SDE_VP) {
+    add_num(sde, "beta_min", d->beta_min);
+    add_num(sde, "beta_max", d->beta_max);
+    add_num(sde, "T", d->T);
+  } else {
+    add_num(sde, "mu", d->mu);
+    add_num(sde, "sigma", d->sigma);
+    add_num(sde, "T", d->T);
+  }
 }
 
 static cJSON *sampler_json(const sr_sampler_cfg *s) {
@@ -36,22 +56,9 @@ static cJSON *sampler_json(const sr_sampler_cfg *s) {
     cJSON_AddStringToObject(o, "step_rule", s->step_rule == SR_STEP_LIPSCHITZ ? "lipschitz" : "song");
     break;
   case SR_SAMPLER_PC:
-  case SR_SAMPLER_ODE: {
+  case SR_SAMPLER_ODE:
     cJSON_AddStringToObject(o, "type", s->kind == SR_SAMPLER_PC ? "pc" : "ode");
-    cJSON *sde = cJSON_AddObjectToObject(o, "sde");
-    cJSON_AddStringToObject(sde, "type", sr_sde_name(s->sde.kind));
-    if (s->sde.kind == SR_SDE_VE) {
-      add_num(sde, "sigma_min", s->sde.sigma_min);
-      add_num(sde, "sigma_max", s->sde.sigma_max);
-    } else if (s->sde.kind == SR_SDE_VP) {
-      add_num(sde, "beta_min", s->sde.beta_min);
-      add_num(sde, "beta_max", s->sde.beta_max);
-      add_num(sde, "T", s->sde.T);
-    } else {
-      add_num(sde, "mu", s->sde.mu);
-      add_num(sde, "sigma", s->sde.sigma);
-      add_num(sde, "T", s->sde.T);
-    }
+    add_sde(o, &s->sde);
     add_num(o, "steps", (double)s->steps);
     if (s->kind == SR_SAMPLER_PC) {
       add_num(o, "snr", s->snr);
@@ -61,7 +68,24 @@ static cJSON *sampler_json(const sr_sampler_cfg *s) {
       cJSON_AddStringToObject(o, "method", s->ode_method == 1 ? "euler" : "heun");
     }
     break;
-  }
+  case SR_SAMPLER_DDRM:
+  case SR_SAMPLER_DIFFPIR:
+  case SR_SAMPLER_SMC:
+    cJSON_AddStringToObject(o, "type", s->kind == SR_SAMPLER_DDRM ? "ddrm" : s->kind == SR_SAMPLER_DIFFPIR ? "diffpir"
+                                                                                                          : "smc");
+    add_sde(o, &s->sde);
+    add_num(o, "steps", (double)s->steps);
+    if (s->kind == SR_SAMPLER_DDRM) {
+      add_num(o, "eta", s->eta);
+      add_num(o, "eta_b", s->eta_b);
+    } else if (s->kind == SR_SAMPLER_DIFFPIR) {
+      add_num(o, "lambda", s->dp_lambda);
+      add_num(o, "zeta", s->zeta);
+    } else {
+      add_num(o, "particles", (double)s->particles);
+      add_num(o, "ess_threshold", s->ess_threshold);
+    }
+    break;
   case SR_SAMPLER_MH:
     cJSON_AddStringToObject(o, "type", "mh");
     add_num(o, "sweeps", (double)s->steps);
@@ -78,7 +102,19 @@ static cJSON *sampler_json(const sr_sampler_cfg *s) {
     cJSON_AddStringToObject(o, "init", s->init == SR_MH_INIT_OBSERVATION ? "observation" : "random");
     break;
   }
+  if (sr_sampler_is_auto(s)) cJSON_AddBoolToObject(o, "auto", 1);
   return o;
+}
+
+/* {"a": x, "b": y}, or null unless both are finite (a diagnostic that is not defined for this run) */
+static void add_pair(cJSON *o, const char *k, const char *ka, double a, const char *kb, double b) {
+  if (!isfinite(a) || !isfinite(b)) {
+    cJSON_AddNullToObject(o, k);
+    return;
+  }
+  cJSON *p = cJSON_AddObjectToObject(o, k);
+  cJSON_AddNumberToObject(p, ka, a);
+  cJSON_AddNumberToObject(p, kb, b);
 }
 
 cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
@@ -120,6 +156,27 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
     add_num(st, "step_size", res->step_size);
   if (pb->sampler.kind == SR_SAMPLER_MH)
     add_num(st, "flips_per_second", res->seconds > 0 ? (double)res->proposals / res->seconds : NAN);
+  /* split-R̂ and ESS of the pixel means; null where not defined (e.g. one independent draw per chain) */
+  add_pair(st, "rhat", "max", res->rhat_max, "median", res->rhat_median);
+  add_pair(st, "ess", "min", res->ess_min, "median", res->ess_median);
+  if (pb->sampler.kind == SR_SAMPLER_SMC) {
+    add_num(st, "particles", (double)res->particles);
+    add_num(st, "resamples", (double)res->resamples);
+    add_num(st, "log_evidence", res->log_evidence);
+    cJSON *eh = cJSON_AddArrayToObject(st, "ess_history");
+    for (long k = 0; res->ess_history && k < res->ess_len; k++) {
+      double e = res->ess_history[k];
+      cJSON_AddItemToArray(eh, isfinite(e) ? cJSON_CreateNumber(e) : cJSON_CreateNull());
+    }
+  }
   cJSON_AddItemToObject(o, "sampler", sampler_json(&pb->sampler));
+  cJSON *w = cJSON_AddArrayToObject(o, "warnings");
+  const int cap = (int)(sizeof res->warnings / sizeof res->warnings[0]);
+  int nw = res->nwarnings < 0 ? 0 : res->nwarnings > cap ? cap : res->nwarnings;
+  for (int i = 0; i < nw; i++) {
+    char buf[sizeof res->warnings[0] + 1];
+    snprintf(buf, sizeof buf, "%.*s", (int)sizeof res->warnings[0], res->warnings[i]);
+    cJSON_AddItemToArray(w, cJSON_CreateString(buf));
+  }
   return o;
 }

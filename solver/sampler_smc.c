@@ -224,7 +224,7 @@ static void between_steps(smc_pop *pop, long slot) {
     pop->lse_last = log((double)P);
     res->resamples++;
   }
-  long done = (slot + 1) * P;
+  long done = slot * P; /* slot 0 is the start: steps × particles in all */
   atomic_store(&c->done, done);
   if (c->progress && c->progress(c->user, done, c->progress_total)) atomic_store(&c->cancel, 1);
   if (atomic_load(&c->cancel)) pop->stop = 1;

@@ -169,6 +169,46 @@ strip_seconds "$T/o22" | sed 's/"flips_per_second":[-0-9.eE+]*//' >"$T/o22.s"
 strip_seconds "$T/o23" | sed 's/"flips_per_second":[-0-9.eE+]*//' >"$T/o23.s"
 check "ising + mh: --threads 1 and 2 give identical results" cmp -s "$T/o22.s" "$T/o23.s"
 
+# ddrm, smc and auto on the tiny gaussian job: results with stats (diagnostics, smc's particles) and warnings
+sed 's/"sampler": {"type": "langevin", "steps": 200}/"sampler": {"type": "ddrm", "steps": 20}/' \
+  "$T/job.json" >"$T/ddrm.json"
+run_bin "$T/o24" "$T/e24" run "$T/ddrm.json" --quiet
+check "ddrm exits 0" rc_is 0
+check "ddrm writes valid JSON" valid_json "$T/o24"
+check "ddrm: stats with R-hat and ESS" grep -q '"stats":{"score_evals":.*"rhat":.*"ess":' "$T/o24"
+check "ddrm: the effective sampler, defaults filled" has "$T/o24" \
+  '"sampler":{"type":"ddrm","sde":{"type":"ve","sigma_min":0.01,"sigma_max":50},"steps":20,"eta":0.85,"eta_b":1}'
+check "ddrm: warnings" has "$T/o24" '"warnings":['
+check "ddrm: not auto" hasnt "$T/o24" '"auto"'
+sed 's/"sampler": {"type": "langevin", "steps": 200}/"sampler": {"type": "smc", "steps": 20, "particles": 8}/' \
+  "$T/job.json" >"$T/smc.json"
+run_bin "$T/o25" "$T/e25" run "$T/smc.json" --quiet --threads 1
+check "smc exits 0" rc_is 0
+check "smc writes valid JSON" valid_json "$T/o25"
+check "smc: stats with particles, resamples, log evidence and the ESS history" \
+  grep -q '"stats":{"score_evals":.*"particles":8,"resamples":[0-9]*,"log_evidence":[-0-9.eE+]*,"ess_history":\[' "$T/o25"
+check "smc: the effective sampler" has "$T/o25" '"steps":20,"particles":8,"ess_threshold":0.5}'
+check "smc: warnings" has "$T/o25" '"warnings":['
+run_bin "$T/o26" "$T/e26" run "$T/smc.json" --quiet --threads 3
+strip_seconds "$T/o25" >"$T/o25.s"
+strip_seconds "$T/o26" >"$T/o26.s"
+check "smc: --threads 1 and 3 give identical results" cmp -s "$T/o25.s" "$T/o26.s"
+# no sampler: {"type": "auto"}, which picks smc for a gaussian prior and says so
+sed 's/"sampler": {"type": "langevin", "steps": 200},//' "$T/job.json" >"$T/auto.json"
+run_bin "$T/o27" "$T/e27" run "$T/auto.json" --quiet
+check "no sampler (auto) exits 0" rc_is 0
+check "no sampler (auto): smc, marked auto" grep -q '"sampler":{"type":"smc",.*"auto":true}' "$T/o27"
+# the spectral samplers refuse a list of operators, naming sampler.type
+sed 's/"operator": {"type": "identity"}/"operator": [{"type": "identity"}, {"type": "identity"}]/' \
+  "$T/ddrm.json" >"$T/ddrm_list.json"
+run_bin "$T/o28" "$T/e28" run "$T/ddrm_list.json"
+check "ddrm with a list of operators exits 2" rc_is 2
+check "ddrm with a list of operators: one line naming sampler.type" one_error "$T/e28" "error: sampler.type"
+sed 's/"steps": 20}/"steps": 20, "eta": 1.5}/' "$T/ddrm.json" >"$T/ddrm_eta.json"
+run_bin "$T/o29" "$T/e29" run "$T/ddrm_eta.json"
+check "ddrm eta 1.5 exits 2" rc_is 2
+check "ddrm eta 1.5: one line naming sampler.eta" one_error "$T/e29" "error: sampler.eta must be in [0, 1]"
+
 run_bin "$T/o6" "$T/e6" run - <"$T/trunc.json"
 check "truncated JSON exits 2" rc_is 2
 check "truncated JSON: one line naming job" one_error "$T/e6" "job is not valid JSON"

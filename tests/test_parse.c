@@ -12,6 +12,7 @@
 
 #include "array_json.h"
 #include "job.h"
+#include "models.h"
 #include "test.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -243,11 +244,60 @@ static const bad_case BAD[] = {
     {MEAS ",'prior':{'type':'tv'}," LANGEVIN "}", "prior.weight", "is required", 0},
     {MEAS ",'prior':{'type':'tv','weight':1,'epsilon':0}," LANGEVIN "}", "prior.epsilon", "must be > 0", 0},
     /* ---- sampler */
-    {MEAS "," GAUSS "}", "sampler", "is required", 0},
+    /* an omitted sampler is {"type": "auto"} (parse_valid_auto_sampler), so no "sampler is required" */
     {MEAS "," GAUSS ",'sampler':'langevin'}", "sampler", "must be an object with a \"type\"", 0},
     {MEAS "," GAUSS ",'sampler':{'steps':10}}", "sampler.type", "is required", 0},
     {MEAS "," GAUSS ",'sampler':{'type':'hmc'}}", "sampler.type",
-     "\"hmc\" is not a known sampler (langevin, mala, annealed_langevin, pc, ode, mh)", 0},
+     "\"hmc\" is not a known sampler (auto, langevin, mala, annealed_langevin, pc, ode, mh, ddrm, diffpir, smc)", 0},
+    /* ---- ddrm, diffpir, smc, auto */
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','eta':1.5}}", "sampler.eta", "sampler.eta must be in [0, 1]", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','eta':-0.01}}", "sampler.eta", "must be in [0, 1]", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','eta_b':-0.1}}", "sampler.eta_b", "sampler.eta_b must be in [0, 1]", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','eta':'0.5'}}", "sampler.eta", "must be a number", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','eta':1e999}}", "sampler.eta", "must be finite", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','steps':0}}", "sampler.steps", "must be between 1 and 1000000000", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','steps':2.5}}", "sampler.steps", "must be an integer", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','snr':0.16}}", "sampler.snr",
+     "is not a known field (known here: type, steps, sde, eta, eta_b)", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','lambda':1}}", "sampler.lambda", "is not a known field", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','sde':{'type':'subvp'}}}", "sampler.sde.type",
+     "\"subvp\" is not a known SDE (ve, vp, drift)", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'ddrm','sde':{'type':'ve','sigma_min':2,'sigma_max':1}}}",
+     "sampler.sde.sigma_max", "must be larger than sigma_min", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'diffpir','zeta':2}}", "sampler.zeta", "sampler.zeta must be in [0, 1]", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'diffpir','lambda':0}}", "sampler.lambda", "sampler.lambda must be > 0", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'diffpir','lambda':-1}}", "sampler.lambda", "must be > 0", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'diffpir','eta':0.5}}", "sampler.eta",
+     "is not a known field (known here: type, steps, sde, lambda, zeta)", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','particles':1}}", "sampler.particles",
+     "sampler.particles must be between 2 and 4096", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','particles':4097}}", "sampler.particles", "must be between 2 and 4096",
+     0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','particles':16.5}}", "sampler.particles", "must be an integer", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','ess_threshold':0}}", "sampler.ess_threshold",
+     "sampler.ess_threshold must be in (0, 1]", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','ess_threshold':1.5}}", "sampler.ess_threshold", "must be in (0, 1]",
+     0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','ess_threshold':-0.5}}", "sampler.ess_threshold", "must be in (0, 1]",
+     0},
+    {MEAS "," GAUSS ",'sampler':{'type':'smc','eta':0.5}}", "sampler.eta",
+     "is not a known field (known here: type, steps, sde, particles, ess_threshold)", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'auto','eta':0.5}}", "sampler.eta",
+     "is not a known field (known here: type, steps)", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'auto','sde':{'type':'ve'}}}", "sampler.sde", "is not a known field", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'auto','steps':0}}", "sampler.steps", "must be between 1 and 1000000000", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'auto','steps':'many'}}", "sampler.steps", "must be a number", 0},
+    /* the spectral samplers need an operator with a spectral form: a list of operators has none
+     * (sr_problem_validate) */
+    {"{" SHAPE44 ",'operator':[{'type':'identity'},{'type':'identity'}]," NOISE "," OBS44 "," GAUSS
+     ",'sampler':{'type':'ddrm'}}", "sampler.type", "ddrm", 0},
+    {"{" SHAPE44 ",'operator':[{'type':'blur','kernel':[[1,1],[1,1]]},{'type':'mask','mask':" Z4x4 "}]," NOISE
+     "," OBS44 "," GAUSS ",'sampler':{'type':'smc'}}", "sampler.type", "smc", 0},
+    /* smc's work is particles × steps, whatever num_samples */
+    {NONE1 ",'num_samples':1," GAUSS ",'sampler':{'type':'smc','particles':4096,'steps':100000}}",
+     "sampler.particles", "× sampler.steps = 409600000 exceeds the limit of 100000000 chain-steps", SR_ELIMIT},
+    {NONE1 ",'num_samples':4096," GAUSS ",'sampler':{'type':'ddrm','steps':100000}}", "num_samples",
+     "× sampler steps = 409600000 exceeds the limit", SR_ELIMIT},
     {MEAS "," GAUSS ",'sampler':{'type':'langevin','stepsize':0.1}}", "sampler.stepsize",
      "is not a known field (known here: type, steps, step_size", 0},
     {MEAS "," GAUSS ",'sampler':{'type':'langevin','steps':10.5}}", "sampler.steps", "must be an integer", 0},
@@ -419,6 +469,50 @@ TEST(parse_custom_limits) {
   st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
   CHECK(st == SR_OK, "%s", err.msg);
   sr_problem_clear(&pb);
+  free(doc);
+}
+
+/* smc's particles are bounded by the limit for num_samples (also when defaulted to max(num_samples, 16)), and its
+ * work is particles × steps, not num_samples × steps. */
+TEST(parse_smc_limits) {
+  sr_limits lim;
+  sr_limits_default(&lim);
+  sr_problem pb;
+  sr_error err;
+  lim.max_samples = 3;
+  char *doc = expand(NONE1 ",'num_samples':2," GAUSS ",'sampler':{'type':'smc','particles':4,'steps':10}}");
+  sr_status st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_EINVAL && !strcmp(err.field, "sampler.particles") && strstr(err.msg, "between 2 and 3"), "%s",
+        err.msg);
+  free(doc);
+  doc = expand(NONE1 ",'num_samples':2," GAUSS ",'sampler':{'type':'smc','steps':10}}"); /* default 16 > 3 */
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st != SR_OK && !strcmp(err.field, "sampler.particles"), "default particles over the limit: %d %s", (int)st,
+        err.msg);
+  if (st == SR_OK) sr_problem_clear(&pb);
+  free(doc);
+  sr_limits_default(&lim);
+  lim.max_chain_steps = 99; /* 10 particles x 10 steps */
+  doc = expand(NONE1 ",'num_samples':2," GAUSS ",'sampler':{'type':'smc','particles':10,'steps':10}}");
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_ELIMIT && !strcmp(err.field, "sampler.particles") && strstr(err.msg, "= 100 exceeds"), "%d %s",
+        (int)st, err.msg);
+  lim.max_chain_steps = 100;
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_OK, "10 x 10 at a limit of 100: %s", err.msg);
+  if (st == SR_OK) sr_problem_clear(&pb);
+  free(doc);
+  /* 50 chains x 10 steps = 500 > 100, but smc's work is its 10 particles x 10 steps */
+  doc = expand(NONE1 ",'num_samples':50," GAUSS ",'sampler':{'type':'smc','particles':10,'steps':10}}");
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_OK, "smc work counted per chain: %s", err.msg);
+  if (st == SR_OK) sr_problem_clear(&pb);
+  free(doc);
+  /* ddrm counts num_samples x steps, as the other samplers do */
+  doc = expand(NONE1 ",'num_samples':11," GAUSS ",'sampler':{'type':'ddrm','steps':10}}");
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_ELIMIT && !strcmp(err.field, "num_samples") && strstr(err.msg, "= 110 exceeds"), "%d %s", (int)st,
+        err.msg);
   free(doc);
 }
 
@@ -694,6 +788,240 @@ TEST(parse_valid_operators) {
     CHECK(pb.n == 784, "28x28");
     sr_problem_clear(&pb);
   } else CHECK(0, "28x28");
+}
+
+/* ---------------------------------------------------------------- ddrm, diffpir, smc, auto */
+
+TEST(parse_valid_new_samplers) {
+  sr_problem pb;
+  /* explicit values land in the cfg as given */
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'ddrm','steps':10,'eta':0.5,'eta_b':0.25,"
+               "'sde':{'type':'vp','beta_max':10}}}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_DDRM && pb.sampler.steps == 10 && pb.sampler.eta == 0.5 &&
+          pb.sampler.eta_b == 0.25, "ddrm explicit: kind %d steps %ld eta %g eta_b %g", (int)pb.sampler.kind,
+          pb.sampler.steps, pb.sampler.eta, pb.sampler.eta_b);
+    CHECK(pb.sampler.sde.kind == SR_SDE_VP && pb.sampler.sde.beta_min == 0.1 && pb.sampler.sde.beta_max == 10,
+          "ddrm sde");
+    CHECK(!sr_sampler_is_auto(&pb.sampler), "an explicit ddrm is not auto");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "ddrm explicit");
+  /* the bounds are inclusive */
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'ddrm','eta':0,'eta_b':1}}", &pb)) {
+    CHECK(pb.sampler.eta == 0 && pb.sampler.eta_b == 1, "ddrm eta 0, eta_b 1");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "ddrm bounds");
+  /* defaults: steps 100, eta 0.85, eta_b 1; an analytic prior without sde: VE 0.01 .. 50 */
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'ddrm'}}", &pb)) {
+    CHECK(pb.sampler.steps == 100 && pb.sampler.eta == 0.85 && pb.sampler.eta_b == 1, "ddrm defaults: %ld %g %g",
+          pb.sampler.steps, pb.sampler.eta, pb.sampler.eta_b);
+    CHECK(pb.sampler.sde.kind == SR_SDE_VE && pb.sampler.sde.sigma_min == 0.01 && pb.sampler.sde.sigma_max == 50 &&
+          pb.sampler.sde.T == 1, "ddrm default sde");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "ddrm defaults");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'diffpir','steps':20,'lambda':2.5,'zeta':0,"
+               "'sde':{'type':'ve','sigma_max':5}}}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_DIFFPIR && pb.sampler.steps == 20 && pb.sampler.dp_lambda == 2.5 &&
+          pb.sampler.zeta == 0, "diffpir explicit: %ld %g %g", pb.sampler.steps, pb.sampler.dp_lambda,
+          pb.sampler.zeta);
+    CHECK(pb.sampler.sde.kind == SR_SDE_VE && pb.sampler.sde.sigma_max == 5 && pb.sampler.sde.sigma_min == 0.01,
+          "diffpir sde");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "diffpir explicit");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'diffpir'}}", &pb)) {
+    CHECK(pb.sampler.steps == 100 && pb.sampler.dp_lambda == 1 && pb.sampler.zeta == 0.3, "diffpir defaults: %ld %g %g",
+          pb.sampler.steps, pb.sampler.dp_lambda, pb.sampler.zeta);
+    CHECK(pb.sampler.sde.kind == SR_SDE_VE && pb.sampler.sde.sigma_max == 50, "diffpir default sde");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "diffpir defaults");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'smc','steps':30,'particles':32,'ess_threshold':1,"
+               "'sde':{'type':'drift','sigma':2}}}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_SMC && pb.sampler.steps == 30 && pb.sampler.particles == 32 &&
+          pb.sampler.ess_threshold == 1, "smc explicit: %ld %ld %g", pb.sampler.steps, pb.sampler.particles,
+          pb.sampler.ess_threshold);
+    CHECK(pb.sampler.sde.kind == SR_SDE_DRIFT && pb.sampler.sde.sigma == 2, "smc sde");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "smc explicit");
+  /* particles default max(num_samples, 16); ess_threshold 0.5 */
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'smc'},'num_samples':4}", &pb)) {
+    CHECK(pb.sampler.particles == 16 && pb.sampler.ess_threshold == 0.5 && pb.sampler.steps == 100,
+          "smc defaults: %ld %g %ld", pb.sampler.particles, pb.sampler.ess_threshold, pb.sampler.steps);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "smc defaults");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'smc','particles':2},'num_samples':40}", &pb)) {
+    CHECK(pb.sampler.particles == 2, "smc: 2 particles are allowed, %ld", pb.sampler.particles);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "smc 2 particles");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'smc'},'num_samples':40}", &pb)) {
+    CHECK(pb.sampler.particles == 40, "smc default particles = num_samples 40: %ld", pb.sampler.particles);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "smc particles from num_samples");
+}
+
+/* {"type": "auto"} and an omitted sampler: the table in server/models.c, resolved by prior type. */
+TEST(parse_valid_auto_sampler) {
+  sr_problem pb;
+  const char *gauss[] = {MEAS "," GAUSS ",'sampler':{'type':'auto'}}", MEAS "," GAUSS "}",
+                         MEAS ",'prior':{'type':'gmm','weights':[1,1],'means':[0,1],'stds':[1,0.5]}}"};
+  for (size_t i = 0; i < 3; i++) {
+    if (parse_ok(gauss[i], &pb)) {
+      CHECK(pb.sampler.kind == SR_SAMPLER_SMC && pb.sampler.steps == 200 && sr_sampler_is_auto(&pb.sampler),
+            "doc %zu: kind %d steps %ld", i, (int)pb.sampler.kind, pb.sampler.steps);
+      CHECK(pb.sampler.sde.kind == SR_SDE_VE && pb.sampler.sde.sigma_min == 0.01 && pb.sampler.sde.sigma_max == 50,
+            "doc %zu: VE 0.01 .. 50", i);
+      CHECK(pb.sampler.particles == 16, "doc %zu: default particles %ld", i, pb.sampler.particles);
+      sr_problem_clear(&pb);
+    } else CHECK(0, "auto doc %zu", i);
+  }
+  /* an operator list has no spectral form: auto falls back to pc */
+  if (parse_ok("{" SHAPE44 ",'operator':[{'type':'identity'},{'type':'identity'}]," NOISE "," OBS44 ","
+               GAUSS "}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_PC && pb.sampler.sde.kind == SR_SDE_VE && sr_sampler_is_auto(&pb.sampler),
+          "operator list: auto pc, got kind %d", (int)pb.sampler.kind);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "auto with an operator list");
+  /* "steps" overrides the table */
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'auto','steps':50}}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_SMC && pb.sampler.steps == 50 && sr_sampler_is_auto(&pb.sampler),
+          "auto steps 50: %ld", pb.sampler.steps);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "auto steps");
+  /* tv: mala with its defaults */
+  if (parse_ok(MEAS ",'prior':{'type':'tv','weight':1}}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_MALA && pb.sampler.steps == 1000 && pb.sampler.adapt &&
+          sr_sampler_is_auto(&pb.sampler), "tv: auto mala");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "tv auto");
+  /* ising: mh; "steps" sets the sweeps */
+  if (parse_ok("{'shape':[2,2]," IDENT "," NOISE ",'observation':[[0,1],[1,0]],"
+               "'prior':{'type':'ising','coupling':0.5,'values':[0,1]},'sampler':{'type':'auto','steps':30}}", &pb)) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_MH && pb.sampler.steps == 30 && pb.sampler.burn_in == 6 &&
+          sr_sampler_is_auto(&pb.sampler), "ising: auto mh, %ld sweeps", pb.sampler.steps);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "ising auto");
+  /* a learned prior: ddrm over the model's trained range */
+  sr_limits lim;
+  sr_limits_default(&lim);
+  lim.models_dir = "tests/data";
+  sr_error err;
+  char *doc = expand("{'shape':[12,12],'operator':{'type':'none'},'prior':{'type':'score_model','model':'tiny-unet'}}");
+  sr_status st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_OK, "score_model auto: %s", err.msg);
+  if (st == SR_OK) {
+    CHECK(pb.sampler.kind == SR_SAMPLER_DDRM && pb.sampler.steps == 100 && pb.sampler.eta == 0.85 &&
+          pb.sampler.eta_b == 1 && sr_sampler_is_auto(&pb.sampler), "score_model: auto ddrm");
+    CHECK(pb.sampler.sde.kind == SR_SDE_VE && pb.sampler.sde.sigma_min == 0.01 && pb.sampler.sde.sigma_max == 25,
+          "score_model: trained range, %g .. %g", pb.sampler.sde.sigma_min, pb.sampler.sde.sigma_max);
+    sr_problem_clear(&pb);
+  }
+  free(doc);
+  /* the same table is what the model listing reports */
+  cJSON *a = sr_auto_sampler("score_model", 1), *m = sr_models_json("tests/data");
+  const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");
+  CHECK(cJSON_IsString(t) && !strcmp(t->valuestring, "ddrm"), "table: score_model -> ddrm");
+  const cJSON *ds = cJSON_GetObjectItemCaseSensitive(m, "default_samplers");
+  CHECK(cJSON_Compare(cJSON_GetObjectItemCaseSensitive(ds, "score_model"), a, 1), "models: default_samplers");
+  const cJSON *models = cJSON_GetObjectItemCaseSensitive(m, "models"), *md = NULL;
+  for (const cJSON *e = models ? models->child : NULL; e; e = e->next)
+    if (!strcmp(cJSON_GetObjectItemCaseSensitive(e, "name")->valuestring, "tiny-unet")) md = e;
+  const cJSON *mds = md ? cJSON_GetObjectItemCaseSensitive(md, "default_sampler") : NULL;
+  CHECK(mds && cJSON_Compare(cJSON_GetObjectItemCaseSensitive(mds, "type"), t, 1) &&
+        cJSON_GetObjectItemCaseSensitive(mds, "steps")->valuedouble == 100 &&
+        cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(mds, "sde"), "sigma_max")->valuedouble == 25,
+        "models: tiny-unet's default_sampler");
+  for (const char *const *p = (const char *const[]){"gaussian", "gmm", "tv", "ising", NULL}; *p; p++)
+    CHECK(cJSON_GetObjectItemCaseSensitive(ds, *p), "models: default_samplers.%s", *p);
+  CHECK(!sr_auto_sampler("diffusion", 1), "no table entry for an unknown prior");
+  cJSON_Delete(a);
+  cJSON_Delete(m);
+}
+
+/* The result document's new parts: diagnostics (null where not defined), smc's stats, warnings, "auto": true. */
+TEST(result_json_diagnostics_and_warnings) {
+  sr_problem pb;
+  sr_problem_init(&pb);
+  pb.rank = 1;
+  pb.shape[0] = pb.n = 2;
+  pb.num_samples = 2;
+  pb.sampler.kind = SR_SAMPLER_SMC;
+  pb.sampler.steps = 3;
+  pb.sampler.particles = 16;
+  pb.sampler.ess_threshold = 0.5;
+  pb.sampler.sde = (sr_sde){.kind = SR_SDE_VE, .sigma_min = 0.01, .sigma_max = 50, .T = 1};
+  sr_sampler_mark_auto(&pb.sampler);
+  sr_result res;
+  memset(&res, 0, sizeof res);
+  double eh[4] = {16, 9.5, 4.25, 15};
+  res.ess_history = eh;
+  res.ess_len = 4;
+  res.resamples = 1;
+  res.particles = 16;
+  res.log_evidence = -3.5;
+  res.rhat_max = res.rhat_median = NAN;
+  res.ess_min = 12.5;
+  res.ess_median = 14;
+  res.nwarnings = 2;
+  strcpy(res.warnings[0], "first");
+  memset(res.warnings[1], 'w', sizeof res.warnings[1]); /* unterminated: cut at its size */
+  cJSON *o = sr_result_json(&pb, &res, 1);
+  const cJSON *st = cJSON_GetObjectItemCaseSensitive(o, "stats"), *smp = cJSON_GetObjectItemCaseSensitive(o, "sampler");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "rhat")), "rhat null when not defined");
+  const cJSON *ess = cJSON_GetObjectItemCaseSensitive(st, "ess");
+  CHECK(cJSON_GetObjectItemCaseSensitive(ess, "min") && cJSON_GetObjectItemCaseSensitive(ess, "min")->valuedouble == 12.5 &&
+        cJSON_GetObjectItemCaseSensitive(ess, "median")->valuedouble == 14, "ess {min, median}");
+  CHECK(cJSON_GetObjectItemCaseSensitive(st, "particles")->valuedouble == 16 &&
+        cJSON_GetObjectItemCaseSensitive(st, "resamples")->valuedouble == 1 &&
+        cJSON_GetObjectItemCaseSensitive(st, "log_evidence")->valuedouble == -3.5, "smc stats");
+  const cJSON *h = cJSON_GetObjectItemCaseSensitive(st, "ess_history");
+  CHECK(cJSON_GetArraySize(h) == 4 && cJSON_GetArrayItem(h, 2)->valuedouble == 4.25, "ess_history");
+  CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(smp, "type")->valuestring, "smc") &&
+        cJSON_GetObjectItemCaseSensitive(smp, "particles")->valuedouble == 16 &&
+        cJSON_GetObjectItemCaseSensitive(smp, "ess_threshold")->valuedouble == 0.5 &&
+        cJSON_GetObjectItemCaseSensitive(smp, "steps")->valuedouble == 3 &&
+        cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(smp, "auto")), "smc sampler echo with auto");
+  const cJSON *sde = cJSON_GetObjectItemCaseSensitive(smp, "sde");
+  CHECK(sde && !strcmp(cJSON_GetObjectItemCaseSensitive(sde, "type")->valuestring, "ve"), "sde echoed");
+  const cJSON *w = cJSON_GetObjectItemCaseSensitive(o, "warnings");
+  CHECK(cJSON_GetArraySize(w) == 2 && !strcmp(cJSON_GetArrayItem(w, 0)->valuestring, "first") &&
+        strlen(cJSON_GetArrayItem(w, 1)->valuestring) == sizeof res.warnings[1], "warnings");
+  cJSON_Delete(o);
+  /* ddrm and diffpir echo their fields; no auto unless marked; rhat defined; no warnings: [] */
+  sr_problem_init(&pb);
+  pb.rank = 1;
+  pb.shape[0] = pb.n = 2;
+  pb.sampler.kind = SR_SAMPLER_DDRM;
+  pb.sampler.steps = 5;
+  pb.sampler.eta = 0.85;
+  pb.sampler.eta_b = 1;
+  pb.sampler.sde = (sr_sde){.kind = SR_SDE_VP, .beta_min = 0.1, .beta_max = 20, .T = 1};
+  memset(&res, 0, sizeof res);
+  res.rhat_max = 1.2;
+  res.rhat_median = 1.01;
+  res.ess_min = res.ess_median = NAN;
+  o = sr_result_json(&pb, &res, 1);
+  st = cJSON_GetObjectItemCaseSensitive(o, "stats");
+  smp = cJSON_GetObjectItemCaseSensitive(o, "sampler");
+  const cJSON *rh = cJSON_GetObjectItemCaseSensitive(st, "rhat");
+  CHECK(rh && cJSON_GetObjectItemCaseSensitive(rh, "max")->valuedouble == 1.2 &&
+        cJSON_GetObjectItemCaseSensitive(rh, "median")->valuedouble == 1.01, "rhat {max, median}");
+  CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(st, "ess")), "ess null when not defined");
+  CHECK(!cJSON_GetObjectItemCaseSensitive(st, "particles") && !cJSON_GetObjectItemCaseSensitive(st, "ess_history"),
+        "no smc stats for ddrm");
+  CHECK(cJSON_GetObjectItemCaseSensitive(smp, "eta")->valuedouble == 0.85 &&
+        cJSON_GetObjectItemCaseSensitive(smp, "eta_b")->valuedouble == 1 &&
+        !cJSON_GetObjectItemCaseSensitive(smp, "auto"), "ddrm echo");
+  w = cJSON_GetObjectItemCaseSensitive(o, "warnings");
+  CHECK(cJSON_IsArray(w) && cJSON_GetArraySize(w) == 0, "warnings always present");
+  cJSON_Delete(o);
+  pb.sampler.kind = SR_SAMPLER_DIFFPIR;
+  pb.sampler.dp_lambda = 2;
+  pb.sampler.zeta = 0.3;
+  o = sr_result_json(&pb, &res, 1);
+  smp = cJSON_GetObjectItemCaseSensitive(o, "sampler");
+  CHECK(!strcmp(cJSON_GetObjectItemCaseSensitive(smp, "type")->valuestring, "diffpir") &&
+        cJSON_GetObjectItemCaseSensitive(smp, "lambda")->valuedouble == 2 &&
+        cJSON_GetObjectItemCaseSensitive(smp, "zeta")->valuedouble == 0.3 &&
+        !cJSON_GetObjectItemCaseSensitive(smp, "eta"), "diffpir echo");
+  cJSON_Delete(o);
 }
 
 /* ---------------------------------------------------------------- base64 */

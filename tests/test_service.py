@@ -610,6 +610,13 @@ def test_end_to_end():
     ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1}, "readyz", r)
     r = request(port, "GET", "/v1/models")
     ok(r.status == 200 and isinstance(r.json().get("models"), list) and r.json().get("invalid") == [], "models", r)
+    if r.status == 200:
+        ms = r.json()
+        ok(all(m.get("default_sampler", {}).get("type") == ms["default_samplers"]["score_model"]["type"]
+               and m["default_sampler"]["sde"] == {"type": "ve", "sigma_min": m["sigma_min"], "sigma_max": m["sigma_max"]}
+               for m in ms["models"]), "models: each model's default_sampler is auto's over its noise range", ms)
+        ok(set(ms.get("default_samplers", {})) == {"score_model", "gaussian", "gmm", "tv", "ising"},
+           "models: default_samplers for every prior type", ms.get("default_samplers"))
     r = request(port, "GET", "/v1/jobs")
     ok(r.status == 200 and r.json() == {"jobs": [], "next_cursor": None}, "empty list", r)
 
@@ -851,6 +858,41 @@ def test_end_to_end():
         ok(r.status == 200 and res["stats"]["flips_per_second"] > 0 and 0 < res["stats"]["acceptance_rate"] < 1
            and res["sampler"]["type"] == "mh" and all(0 <= v <= 1 for row in res["mean"] for v in row),
            "ising result: mean in [0, 1], acceptance and flips per second", res.get("stats"))
+    # ddrm, smc and auto (no sampler): results with diagnostics, smc's stats, warnings, "auto": true
+    gjob = image_job(8, 8, 1, samples=4, seed=6)
+    njobs = {"ddrm": dict(gjob, sampler={"type": "ddrm", "steps": 20}),
+             "smc": dict(gjob, sampler={"type": "smc", "steps": 20, "particles": 8}),
+             "auto": {k: v for k, v in gjob.items() if k != "sampler"}}
+    nids = {}
+    for name, job in njobs.items():
+        r = submit(port, job)
+        ok(r.status == 202, "%s job accepted" % name, r)
+        if r.status == 202:
+            nids[name] = r.json()["id"]
+            submitted.append(nids[name])
+    for name, jid in nids.items():
+        e = wait_status(port, jid, ("succeeded", "failed"), 60)
+        ok(e and e["status"] == "succeeded", "%s job succeeds" % name, e)
+        r = request(port, "GET", "/v1/jobs/%s/result?encoding=lists" % jid)
+        res = r.json() if r.status == 200 else {}
+        st, smp = res.get("stats", {}), res.get("sampler", {})
+        ok(r.status == 200 and res.get("warnings") is not None and "rhat" in st and "ess" in st,
+           "%s result: stats with rhat and ess, warnings" % name, res.get("stats"))
+        want = "smc" if name != "ddrm" else "ddrm"
+        ok(smp.get("type") == want and smp.get("auto", False) == (name == "auto"), "%s result: sampler %s" % (name, want),
+           smp)
+        if want == "smc":
+            ok(st.get("particles") == smp.get("particles") and len(st.get("ess_history", [])) == smp["steps"] + 1
+               and "log_evidence" in st and "resamples" in st, "%s result: smc stats" % name, st)
+    r = submit(port, dict(gjob, operator=[{"type": "identity"}, {"type": "identity"}], sampler={"type": "ddrm"}))
+    ok(problem_is(r, 422, "invalid-job", "sampler.type"), "422: ddrm with a list of operators names sampler.type", r)
+    r = submit(port, dict(gjob, sampler={"type": "ddrm", "eta": 1.5}))
+    ok(problem_is(r, 422, "invalid-job", "sampler.eta") and r.json()["detail"] == "sampler.eta must be in [0, 1]",
+       "422: ddrm eta 1.5 names sampler.eta", r)
+    r = submit(port, dict(gjob, sampler={"type": "smc", "particles": 1}))
+    ok(problem_is(r, 422, "invalid-job", "sampler.particles"), "422: smc with 1 particle names sampler.particles", r)
+    r = submit(port, dict(gjob, sampler={"type": "auto", "eta": 0.5}))
+    ok(problem_is(r, 422, "invalid-job", "sampler.eta"), "422: auto with another key names it", r)
     for q, field in (("limit=0", "limit"), ("limit=abc", "limit"), ("limit=1001", "limit"), ("status=done", "status"),
                      ("cursor=x", "cursor"), ("cursor=-5", "cursor")):
         r = request(port, "GET", "/v1/jobs?" + q)
