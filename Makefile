@@ -20,13 +20,16 @@ LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -L$(BL
 SOLVER_SRC := $(wildcard solver/*.c)
 SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
 TEST_SRC   := $(wildcard tests/*.c)
-BENCH_SRC  := $(wildcard bench/*.c)
+# bench/problems.c is no program: the set-up bench_quality and bench_samplers share (linked into both below).
+BENCH_LIB  := bench/problems.c
+BENCH_SRC  := $(filter-out $(BENCH_LIB),$(wildcard bench/*.c))
 
 SOLVER_OBJ := $(SOLVER_SRC:%.c=$(BUILD)/%.o)
 SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+BENCH_LIB_OBJ := $(BENCH_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test asan valgrind run bench bench-quality bench-speed examples clean fuzz fuzz-smoke
+.PHONY: all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -46,6 +49,11 @@ $(BUILD)/test_all: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bench_%: $(BUILD)/bench/%.o $(SERVER_OBJ) $(BUILD)/libsr.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+# The benches on the shared problem set-up (bench/problems.c) link its object too.
+$(BUILD)/bench_quality $(BUILD)/bench_samplers: $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJ) $(SERVER_OBJ) \
+    $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # pngcheck FILE: prints "WIDTH HEIGHT MIN MAX" of an 8-bit gray PNG (used by the service's end-to-end test).
@@ -75,13 +83,17 @@ run: deps
 	$(BUILD)/scorerecon serve --listen 127.0.0.1:8080 --data-dir var --models models
 
 # The fast benchmarks (seconds each); bench-quality and bench-speed need the trained model (and python3-torch for
-# the PyTorch side of bench-speed) and take minutes.
+# the PyTorch side of bench-speed) and take minutes; bench-samplers (quality against network evaluations for
+# pc, annealed, ddrm, diffpir and smc, the full default set: 100 images x 5 budgets x 3 problems) takes hours.
 BENCH_FAST := step annealed ising
 bench: deps $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 	@for b in $(BENCH_FAST:%=$(BUILD)/bench_%); do $$b || exit 1; done
 
 bench-quality: deps $(BUILD)/bench_quality
 	$(BUILD)/bench_quality --figures docs/img --json bench/quality-results.json
+
+bench-samplers: deps $(BUILD)/bench_samplers
+	$(BUILD)/bench_samplers --json bench/samplers-results.json --svg-dir docs/img
 
 bench-speed: deps $(BUILD)/bench_speed $(BUILD)/scorerecon
 	BUILD=$(BUILD) sh bench/speed

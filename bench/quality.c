@@ -4,7 +4,8 @@
  *   build/bench_quality [--images N] [--chains S] [--steps K] [--snr R] [--model NAME] [--models DIR]
  *                       [--problems fourier,blur,inpaint] [--figures DIR] [--json FILE] [--tv-weights LIST]
  *
- * Problems (images in [0, 1] = pixel/255; observation noise from a fixed Philox stream per image):
+ * Problems (images in [0, 1] = pixel/255; observation noise from a fixed Philox stream per image; set up in
+ * bench/problems.c, which bench/samplers.c shares):
  *   fourier  Cartesian k-space rows, 4× with 8% centre rows (mask seed = image index), σ_y = 0.01
  *   blur     Gaussian kernel σ 1.5, 9×9, circular, σ_y = 0.02
  *   inpaint  60% of the pixels missing at random (mask seed = image index), σ_y = 0.01
@@ -29,79 +30,11 @@
 
 #include "bench_util.h"
 #include "png.h"
-#include "safetensors.h"
-#include "scorerecon.h"
-
-#define H 28
-#define W 28
-#define NPIX (H * W)
-#define DATA "/usr/share/datasets/fashion-mnist"
+#include "problems.h"
 
 enum { M_ZERO, M_GAUSS, M_TV, M_LEARNED, NM };
 static const char *method_name[NM] = {"zero-filled / observation", "Gaussian (exact mean)", "TV (MALA)",
                                       "learned (pc)"};
-
-typedef struct {
-  const char *name;
-  double sigma_y;
-} problem;
-
-static const problem problems[] = {{"fourier", 0.01}, {"blur", 0.02}, {"inpaint", 0.01}};
-
-/* images [count][784] as floats in [0, 1] from an IDX file (gzip), the first `count` of them */
-static float *load_images(const char *file, int count) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "gzip -dc %s/%s", DATA, file);
-  FILE *f = popen(cmd, "r");
-  if (!f) return NULL;
-  unsigned char hdr[16];
-  float *out = NULL;
-  if (fread(hdr, 1, 16, f) == 16 && hdr[2] == 8 && hdr[3] == 3) {
-    int n = (hdr[4] << 24) | (hdr[5] << 16) | (hdr[6] << 8) | hdr[7];
-    if (count > n) count = n;
-    out = malloc((size_t)count * NPIX * sizeof(float));
-    unsigned char px[NPIX];
-    for (int i = 0; out && i < count; i++) {
-      if (fread(px, 1, NPIX, f) != NPIX) {
-        free(out);
-        out = NULL;
-        break;
-      }
-      for (int p = 0; p < NPIX; p++) out[(size_t)i * NPIX + p] = (float)px[p] / 255.0f;
-    }
-  }
-  pclose(f);
-  return out;
-}
-
-static sr_op *make_op(const char *prob, int image, sr_error *err) {
-  float m[NPIX];
-  size_t shape[2] = {H, W};
-  if (!strcmp(prob, "fourier")) {
-    sr_mask_cartesian(H, W, 4.0, 0.08, (uint64_t)image, m);
-    return sr_op_fourier(H, W, m, err);
-  }
-  if (!strcmp(prob, "blur")) {
-    float k[81];
-    sr_gaussian_kernel(1.5, 9, k);
-    return sr_op_blur(H, W, k, 9, 9, err);
-  }
-  sr_mask_random(NPIX, 0.4, (uint64_t)image, m);
-  return sr_op_mask(2, shape, m, err);
-}
-
-/* y = A x + σ_y z on the observed entries, 0 elsewhere */
-static void observe(const sr_op *op, const float *x, double sy, int image, float *y, float *ws) {
-  op->forward(op, x, y, ws);
-  float *z = sr_alloc(op->n_out);
-  sr_rng r = sr_rng_make(20261123, (uint64_t)image);
-  sr_rng_normals(&r, 0, z, op->n_out);
-  for (size_t i = 0; i < op->n_out; i++) {
-    y[i] += (float)sy * z[i];
-    if (op->obs_mask && op->obs_mask[i] == 0.0f) y[i] = 0.0f;
-  }
-  sr_free(z);
-}
 
 /* Gaussian prior N(mu, s²): posterior mean by CG on (AᵀA/σ² + I/s²) x = Aᵀy/σ² + μ/s², in double sums */
 static void gauss_mean(const sr_op *op, const float *y, double sy, double mu, double s, float *x, float *ws) {
@@ -162,14 +95,6 @@ static void gauss_std(const sr_op *op, const char *prob, double sy, double s, fl
   for (size_t i = 0; i < NPIX; i++) sd[i] = (float)sqrt(acc / NPIX);
 }
 
-/* t quantile 0.975 with v degrees of freedom */
-static double t975(int v) {
-  static const double t[] = {0, 12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201,
-                             2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086};
-  if (v < 1) return INFINITY;
-  return v <= 20 ? t[v] : 1.95996 + 2.4 / v;
-}
-
 typedef struct {
   double psnr, ssim, cover, secs;
   int cover_n, n;
@@ -191,32 +116,12 @@ static int run_sampled(const cfg *c, sr_op *op, const float *y, double sy, int l
                        double tvw, int image, float *mean, float *sd, double *secs) {
   sr_problem pb;
   sr_error err;
-  sr_problem_init(&pb);
-  pb.rank = 2;
-  pb.shape[0] = H;
-  pb.shape[1] = W;
-  pb.n = NPIX;
-  pb.op = op;
-  pb.noise_sigma = sy;
-  pb.y = sr_alloc(op->n_out);
-  memcpy(pb.y, y, op->n_out * sizeof(float));
-  pb.seed = 1000 + (uint64_t)image;
-  pb.threads = c->threads;
-  pb.want_mean = pb.want_std = 1;
+  bench_problem_setup(&pb, op, y, sy, image, c->threads);
   if (learned) {
-    /* the prior owns (and frees) its network, so each run makes one from the mapped file: pointers into the
-     * mapping plus the Winograd weight transform, milliseconds against seconds of sampling */
-    sr_unet *net = sr_unet_create(&c->file.set, &err);
-    pb.prior = net ? sr_prior_score_model(net, NULL, NULL, &err) : NULL;
+    pb.prior = bench_score_prior(&c->file, &err); /* a network per run: see problems.h */
     pb.num_samples = c->chains;
     pb.sampler.kind = SR_SAMPLER_PC;
-    size_t h, w;
-    double smin, smax;
-    sr_unet_info(c->net, &h, &w, &smin, &smax);
-    pb.sampler.sde.kind = SR_SDE_VE;
-    pb.sampler.sde.sigma_min = smin;
-    pb.sampler.sde.sigma_max = smax;
-    pb.sampler.sde.T = 1.0;
+    pb.sampler.sde = bench_model_sde(c->net);
     pb.sampler.steps = c->steps;
     pb.sampler.snr = c->snr;
     pb.sampler.corrector_steps = 1;
@@ -328,8 +233,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "bench_quality: %s: %s\n", path, err.msg);
     return 1;
   }
-  float *test = load_images("t10k-images-idx3-ubyte.gz", c.images);
-  float *train = load_images("train-images-idx3-ubyte.gz", 60000);
+  float *test = bench_load_images("t10k-images-idx3-ubyte.gz", c.images);
+  float *train = bench_load_images("train-images-idx3-ubyte.gz", 60000);
   if (!test || !train) {
     fprintf(stderr, "bench_quality: cannot read %s (Debian package dataset-fashion-mnist)\n", DATA);
     return 1;
@@ -355,9 +260,9 @@ int main(int argc, char **argv) {
     /* TV weight: best mean PSNR on the first 8 training images */
     double ps[16] = {0};
     for (int i = 0; i < 8; i++) { /* each training image is observed once and tried with every weight */
-      sr_op *op = make_op(P->name, 100000 + i, &err);
+      sr_op *op = bench_make_op(P->name, 100000 + i, &err);
       const float *x = train + (size_t)i * NPIX;
-      observe(op, x, P->sigma_y, 100000 + i, y, ws);
+      bench_observe(op, x, P->sigma_y, 100000 + i, y, ws);
       double secs;
       for (int k = 0; k < c.ntvw; k++)
         if (run_sampled(&c, op, y, P->sigma_y, 0, c.tvw[k], 100000 + i, mean, sd, &secs) == 0)
@@ -372,15 +277,15 @@ int main(int argc, char **argv) {
            c.ntvw);
     acc_t acc[NM];
     memset(acc, 0, sizeof acc);
-    double zS = t975(c.chains - 1) * sqrt(1.0 + 1.0 / c.chains), z4 = t975(3) * sqrt(1.25);
+    double zS = bench_z_predictive(c.chains), z4 = bench_z_predictive(4);
     float *fig[4][5];
     int rows = c.images < 4 ? c.images : 4;
     for (int r = 0; r < rows; r++)
       for (int k = 0; k < 5; k++) fig[r][k] = malloc(NPIX * sizeof(float));
     for (int i = 0; i < c.images; i++) {
       const float *x = test + (size_t)i * NPIX;
-      sr_op *op = make_op(P->name, i, &err);
-      observe(op, x, P->sigma_y, i, y, ws);
+      sr_op *op = bench_make_op(P->name, i, &err);
+      bench_observe(op, x, P->sigma_y, i, y, ws);
       float zf[NPIX], gm[NPIX], gs[NPIX];
       double t0 = bench_now();
       if (!strcmp(P->name, "blur")) memcpy(zf, y, sizeof zf);

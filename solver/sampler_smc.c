@@ -9,12 +9,13 @@
  *                      (DDPM ancestral, r' = r_{k−1}; v = 0 on the last step: u_0 = x̂0)
  *   target potential   g_k(u) = N(y; A x̂0(u), σ_y² I + τ_k² A Aᵀ),  τ_k² = r_k² s0² / (r_k² + s0²)
  *                      (s0² = the prior's pixel variance, prior->var0: exact for a Gaussian prior; g_0 = likelihood)
- *   proposal           q(u' | u_k) ∝ p(u' | u_k) h(u'),  h = g with x̂0 replaced by the Gaussian surrogate's
- *                      κ' u' + (1 − κ') m0, κ' = s0²/(s0² + r'²) (m0, s0² = prior->mean0, var0; h = g for a
- *                      Gaussian prior): per spectral coefficient, with e_f = σ_y² + τ'² λ_f and d = (1 − κ') m0 1,
- *                      precision 1/v + κ'² λ_f/e_f, mean (μ̂_f/v + κ'(b_f − λ_f d̂_f)/e_f)/precision — an exact draw
+ *   proposal           q(u' | u_k) ∝ p(u' | u_k) h(u'), h = g with x̂0(u') replaced by its prediction under the
+ *                      local model x0 | u_k ~ N(x̂0(u_k), τ_k²): E[x0 | u'] = x̂0(u_k) + κ (u' − μ) and
+ *                      Var[x0 | u'] = τh², with β = 1 − r'²/r_k², 1/τh² = 1/τ_k² + β²/v, κ = β τh²/v (exact for
+ *                      a Gaussian prior, where h = g). Per spectral coefficient, with e_f = σ_y² + τh² λ_f and
+ *                      d = x̂0(u_k) − κ μ: precision 1/v + κ² λ_f/e_f, mean (μ̂_f/v + κ(b_f − λ_f d̂_f)/e_f)/precision
  *   weight             w = Z_h(u_k) g_{k−1}(u') / (g_k(u_k) h(u')),
- *                      Z_h = N(y; A(κ' μ + d), σ_y² I + (τ'² + κ'² v) A Aᵀ)
+ *                      Z_h = N(y; A x̂0(u_k), σ_y² I + (τh² + κ² v) A Aᵀ)
  * (g_{k−1}(u') needs x̂0(u'), the next step's network evaluation: one evaluation per particle and step.)
  * Start: u_K from the prior's marginal, weight g_K(u_K). Resampling is systematic, from a stream of its own, when
  * ESS = 1/Σ W² drops below ess_threshold × particles; log p̂(y) = Σ log Σ_i W_i w_i estimates the evidence.
@@ -94,6 +95,12 @@ static void set_streams(sr_batch *bt, long i0, long step) {
   }
 }
 
+/* τ² of the potentials at noise r²: the Gaussian surrogate's Var[x0 | u] = r² s0²/(r² + s0²). */
+static double twist_var(const smc_pop *pop, double r2) {
+  double s02 = pop->s0 * pop->s0;
+  return r2 * s02 / (r2 + s02);
+}
+
 /* The start: particles from the prior's marginal at level K. */
 static void init_group(smc_worker *wk, long g) {
   smc_pop *pop = wk->pop;
@@ -117,11 +124,14 @@ static void propagate_group(smc_worker *wk, long g, long k) {
   long i0 = g * (long)pop->B;
   sr_noise nl = sr__grid_level(&pb->sampler, k), np = sr__grid_level(&pb->sampler, k - 1);
   const double r = nl.sigma / nl.alpha, rp = np.sigma / np.alpha, sy2 = pb->noise_sigma * pb->noise_sigma;
-  const double v = rp * rp * (r * r - rp * rp) / (r * r), shrink = rp * rp / (r * r), s02 = pop->s0 * pop->s0;
-  const double kap = s02 / (s02 + rp * rp), tau2 = rp * rp * kap, dc = (1.0 - kap) * pop->m0;
+  const double v = rp * rp * (r * r - rp * rp) / (r * r), shrink = rp * rp / (r * r);
+  /* the local model x0 | u_k ~ N(x̂0(u_k), τ_k²) and u' | x0 ~ N(β x0 + shrink·u_k, v), β = 1 − shrink, give
+   * E[x0 | u'] = x̂0 + κ (u' − μ) and Var[x0 | u'] = τh², both exact for a Gaussian prior */
+  const double beta = 1.0 - shrink, tk2 = twist_var(pop, r * r);
+  const double pr0 = v > 0 ? 1.0 / tk2 + beta * beta / v : 1.0, kap = v > 0 ? beta / v / pr0 : 1.0, th2 = 1.0 / pr0;
   float *u = bt->t2, *mu = bt->t3, *z = bt->z, *hm = bt->t1, *mh = bt->s1, *zh = bt->s2, *nh = bt->s3;
-  float *hh = bt->s4;
-  const float *lam = op->spec_lambda, *bb = c->aty_spec, *one = c->ones_spec;
+  float *ah = bt->s4;
+  const float *lam = op->spec_lambda, *bb = c->aty_spec;
   for (size_t b = 0; b < bt->B; b++) {
     long i = i0 + (long)b;
     float *xb = pop->X + (size_t)i * sn;
@@ -133,22 +143,21 @@ static void propagate_group(smc_worker *wk, long g, long k) {
     double inc = -pop->gk[i];
     if (v > 0 && pb->op) {
       op->to_spec(op, mu, mh, bt->opws);
+      op->to_spec(op, x0b, ah, bt->opws);
       sr__normals(bt, b, z);
       op->to_spec(op, z, zh, bt->opws);
-      for (size_t f = 0; f < nf; f++) {
-        double l = lam[f], e = sy2 + tau2 * l, dh = dc * one[f];
+      for (size_t f = 0; f < nf; f++) { /* h's mean is κ u' + d with d = x̂0 − κ μ */
+        double l = lam[f], e = sy2 + th2 * l, dh = (double)ah[f] - kap * (double)mh[f];
         double prec = 1.0 / v + kap * kap * l / e;
         nh[f] = (float)(((double)mh[f] / v + kap * ((double)bb[f] - l * dh) / e) / prec + (double)zh[f] / sqrt(prec));
       }
       op->from_spec(op, nh, u, bt->opws);
-      /* log Z_h(u_k): mean κ μ + d */
-      for (size_t j = 0; j < n; j++) hm[j] = (float)(kap * mu[j] + dc);
-      for (size_t f = 0; f < nf; f++) hh[f] = (float)(kap * mh[f] + dc * one[f]);
-      inc += sr__log_lik_marginal(bt, hm, hh, sy2, tau2 + kap * kap * v, bt->r);
-      /* − log h(u'): mean κ u' + d */
-      for (size_t j = 0; j < n; j++) hm[j] = (float)(kap * u[j] + dc);
-      for (size_t f = 0; f < nf; f++) hh[f] = (float)(kap * nh[f] + dc * one[f]);
-      inc -= sr__log_lik_marginal(bt, hm, hh, sy2, tau2, bt->r);
+      /* + log Z_h(u_k): mean κ μ + d = x̂0, covariance σ_y² I + (τh² + κ² v) A Aᵀ */
+      inc += sr__log_lik_marginal(bt, x0b, ah, sy2, th2 + kap * kap * v, bt->r);
+      /* − log h(u'): mean x̂0 + κ (u' − μ) */
+      for (size_t j = 0; j < n; j++) hm[j] = (float)(x0b[j] + kap * ((double)u[j] - mu[j]));
+      for (size_t f = 0; f < nf; f++) zh[f] = (float)(ah[f] + kap * ((double)nh[f] - mh[f]));
+      inc -= sr__log_lik_marginal(bt, hm, zh, sy2, th2, bt->r);
     } else if (v > 0) { /* no data: the model's own transition */
       sr__normals(bt, b, z);
       const double sv = sqrt(v);
@@ -171,8 +180,8 @@ static void weigh_group(smc_worker *wk, long g, long k) {
   const size_t sn = c->sn;
   long i0 = g * (long)pop->B;
   sr_noise nl = sr__grid_level(&pb->sampler, k);
-  const double r2 = (nl.sigma / nl.alpha) * (nl.sigma / nl.alpha), s02 = pop->s0 * pop->s0;
-  const double tau2 = k > 0 ? r2 * s02 / (r2 + s02) : 0.0, sy2 = pb->noise_sigma * pb->noise_sigma;
+  const double r2 = (nl.sigma / nl.alpha) * (nl.sigma / nl.alpha);
+  const double tau2 = k > 0 ? twist_var(pop, r2) : 0.0, sy2 = pb->noise_sigma * pb->noise_sigma;
   float *X = pop->X + (size_t)i0 * sn, *X0 = pop->X0 + (size_t)i0 * sn;
   if (k > 0) sr__denoise(bt, X, nl, X0);
   else memcpy(X0, X, bt->B * sn * sizeof(float)); /* level 0: x̂0 = u_0 */
