@@ -171,3 +171,12 @@ void law_step_cov(gauss_law *g, const double *M, const double *c, const double *
   if (Q)
     for (size_t i = 0; i < n * n; i++) g->cov[i] += Q[i];
 }
+
+double law_var_bias(const gauss_law *a, const gauss_law *b) {
+  double va = 0, vb = 0;
+  for (size_t i = 0; i < a->n; i++) {
+    va += a->cov[i * a->n + i];
+    vb += b->cov[i * b->n + i];
+  }
+  return va / vb - 1;
+}

@@ -25,6 +25,9 @@ void law_step(gauss_law *g, const double *M, const double *c, double q, double *
 /* The same with a full noise covariance: cov ← M cov Mᵀ + Q (Q n×n; NULL = none). */
 void law_step_cov(gauss_law *g, const double *M, const double *c, const double *Q, double *tmp);
 
+/* Relative distance of a's mean per-component variance from b's (trace ratio − 1). */
+double law_var_bias(const gauss_law *a, const gauss_law *b);
+
 /* Whitens S samples (rows of n floats, stride n) with the law and checks, within Monte-Carlo error, that the
  * whitened components are N(0, 1): pooled mean and variance at 4.5 standard errors, each component at 5.5
  * (family-wise over the suite's ~300 checks and n components). Returns the number of failed checks. */

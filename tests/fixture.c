@@ -5,6 +5,7 @@
 
 #include "dense.h"
 #include "fixture.h"
+#include "test.h"
 
 static unsigned long lcg = 987654321;
 void fixture_seed(unsigned long seed) { lcg = seed; }
@@ -89,3 +90,38 @@ void fixture_free(fixture *f) {
   free(f->aty);
 }
 
+
+int fixture_run(sr_problem *pb, sr_result *res) {
+  sr_error err;
+  sr_status st = sr_problem_validate(pb, &err);
+  CHECK(st == SR_OK, "validate: %s", err.msg);
+  if (st) return 0;
+  st = sr_run(pb, res, NULL, NULL, &err);
+  CHECK(st == SR_OK, "run: %s", err.msg);
+  return st == SR_OK;
+}
+
+void gmm2_posterior(const double w[2], const double mu[2], const double sd[2], double sigma, double y0, double pw[2],
+                    double pm[2], double pv[2]) {
+  double zs = 0;
+  for (int k = 0; k < 2; k++) {
+    double v = sd[k] * sd[k] + sigma * sigma;
+    pw[k] = w[k] * exp(-0.5 * (y0 - mu[k]) * (y0 - mu[k]) / v) / sqrt(v);
+    zs += pw[k];
+    pv[k] = 1 / (1 / (sd[k] * sd[k]) + 1 / (sigma * sigma));
+    pm[k] = pv[k] * (mu[k] / (sd[k] * sd[k]) + y0 / (sigma * sigma));
+  }
+  for (int k = 0; k < 2; k++) pw[k] /= zs;
+}
+
+void fixture_posterior(const fixture *f, double m, double s, gauss_law *g) {
+  law_alloc(g, f->pb.n);
+  if (f->pb.op) {
+    dense_posterior(f->pb.n, f->G, f->aty, m, s, f->pb.noise_sigma, g);
+    return;
+  }
+  for (size_t i = 0; i < f->pb.n; i++) {
+    g->mean[i] = m;
+    g->cov[i * f->pb.n + i] = s * s;
+  }
+}

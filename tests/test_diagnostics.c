@@ -10,14 +10,6 @@
 #include "scorerecon.h"
 #include "test.h"
 
-static int run(sr_problem *pb, sr_result *res) {
-  sr_error err;
-  sr_status st = sr_problem_validate(pb, &err);
-  if (!st) st = sr_run(pb, res, NULL, NULL, &err);
-  CHECK(st == SR_OK, "%s", err.msg);
-  return st == SR_OK;
-}
-
 TEST(diag_mixed_mala_chains_agree) {
   fixture f;
   fixture_make(&f, "fourier", 0.3);
@@ -26,7 +18,7 @@ TEST(diag_mixed_mala_chains_agree) {
   f.pb.sampler.burn_in = 500;
   f.pb.num_samples = 8;
   sr_result res;
-  if (run(&f.pb, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     printf("    note: mala 8 chains x 3500 kept: split-R-hat max %.4f median %.4f, ESS min %.0f median %.0f of 28000\n",
            res.rhat_max, res.rhat_median, res.ess_min, res.ess_median);
     /* 16 half-chains of 1750 draws: R̂ − 1 is O(1/N_eff) per pixel; 1.05 is the convergence rule */
@@ -48,7 +40,7 @@ TEST(diag_stuck_chains_are_flagged) {
   f.pb.sampler.step_size = 1e-7; /* chains stay where the prior put them */
   f.pb.num_samples = 4;
   sr_result res;
-  if (run(&f.pb, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     CHECK(res.rhat_max > 5, "R-hat of stuck chains %g", res.rhat_max);
     CHECK(res.nwarnings == 1 && strstr(res.warnings[0], "not converged"), "no convergence warning (%d)",
           res.nwarnings);
@@ -74,7 +66,7 @@ TEST(diag_mh_halves) {
     pb.num_samples = 6;
     pb.seed = 3;
     sr_result res;
-    if (run(&pb, &res)) {
+    if (fixture_run(&pb, &res)) {
       printf("    note: mh (%s) 6 chains: split-R-hat max %.4f, ESS min %.0f median %.0f of %d\n",
              proposal ? "checkerboard" : "single flip", res.rhat_max, res.ess_min, res.ess_median, 6 * 2800);
       CHECK(isfinite(res.rhat_max) && res.rhat_max < 1.05 && res.nwarnings == 0, "mh R-hat %g", res.rhat_max);
@@ -96,7 +88,7 @@ TEST(diag_one_draw_samplers_report_chains) {
   f.pb.sampler.steps = 10;
   f.pb.num_samples = 5;
   sr_result res;
-  if (run(&f.pb, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     CHECK(isnan(res.rhat_max) && res.ess_min == 5 && res.ess_median == 5, "one-draw: R-hat %g ESS %g",
           res.rhat_max, res.ess_min);
     sr_result_clear(&res);

@@ -24,16 +24,6 @@ static void set_ve(sr_sampler_cfg *s, double smin, double smax) {
   s->sde.T = 1.0;
 }
 
-static int run_ok(sr_problem *pb, sr_result *res) {
-  sr_error err;
-  sr_status st = sr_problem_validate(pb, &err);
-  CHECK(st == SR_OK, "validate: %s", err.msg);
-  if (st) return 0;
-  st = sr_run(pb, res, NULL, NULL, &err);
-  CHECK(st == SR_OK, "run: %s", err.msg);
-  return st == SR_OK;
-}
-
 /* ---------------------------------------------------------------- spectral matrices */
 
 typedef struct {
@@ -171,27 +161,6 @@ static void ddim_law(const fixture *fx, gauss_law *g) {
   sr_op_free(own);
 }
 
-static void posterior(const fixture *f, double m, double s, gauss_law *g) {
-  law_alloc(g, f->pb.n);
-  if (f->pb.op) {
-    dense_posterior(f->pb.n, f->G, f->aty, m, s, f->pb.noise_sigma, g);
-  } else {
-    for (size_t i = 0; i < f->pb.n; i++) {
-      g->mean[i] = m;
-      g->cov[i * f->pb.n + i] = s * s;
-    }
-  }
-}
-
-static double var_bias(const gauss_law *a, const gauss_law *b) {
-  double va = 0, vb = 0;
-  for (size_t i = 0; i < a->n; i++) {
-    va += a->cov[i * a->n + i];
-    vb += b->cov[i * b->n + i];
-  }
-  return va / vb - 1;
-}
-
 static const char *const OPS[] = {"identity", "mask", "blur", "fourier", "fourier_odd", "none"};
 #define NOPS 6
 
@@ -205,10 +174,10 @@ static void ddim_case(sr_sampler_kind kind, const char *opk, double eta_or_zeta,
   else f.pb.sampler.zeta = eta_or_zeta;
   f.pb.num_samples = 1500;
   sr_result res;
-  if (run_ok(&f.pb, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     gauss_law law, post;
     ddim_law(&f, &law);
-    posterior(&f, f.m, f.s, &post);
+    fixture_posterior(&f, f.m, f.s, &post);
     char what[96];
     snprintf(what, sizeof what, "%s/%s (%s %.2g, %ld steps)", kind == SR_SAMPLER_DDRM ? "ddrm" : "diffpir", opk,
              kind == SR_SAMPLER_DDRM ? "eta" : "zeta", eta_or_zeta, steps);
@@ -220,7 +189,7 @@ static void ddim_case(sr_sampler_kind kind, const char *opk, double eta_or_zeta,
       sm += sqrt(post.cov[i * law.n + i]);
     }
     printf("    note: %s: law vs exact posterior: variance %+.1f%%, mean off by %.3f posterior std\n", what,
-           100 * var_bias(&law, &post), dm / sm);
+           100 * law_var_bias(&law, &post), dm / sm);
     law_free(&law);
     law_free(&post);
     sr_result_clear(&res);
@@ -312,16 +281,16 @@ static void smc_replicates(const char *opk, long P, int R, long steps, smc_stats
     f.pb.num_samples = 4;
     f.pb.seed = 500 + (uint64_t)r;
     sr_result res;
-    if (!run_ok(&f.pb, &res)) {
+    if (!fixture_run(&f.pb, &res)) {
       fixture_free(&f);
       return;
     }
     double m0, t0;
     smc_model_prior(&f.pb.sampler, f.m, f.s, &m0, &t0);
     gauss_law post, truth;
-    posterior(&f, m0, t0, &post);
-    posterior(&f, f.m, f.s, &truth);
-    *model_var_bias = var_bias(&post, &truth);
+    fixture_posterior(&f, m0, t0, &post);
+    fixture_posterior(&f, f.m, f.s, &truth);
+    *model_var_bias = law_var_bias(&post, &truth);
     size_t n = f.pb.n;
     double e = 0, w = 0;
     for (size_t i = 0; i < n; i++) {
@@ -384,15 +353,8 @@ TEST(sampler_smc_gmm_component_weight) {
   const size_t n = 36;
   float mk[36];
   for (size_t i = 0; i < n; i++) mk[i] = i % 2 ? 1.0f : 0.0f;
-  double pw[2], pm[2], pv[2], zs = 0;
-  for (int k = 0; k < 2; k++) {
-    double v = sd[k] * sd[k] + sigma * sigma;
-    pw[k] = w[k] * exp(-0.5 * (y0 - mu[k]) * (y0 - mu[k]) / v) / sqrt(v);
-    zs += pw[k];
-    pv[k] = 1 / (1 / (sd[k] * sd[k]) + 1 / (sigma * sigma));
-    pm[k] = pv[k] * (mu[k] / (sd[k] * sd[k]) + y0 / (sigma * sigma));
-  }
-  for (int k = 0; k < 2; k++) pw[k] /= zs;
+  double pw[2], pm[2], pv[2];
+  gmm2_posterior(w, mu, sd, sigma, y0, pw, pm, pv);
   double want_w[2] = {w[0], pw[0]}, want_m[2] = {w[0] * mu[0] + w[1] * mu[1], pw[0] * pm[0] + pw[1] * pm[1]};
   double s1[2] = {0}, s2[2] = {0}, m1[2] = {0}, m2[2] = {0};
   for (int r = 0; r < R; r++) {
@@ -414,7 +376,7 @@ TEST(sampler_smc_gmm_component_weight) {
     pb.want_samples = 1;
     pb.seed = 77 + (uint64_t)r;
     sr_result res;
-    if (run_ok(&pb, &res)) {
+    if (fixture_run(&pb, &res)) {
       for (int obs = 0; obs < 2; obs++) {
         double rsum = 0, xsum = 0, cnt = 0;
         for (long c = 0; c < pb.num_samples; c++)
@@ -465,7 +427,7 @@ TEST(sampler_grid_results_do_not_depend_on_threads) {
       f.pb.num_samples = 11;
       f.pb.threads = th;
       sr_result res;
-      if (run_ok(&f.pb, &res)) {
+      if (fixture_run(&f.pb, &res)) {
         if (th == 1) {
           ref = res;
           memset(&res, 0, sizeof res);

@@ -131,38 +131,6 @@ static void exact_law(const fixture *f, gauss_law *g) {
   work_free(&wk);
 }
 
-static void posterior_law(const fixture *f, gauss_law *g) {
-  law_alloc(g, f->pb.n);
-  if (f->pb.op) {
-    dense_posterior(f->pb.n, f->G, f->aty, f->m, f->s, f->pb.noise_sigma, g);
-  } else {
-    for (size_t i = 0; i < f->pb.n; i++) {
-      g->mean[i] = f->m;
-      g->cov[i * f->pb.n + i] = f->s * f->s;
-    }
-  }
-}
-
-/* Relative distance of a law's mean variance from the posterior's (for the notes the tests print). */
-static double var_bias(const gauss_law *a, const gauss_law *b) {
-  double va = 0, vb = 0;
-  for (size_t i = 0; i < a->n; i++) {
-    va += a->cov[i * a->n + i];
-    vb += b->cov[i * b->n + i];
-  }
-  return va / vb - 1;
-}
-
-static int run_ok(fixture *f, sr_result *res) {
-  sr_error err;
-  sr_status st = sr_problem_validate(&f->pb, &err);
-  CHECK(st == SR_OK, "validate: %s", err.msg);
-  if (st) return 0;
-  st = sr_run(&f->pb, res, NULL, NULL, &err);
-  CHECK(st == SR_OK, "run: %s", err.msg);
-  return st == SR_OK;
-}
-
 static const char *const OPS[] = {"identity", "mask", "blur", "fourier", "fourier_odd", "chain"};
 #define NOPS 6
 
@@ -176,9 +144,9 @@ TEST(sampler_mala_matches_exact_posterior) {
     f.pb.sampler.adapt = 0;     /* a fixed kernel: exact for any step */
     f.pb.num_samples = 1500;
     sr_result res;
-    if (run_ok(&f, &res)) {
+    if (fixture_run(&f.pb, &res)) {
       gauss_law post;
-      posterior_law(&f, &post);
+      fixture_posterior(&f, f.m, f.s, &post);
       char what[64];
       snprintf(what, sizeof what, "mala/%s", OPS[o]);
       CHECK(check_samples_against_law(res.samples, 1500, &post, what) == 0, "%s", what);
@@ -199,11 +167,11 @@ TEST(sampler_mala_adaptive_reaches_target_acceptance) {
   f.pb.sampler.adapt = 1;
   f.pb.num_samples = 64;
   sr_result res;
-  if (run_ok(&f, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     /* 64 chains × 1500 kept: acceptance is a mean of ~96,000 correlated 0/1 draws; ±0.08 is > 10 SE even at τ=10 */
     CHECK_NEAR(res.accept_rate, 0.574, 0.08, "adapted MALA acceptance");
     gauss_law post;
-    posterior_law(&f, &post);
+    fixture_posterior(&f, f.m, f.s, &post);
     CHECK(check_samples_against_law(res.samples, 64, &post, "adaptive mala") == 0, "adaptive mala");
     law_free(&post);
     sr_result_clear(&res);
@@ -220,15 +188,15 @@ TEST(sampler_ula_matches_its_exact_discrete_law) {
     f.pb.sampler.burn_in = 299;
     f.pb.num_samples = 1500;
     sr_result res;
-    if (run_ok(&f, &res)) {
+    if (fixture_run(&f.pb, &res)) {
       gauss_law law, post;
       exact_law(&f, &law);
-      posterior_law(&f, &post);
+      fixture_posterior(&f, f.m, f.s, &post);
       char what[64];
       snprintf(what, sizeof what, "ula/%s", OPS[o]);
       CHECK(check_samples_against_law(res.samples, 1500, &law, what) == 0, "%s", what);
       printf("    note: %s default step %.3g: variance bias of the sampler's law vs posterior %+.2f%%\n", what,
-             f.pb.sampler.step_size, 100 * var_bias(&law, &post));
+             f.pb.sampler.step_size, 100 * law_var_bias(&law, &post));
       law_free(&law);
       law_free(&post);
       sr_result_clear(&res);
@@ -248,9 +216,9 @@ TEST(sampler_small_step_ula_matches_exact_posterior) {
   f.pb.sampler.burn_in = 2999;
   f.pb.num_samples = 1500;
   sr_result res;
-  if (run_ok(&f, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     gauss_law post;
-    posterior_law(&f, &post);
+    fixture_posterior(&f, f.m, f.s, &post);
     CHECK(check_samples_against_law(res.samples, 1500, &post, "small-step ula") == 0, "small-step ula");
     law_free(&post);
     sr_result_clear(&res);
@@ -271,15 +239,15 @@ TEST(sampler_annealed_matches_its_exact_discrete_law) {
       f.pb.sampler.steps_per_level = 10;
       f.pb.num_samples = 1500;
       sr_result res;
-      if (run_ok(&f, &res)) {
+      if (fixture_run(&f.pb, &res)) {
         gauss_law law, post;
         exact_law(&f, &law);
-        posterior_law(&f, &post);
+        fixture_posterior(&f, f.m, f.s, &post);
         char what[64];
         snprintf(what, sizeof what, "annealed-%s/%s", rule ? "lipschitz" : "song", OPS[o]);
         CHECK(check_samples_against_law(res.samples, 1500, &law, what) == 0, "%s", what);
         printf("    note: %s: variance bias of the sampler's exact law vs posterior %+.2f%%\n", what,
-               100 * var_bias(&law, &post));
+               100 * law_var_bias(&law, &post));
         law_free(&law);
         law_free(&post);
         sr_result_clear(&res);
@@ -314,17 +282,17 @@ TEST(sampler_pc_predictor_and_ode_match_their_exact_laws) {
         f.pb.sampler.ode_method = kind == 2 ? 1 : 2;
         f.pb.num_samples = 1200;
         sr_result res;
-        if (run_ok(&f, &res)) {
+        if (fixture_run(&f.pb, &res)) {
           gauss_law law, post;
           exact_law(&f, &law);
-          posterior_law(&f, &post);
+          fixture_posterior(&f, f.m, f.s, &post);
           char what[96];
           snprintf(what, sizeof what, "%s/%s/%s", kind == 0 ? "pc" : kind == 1 ? "ode-heun" : "ode-euler",
                    sr_sde_name(f.pb.sampler.sde.kind), ops[o]);
           CHECK(check_samples_against_law(res.samples, 1200, &law, what) == 0, "%s", what);
           if (sd == 1 && o == 2)
             printf("    note: %s: variance bias of the sampler's exact law vs posterior %+.2f%%\n", what,
-                   100 * var_bias(&law, &post));
+                   100 * law_var_bias(&law, &post));
           law_free(&law);
           law_free(&post);
           sr_result_clear(&res);
@@ -446,7 +414,7 @@ TEST(seed_ornstein_uhlenbeck_recovers_gaussian) {
   f.pb.num_samples = 2000; /* × 20 independent pixels = 40,000 draws */
   f.pb.seed = 6;
   sr_result res;
-  if (run_ok(&f, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     gauss_law law;
     exact_law(&f, &law);
     CHECK(check_samples_against_law(res.samples, 2000, &law, "OU reverse EM") == 0, "OU reverse EM");
@@ -507,15 +475,8 @@ TEST(sampler_gmm_mask_posterior_weights_mean_variance) {
   sr_result res;
   CHECK(sr_run(&pb, &res, NULL, NULL, &err) == SR_OK, "%s", err.msg);
   /* exact posterior of an observed pixel */
-  double pw[2], pm[2], pv[2], zs = 0;
-  for (int k = 0; k < 2; k++) {
-    double v = sd[k] * sd[k] + sigma * sigma;
-    pw[k] = w[k] * exp(-0.5 * (y0 - mu[k]) * (y0 - mu[k]) / v) / sqrt(v);
-    zs += pw[k];
-    pv[k] = 1 / (1 / (sd[k] * sd[k]) + 1 / (sigma * sigma));
-    pm[k] = pv[k] * (mu[k] / (sd[k] * sd[k]) + y0 / (sigma * sigma));
-  }
-  for (int k = 0; k < 2; k++) pw[k] /= zs;
+  double pw[2], pm[2], pv[2];
+  gmm2_posterior(w, mu, sd, sigma, y0, pw, pm, pv);
   double emean = pw[0] * pm[0] + pw[1] * pm[1];
   double evar = pw[0] * (pv[0] + pm[0] * pm[0]) + pw[1] * (pv[1] + pm[1] * pm[1]) - emean * emean;
   for (int obs = 0; obs < 2; obs++) {
@@ -566,7 +527,7 @@ TEST(sampler_results_do_not_depend_on_threads) {
       f.pb.num_samples = 7;
       f.pb.threads = th;
       sr_result res;
-      if (!run_ok(&f, &res)) {
+      if (!fixture_run(&f.pb, &res)) {
         fixture_free(&f);
         continue;
       }
@@ -596,7 +557,7 @@ TEST(sampler_pooled_moments_follow_burn_in_and_thinning) {
   f.pb.num_samples = 3;
   f.pb.trajectory_every = 1;
   sr_result res;
-  if (run_ok(&f, &res)) {
+  if (fixture_run(&f.pb, &res)) {
     size_t n = f.pb.n, T = (size_t)res.traj_len;
     CHECK(T == 51, "trajectory length %zu", T);
     long kept = 0;
