@@ -483,9 +483,18 @@ static void diagnostics(sr_run_ctx *c, sr_result *res) {
   const sr_problem *pb = c->pb;
   size_t n = c->n;
   if (pb->sampler.kind == SR_SAMPLER_SMC) {
-    if (res->ess_min < 0.1 * (double)res->particles)
-      add_warning(res, "smc: the final weights have an effective sample size of %.1f of %.0f particles: estimates "
-                  "rest on few particles; use more particles or steps%.0s", res->ess_min, (double)res->particles, 0);
+    double P = (double)res->particles, med = NAN;
+    double *h = malloc((size_t)res->ess_len * sizeof(double));
+    if (h && res->ess_history && res->ess_len > 0) {
+      memcpy(h, res->ess_history, (size_t)res->ess_len * sizeof(double));
+      med = median_of(h, (size_t)res->ess_len);
+    }
+    free(h);
+    double floor_ess = 0.1 * P > 2.0 ? 0.1 * P : 2.0; /* ESS >= 1 always: below 2, one particle dominates */
+    if (res->ess_min < floor_ess || med < floor_ess)
+      add_warning(res, "smc: the weights degenerated (median ESS over the steps %.1f, final %.1f, of %.0f particles): "
+                  "the estimates rest on few distinct particles and the samples repeat; use more particles",
+                  med, res->ess_min, P);
     return;
   }
   if (!c->diag) {

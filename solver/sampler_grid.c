@@ -87,6 +87,7 @@ double sr__log_lik_marginal(sr_batch *bt, const float *m, const float *mh, doubl
   if (!pb->op || c->m_obs == 0) return 0.0;
   const sr_op *op = pb->op;
   op->forward(op, m, r, bt->opws);
+  atomic_fetch_add_explicit(&bt->ctx->op_applies, 1, memory_order_relaxed);
   double rr = 0.0;
   for (size_t i = 0; i < op->n_out; i++) {
     if (op->obs_mask && op->obs_mask[i] == 0.0f) continue;

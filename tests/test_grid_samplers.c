@@ -481,3 +481,29 @@ TEST(sampler_grid_bad_settings_are_refused) {
     fixture_free(&f);
   }
 }
+
+/* Degenerate weights are reported, not hidden: few particles on a sharp likelihood under a bimodal prior (where
+ * the proposal's Gaussian local model is far from exact) warn; many on a mild one do not. */
+TEST(sampler_smc_warns_when_weights_degenerate) {
+  for (int sharp = 0; sharp < 2; sharp++) {
+    fixture f;
+    fixture_make(&f, "fourier", sharp ? 0.002 : 0.3);
+    const double w[2] = {0.5, 0.5}, mu[2] = {-1, 1}, sd[2] = {0.1, 0.1};
+    sr_error err;
+    sr_prior_free(f.pb.prior);
+    f.pb.prior = sr_prior_gmm(2, w, mu, sd, &err);
+    f.pb.sampler.kind = SR_SAMPLER_SMC;
+    set_ve(&f.pb.sampler, 0.01, 4.0);
+    f.pb.sampler.steps = 10;
+    f.pb.sampler.particles = sharp ? 4 : 256;
+    f.pb.num_samples = 4;
+    sr_result res;
+    if (fixture_run(&f.pb, &res)) {
+      int warned = res.nwarnings > 0 && strstr(res.warnings[0], "degenerated") != NULL;
+      CHECK(warned == sharp, "%s likelihood, %ld particles: warning %d (final ESS %.1f, %ld resamplings)",
+            sharp ? "sharp" : "mild", f.pb.sampler.particles, warned, res.ess_min, res.resamples);
+      sr_result_clear(&res);
+    }
+    fixture_free(&f);
+  }
+}
