@@ -741,7 +741,8 @@ static int parse_auto_sampler(parse_ctx *c, const cJSON *v) {
   if (v && (check_keys(v, "sampler", k, err) || get_int(v, "sampler", "steps", 0, 1, 1000000000L, &steps, err) < 0))
     return -1;
   const char *prior = c->pb->prior ? c->pb->prior->kind : "";
-  cJSON *a = sr_auto_sampler(prior, !c->pb->op || c->pb->op->to_spec); /* a list: the general sampler */
+  const sr_op *op = c->pb->op;
+  cJSON *a = sr_auto_sampler(prior, !op ? "none" : !op->to_spec ? "list" : op->kind);
   const cJSON *t = a ? cJSON_GetObjectItemCaseSensitive(a, "type") : NULL;
   if (!cJSON_IsString(t)) {
     cJSON_Delete(a);

@@ -15,23 +15,45 @@
  * format (fields left out take that sampler's defaults; smc's particles: max(num_samples, 16)). The constants
  * come from the benchmarks (bench/, docs/samplers.md): change them here and only here. */
 static const struct {
-  const char *prior, *sampler;
-  const char *general; /* for an operator without a spectral form (a list), where ddrm/diffpir/smc cannot run */
+  const char *prior;
+  const char *op;      /* the job's operator: "none", "identity", "mask", "blur", "fourier", "list", or "*" (any) */
+  const char *sampler;
 } AUTO_SAMPLERS[] = {
-    {"score_model", "{\"type\": \"ddrm\", \"steps\": 100, \"eta\": 0.85, \"eta_b\": 1}", "{\"type\": \"pc\"}"},
-    {"gaussian", "{\"type\": \"smc\", \"steps\": 200}",
-     "{\"type\": \"pc\", \"sde\": {\"type\": \"ve\", \"sigma_min\": 0.01, \"sigma_max\": 50}}"},
-    {"gmm", "{\"type\": \"smc\", \"steps\": 200}",
-     "{\"type\": \"pc\", \"sde\": {\"type\": \"ve\", \"sigma_min\": 0.01, \"sigma_max\": 50}}"},
-    {"tv", "{\"type\": \"mala\"}", NULL},
-    {"ising", "{\"type\": \"mh\"}", NULL},
+    /* bench/samplers, 10 test images: the best at <= 100 evaluations per sample (docs/quality.md) */
+    {"score_model", "blur", "{\"type\": \"diffpir\", \"steps\": 100, \"lambda\": 1, \"zeta\": 0.3}"},
+    {"score_model", "list", "{\"type\": \"pc\"}"}, /* no spectral form: the model's recommended pc */
+    {"score_model", "*", "{\"type\": \"ddrm\", \"steps\": 100, \"eta\": 0.85, \"eta_b\": 1}"},
+    /* exact in the limit and, for Gaussian priors, with weights near 1 (tests/test_grid_samplers.c) */
+    {"gaussian", "list", "{\"type\": \"pc\", \"sde\": {\"type\": \"ve\", \"sigma_min\": 0.01, \"sigma_max\": 50}}"},
+    {"gaussian", "*", "{\"type\": \"smc\", \"steps\": 200}"},
+    {"gmm", "list", "{\"type\": \"pc\", \"sde\": {\"type\": \"ve\", \"sigma_min\": 0.01, \"sigma_max\": 50}}"},
+    {"gmm", "*", "{\"type\": \"smc\", \"steps\": 200}"},
+    {"tv", "*", "{\"type\": \"mala\"}"},
+    {"ising", "*", "{\"type\": \"mh\"}"},
 };
 
-cJSON *sr_auto_sampler(const char *prior_type, int spectral) {
+cJSON *sr_auto_sampler(const char *prior_type, const char *op_kind) {
+  if (!op_kind) op_kind = "*";
   for (size_t i = 0; prior_type && i < sizeof AUTO_SAMPLERS / sizeof AUTO_SAMPLERS[0]; i++)
-    if (!strcmp(AUTO_SAMPLERS[i].prior, prior_type))
-      return cJSON_Parse(!spectral && AUTO_SAMPLERS[i].general ? AUTO_SAMPLERS[i].general : AUTO_SAMPLERS[i].sampler);
+    if (!strcmp(AUTO_SAMPLERS[i].prior, prior_type) &&
+        (!strcmp(AUTO_SAMPLERS[i].op, "*") || !strcmp(AUTO_SAMPLERS[i].op, op_kind)))
+      return cJSON_Parse(AUTO_SAMPLERS[i].sampler);
   return NULL;
+}
+
+/* A score-model sampler as results show it: "type", the model's VE "sde", then the rest. */
+static cJSON *with_model_sde(cJSON *ds, double smin, double smax) {
+  if (!ds || cJSON_GetObjectItemCaseSensitive(ds, "sde")) return ds;
+  cJSON *full = cJSON_CreateObject(), *sd = cJSON_CreateObject();
+  cJSON_AddStringToObject(sd, "type", "ve");
+  cJSON_AddNumberToObject(sd, "sigma_min", smin);
+  cJSON_AddNumberToObject(sd, "sigma_max", smax);
+  for (const cJSON *it = ds->child; it; it = it->next) {
+    cJSON_AddItemToObject(full, it->string, cJSON_Duplicate(it, 1));
+    if (it == ds->child) cJSON_AddItemToObject(full, "sde", sd);
+  }
+  cJSON_Delete(ds);
+  return full;
 }
 
 void sr_sampler_mark_auto(sr_sampler_cfg *s) { s->auto_chosen = 1; }
@@ -55,7 +77,8 @@ cJSON *sr_models_json(const char *dir) {
   cJSON_AddStringToObject(o, "models_dir", dir);
   cJSON *defaults = cJSON_AddObjectToObject(o, "default_samplers");
   for (size_t i = 0; i < sizeof AUTO_SAMPLERS / sizeof AUTO_SAMPLERS[0]; i++) {
-    cJSON *a = sr_auto_sampler(AUTO_SAMPLERS[i].prior, 1);
+    if (strcmp(AUTO_SAMPLERS[i].op, "*")) continue; /* the prior's general entry; by operator: each model */
+    cJSON *a = sr_auto_sampler(AUTO_SAMPLERS[i].prior, NULL);
     if (a) cJSON_AddItemToObject(defaults, AUTO_SAMPLERS[i].prior, a);
   }
   DIR *d = opendir(dir);
@@ -99,21 +122,16 @@ cJSON *sr_models_json(const char *dir) {
         cJSON_AddNumberToObject(m, "sigma_max", smax);
         cJSON *sj = smp ? cJSON_Parse(smp) : NULL;
         if (sj) cJSON_AddItemToObject(m, "sampler", sj);
-        /* what {"type": "auto"} runs with this model: the table's entry over the model's trained noise range */
-        cJSON *ds = sr_auto_sampler("score_model", 1);
-        if (ds && !cJSON_GetObjectItemCaseSensitive(ds, "sde")) { /* "type", "sde", then the rest, as results show it */
-          cJSON *full = cJSON_CreateObject(), *sd = cJSON_CreateObject();
-          cJSON_AddStringToObject(sd, "type", "ve");
-          cJSON_AddNumberToObject(sd, "sigma_min", smin);
-          cJSON_AddNumberToObject(sd, "sigma_max", smax);
-          for (const cJSON *it = ds->child; it; it = it->next) {
-            cJSON_AddItemToObject(full, it->string, cJSON_Duplicate(it, 1));
-            if (it == ds->child) cJSON_AddItemToObject(full, "sde", sd);
-          }
-          cJSON_Delete(ds);
-          ds = full;
-        }
+        /* what {"type": "auto"} runs with this model: the table's entry over the model's trained noise range, and
+         * the entries for particular operators */
+        cJSON *ds = with_model_sde(sr_auto_sampler("score_model", NULL), smin, smax);
+        cJSON *byop = cJSON_CreateObject();
+        for (size_t k = 0; k < sizeof AUTO_SAMPLERS / sizeof AUTO_SAMPLERS[0]; k++)
+          if (!strcmp(AUTO_SAMPLERS[k].prior, "score_model") && strcmp(AUTO_SAMPLERS[k].op, "*"))
+            cJSON_AddItemToObject(byop, AUTO_SAMPLERS[k].op,
+                                  with_model_sde(cJSON_Parse(AUTO_SAMPLERS[k].sampler), smin, smax));
         if (ds) cJSON_AddItemToObject(m, "default_sampler", ds);
+        cJSON_AddItemToObject(m, "default_sampler_by_operator", byop);
         cJSON_AddItemToArray(arr, m);
         sr_unet_free(net);
       }

@@ -14,9 +14,10 @@ cJSON *sr_models_json(const char *dir);
 
 /* The concrete sampler {"type": "auto"} (and an omitted "sampler") means for a prior type ("gaussian", "gmm",
  * "tv", "score_model", "ising"): a new JSON object in the job format (caller frees), or NULL for a type without
- * one. Fields left out take the sampler's own defaults (docs/job-format.md). spectral = 0: the job's operator has no
- * spectral form (a list), so the general sampler (pc) instead of ddrm/diffpir/smc. */
-cJSON *sr_auto_sampler(const char *prior_type, int spectral);
+ * one. Fields left out take the sampler's own defaults (docs/job-format.md). op_kind is the job's operator ("none",
+ * "identity", "mask", "blur", "fourier", or "list" for a list, which has no spectral form and gets pc); NULL: the
+ * prior's general entry. */
+cJSON *sr_auto_sampler(const char *prior_type, const char *op_kind);
 
 /* Marks a parsed sampler as chosen by "auto" (the result echoes "auto": true) and asks whether it was. */
 void sr_sampler_mark_auto(sr_sampler_cfg *s);

@@ -857,7 +857,10 @@ TEST(parse_valid_new_samplers) {
   } else CHECK(0, "smc particles from num_samples");
 }
 
-/* {"type": "auto"} and an omitted sampler: the table in server/models.c, resolved by prior type. */
+/* 144 zero floats, base64 */
+#define ZERO144 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+
+/* {"type": "auto"} and an omitted sampler: the table in server/models.c, resolved by prior type and operator. */
 TEST(parse_valid_auto_sampler) {
   sr_problem pb;
   const char *gauss[] = {MEAS "," GAUSS ",'sampler':{'type':'auto'}}", MEAS "," GAUSS "}",
@@ -914,8 +917,25 @@ TEST(parse_valid_auto_sampler) {
     sr_problem_clear(&pb);
   }
   free(doc);
+  /* per operator: a blur gets diffpir, and a list (no spectral form) the model's recommended pc */
+  doc = expand("{'shape':[12,12],'operator':{'type':'blur','kernel':{'gaussian':{'sigma':1,'size':3}}},"
+               "'noise':{'sigma':0.1},'observation':{'dtype':'float32','shape':[12,12],'data':'" ZERO144 "'},"
+               "'prior':{'type':'score_model','model':'tiny-unet'}}");
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_OK && pb.sampler.kind == SR_SAMPLER_DIFFPIR && pb.sampler.steps == 100 && sr_sampler_is_auto(&pb.sampler),
+        "score_model + blur: auto diffpir (%s)", err.msg);
+  if (st == SR_OK) sr_problem_clear(&pb);
+  free(doc);
+  doc = expand("{'shape':[12,12],'operator':[{'type':'blur','kernel':{'gaussian':{'sigma':1,'size':3}}},"
+               "{'type':'identity'}],'noise':{'sigma':0.1},'observation':{'dtype':'float32','shape':[12,12],'data':'"
+               ZERO144 "'},'prior':{'type':'score_model','model':'tiny-unet'}}");
+  st = sr_job_parse(doc, strlen(doc), &lim, &pb, &err);
+  CHECK(st == SR_OK && pb.sampler.kind == SR_SAMPLER_PC && pb.sampler.steps == 20 && sr_sampler_is_auto(&pb.sampler),
+        "score_model + list: auto pc with the model's steps (%s)", err.msg);
+  if (st == SR_OK) sr_problem_clear(&pb);
+  free(doc);
   /* the same table is what the model listing reports */
-  cJSON *a = sr_auto_sampler("score_model", 1), *m = sr_models_json("tests/data");
+  cJSON *a = sr_auto_sampler("score_model", NULL), *m = sr_models_json("tests/data");
   const cJSON *t = cJSON_GetObjectItemCaseSensitive(a, "type");
   CHECK(cJSON_IsString(t) && !strcmp(t->valuestring, "ddrm"), "table: score_model -> ddrm");
   const cJSON *ds = cJSON_GetObjectItemCaseSensitive(m, "default_samplers");
@@ -930,7 +950,7 @@ TEST(parse_valid_auto_sampler) {
         "models: tiny-unet's default_sampler");
   for (const char *const *p = (const char *const[]){"gaussian", "gmm", "tv", "ising", NULL}; *p; p++)
     CHECK(cJSON_GetObjectItemCaseSensitive(ds, *p), "models: default_samplers.%s", *p);
-  CHECK(!sr_auto_sampler("diffusion", 1), "no table entry for an unknown prior");
+  CHECK(!sr_auto_sampler("diffusion", NULL), "no table entry for an unknown prior");
   cJSON_Delete(a);
   cJSON_Delete(m);
 }
