@@ -70,12 +70,14 @@ asan:
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
 
-# The unit tests (fast subset: operators, RNG, parser) and one threaded CLI run under valgrind's memcheck.
+# The unit tests (fast subset: operators, RNG, parser) and two threaded CLI runs (mala; smc, whose threads meet at
+# barriers) under valgrind's memcheck.
 valgrind: deps
 	@$(MAKE) --no-print-directory $(BUILD)/scorerecon $(BUILD)/test_all OPT=-O1
 	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/test_all op_
 	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/test_all parse
 	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/scorerecon run examples/denoise.json -o /dev/null --quiet --threads 2
+	valgrind -q --error-exitcode=9 --leak-check=full $(BUILD)/scorerecon run tests/data/smc-gmm-blur.json -o /dev/null --quiet --threads 2
 
 # The service on its embedded default: 127.0.0.1:8080, data in ./var (flags and SCORERECON_* variables override).
 run: deps
