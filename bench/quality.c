@@ -1,7 +1,7 @@
 /* quality.c — what the learned prior buys, measured: three inverse problems on the first Fashion-MNIST test
  * images, each reconstructed by four methods, scored against the ground truth.
  *
- *   build/bench_quality [--images N] [--chains S] [--steps K] [--snr R] [--model NAME] [--models DIR]
+ *   build/bench_quality [--images N] [--chains S] [--steps K] [--sampler auto|pc] [--snr R] [--model NAME] [--models DIR]
  *                       [--problems fourier,blur,inpaint] [--figures DIR] [--json FILE] [--tv-weights LIST]
  *
  * Problems (images in [0, 1] = pixel/255; observation noise from a fixed Philox stream per image; set up in
@@ -16,9 +16,10 @@
  *                 its exact posterior std (diagonal of the covariance) gives its coverage
  *   tv            posterior mean under exp(−w Σ √(|∇x|² + ε²)), ε = 0.01, sampled by MALA (adaptive step);
  *                 w chosen per problem from --tv-weights by mean PSNR on the first 8 TRAINING images
- *   learned       the score_model prior with the pc sampler (VE, the model's noise range), S chains of K steps
- *                 (defaults 4 and 200: 1600 network evaluations per image, about 4 s on 2 cores; the model's own
- *                 default of 500 steps is better still and 2.5x slower, see docs/quality.md)
+ *   learned       the score_model prior with what {"type": "auto"} runs (server/models.c): ddrm, or diffpir for
+ *                 blur, K steps (default 100) on the model's VE SDE, S samples (default 8): 800 network evaluations
+ *                 per image, about 1.5 s on 2 cores. --sampler pc runs the earlier configuration instead (pc with
+ *                 one corrector step, snr R; it was measured with --chains 4 --steps 200, see docs/quality.md)
  * Coverage: the fraction of pixels whose truth lies in the 95% interval. For S sampled chains the interval is
  * the predictive one, mean ± t₀.₉₇₅(S−1)·√(1 + 1/S)·std, so that a calibrated sampler scores 95% for any S.
  * Figures (--figures DIR): DIR/quality-PROBLEM.png, four images per row group: truth | zero-filled or
@@ -34,7 +35,7 @@
 
 enum { M_ZERO, M_GAUSS, M_TV, M_LEARNED, NM };
 static const char *method_name[NM] = {"zero-filled / observation", "Gaussian (exact mean)", "TV (MALA)",
-                                      "learned (pc)"};
+                                      "learned"};
 
 /* Gaussian prior N(mu, s²): posterior mean by CG on (AᵀA/σ² + I/s²) x = Aᵀy/σ² + μ/s², in double sums */
 static void gauss_mean(const sr_op *op, const float *y, double sy, double mu, double s, float *x, float *ws) {
@@ -102,6 +103,7 @@ typedef struct {
 
 typedef struct {
   int images, chains, steps, threads;
+  int pc;                /* --sampler pc: the earlier pc run; else what {"type": "auto"} picks */
   double snr;
   const char *model, *models, *figures, *json;
   double tvw[16];
@@ -120,12 +122,16 @@ static int run_sampled(const cfg *c, sr_op *op, const float *y, double sy, int l
   if (learned) {
     pb.prior = bench_score_prior(&c->file, &err); /* a network per run: see problems.h */
     pb.num_samples = c->chains;
-    pb.sampler.kind = SR_SAMPLER_PC;
     pb.sampler.sde = bench_model_sde(c->net);
     pb.sampler.steps = c->steps;
-    pb.sampler.snr = c->snr;
-    pb.sampler.corrector_steps = 1;
-    pb.sampler.denoise = 1;
+    if (c->pc) {
+      pb.sampler.kind = SR_SAMPLER_PC;
+      pb.sampler.snr = c->snr;
+      pb.sampler.corrector_steps = 1;
+      pb.sampler.denoise = 1;
+    } else { /* auto's table (server/models.c): diffpir for a blur, ddrm otherwise, with their defaults */
+      pb.sampler.kind = !strcmp(op->kind, "blur") ? SR_SAMPLER_DIFFPIR : SR_SAMPLER_DDRM;
+    }
   } else {
     pb.prior = sr_prior_tv(H, W, tvw, 0.01, &err);
     pb.num_samples = 4;
@@ -200,7 +206,7 @@ static void figure(const char *dir, const char *prob, int rows, float *const pan
 }
 
 int main(int argc, char **argv) {
-  cfg c = {100, 4, 200, 0, 0.16, "fashion-mnist", "models", NULL, NULL, {3, 10, 30, 100, 300}, 5, 0, 0, {0}, NULL};
+  cfg c = {100, 8, 100, 0, 0, 0.16, "fashion-mnist", "models", NULL, NULL, {3, 10, 30, 100, 300}, 5, 0, 0, {0}, NULL};
   char probs[64] = "fourier,blur,inpaint";
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -208,6 +214,10 @@ int main(int argc, char **argv) {
     if (!strcmp(a, "--images")) c.images = atoi(v);
     else if (!strcmp(a, "--chains")) c.chains = atoi(v);
     else if (!strcmp(a, "--steps")) c.steps = atoi(v);
+    else if (!strcmp(a, "--sampler")) {
+      if (strcmp(v, "auto") && strcmp(v, "pc")) goto usage;
+      c.pc = !strcmp(v, "pc");
+    }
     else if (!strcmp(a, "--snr")) c.snr = atof(v);
     else if (!strcmp(a, "--threads")) c.threads = atoi(v);
     else if (!strcmp(a, "--model")) c.model = v;
@@ -246,11 +256,18 @@ int main(int argc, char **argv) {
   }
   c.mu = s1 / (60000.0 * NPIX);
   c.s = sqrt(s2 / (60000.0 * NPIX) - c.mu * c.mu);
-  printf("bench_quality: %d test images, model %s (%ld parameters), pc %d steps + 1 corrector, snr %g, %d chains; "
-         "Gaussian prior N(%.4f, %.4f^2) from the training split\n",
-         c.images, path, sr_unet_params(c.net), c.steps, c.snr, c.chains, c.mu, c.s);
+  if (c.pc)
+    printf("bench_quality: %d test images, model %s (%ld parameters), pc %d steps + 1 corrector, snr %g, %d chains; "
+           "Gaussian prior N(%.4f, %.4f^2) from the training split\n",
+           c.images, path, sr_unet_params(c.net), c.steps, c.snr, c.chains, c.mu, c.s);
+  else
+    printf("bench_quality: %d test images, model %s (%ld parameters), auto's sampler (ddrm; diffpir for blur) %d steps, "
+           "%d chains; Gaussian prior N(%.4f, %.4f^2) from the training split\n",
+           c.images, path, sr_unet_params(c.net), c.steps, c.chains, c.mu, c.s);
   FILE *js = c.json ? fopen(c.json, "w") : NULL;
-  if (js) fprintf(js, "{\"images\": %d, \"chains\": %d, \"steps\": %d, \"problems\": {", c.images, c.chains, c.steps);
+  if (js)
+    fprintf(js, "{\"images\": %d, \"chains\": %d, \"steps\": %d, \"sampler\": \"%s\", \"problems\": {", c.images,
+            c.chains, c.steps, c.pc ? "pc" : "auto (ddrm; diffpir for blur)");
   float *ws = sr_alloc(1 << 16);
   int firstp = 1;
   for (size_t pi = 0; pi < sizeof problems / sizeof *problems; pi++) {
@@ -349,7 +366,7 @@ int main(int argc, char **argv) {
   return 0;
 usage:
   fprintf(stderr,
-          "usage: %s [--images N] [--chains S>=2] [--steps K] [--snr R] [--threads T] [--model NAME] [--models DIR]\n"
+          "usage: %s [--images N] [--chains S>=2] [--steps K] [--sampler auto|pc] [--snr R] [--threads T] [--model NAME] [--models DIR]\n"
           "          [--problems fourier,blur,inpaint] [--figures DIR] [--json FILE] [--tv-weights W1,W2,...]\n",
           argv[0]);
   return 2;
