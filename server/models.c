@@ -23,7 +23,8 @@ static const struct {
     {"score_model", "blur", "{\"type\": \"diffpir\", \"steps\": 100, \"lambda\": 1, \"zeta\": 0.3}"},
     {"score_model", "list", "{\"type\": \"pc\"}"}, /* no spectral form: the model's recommended pc */
     {"score_model", "*", "{\"type\": \"ddrm\", \"steps\": 100, \"eta\": 0.85, \"eta_b\": 1}"},
-    /* exact in the limit, and efficient for these priors: the proposal is exact for a Gaussian (tests/test_grid_samplers.c) */
+    /* exact in the limit, and efficient for these priors: its proposal is exact for a Gaussian
+     * (tests/test_grid_samplers.c) */
     {"gaussian", "list", "{\"type\": \"pc\", \"sde\": {\"type\": \"ve\", \"sigma_min\": 0.01, \"sigma_max\": 50}}"},
     {"gaussian", "*", "{\"type\": \"smc\", \"steps\": 200}"},
     {"gmm", "list", "{\"type\": \"pc\", \"sde\": {\"type\": \"ve\", \"sigma_min\": 0.01, \"sigma_max\": 50}}"},
