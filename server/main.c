@@ -128,11 +128,33 @@ static int on_progress(void *user, long done, long total) {
 
 /* ---------------------------------------------------------------- run */
 
+/* Whether `run` will be able to write its result to path, asked before the job runs (errno says why not): an
+ * existing file must be writable, a new one needs a writable directory. */
+static int output_writable(const char *path) {
+  if (access(path, F_OK) == 0) return access(path, W_OK) == 0;
+  if (errno != ENOENT) return 0;
+  char dir[4096];
+  const char *slash = strrchr(path, '/');
+  if (!slash) return access(".", W_OK | X_OK) == 0;
+  size_t n = slash == path ? 1 : (size_t)(slash - path);
+  if (n >= sizeof dir) {
+    errno = ENAMETOOLONG;
+    return 0;
+  }
+  memcpy(dir, path, n);
+  dir[n] = 0;
+  return access(dir, W_OK | X_OK) == 0;
+}
+
 static int cmd_run(int argc, char **argv) {
   const char *in = NULL, *out = "-";
   int lists = 0, threads = 0, quiet = 0;
   const char *models = "models";
   for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
     if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--lists")) lists = 1;
     else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
@@ -175,6 +197,11 @@ static int cmd_run(int argc, char **argv) {
   if (st) {
     print_error(err.msg);
     return st == SR_ENOMEM ? 1 : 2;
+  }
+  if (strcmp(out, "-") && !output_writable(out)) { /* before the run, not after minutes of it */
+    fprintf(stderr, "error: cannot write %s: %s\n", out, strerror(errno));
+    sr_problem_clear(&pb);
+    return 1;
   }
   pb.threads = threads;
   progress_state ps = {0};
@@ -219,6 +246,10 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "serve")) return sr_serve_main(argc - 2, argv + 2);
   if (!strcmp(cmd, "models")) { /* scorerecon models [DIR] */
+    if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
+      usage(stdout);
+      return 0;
+    }
     sr_init();
     cJSON *m = sr_models_json(argc > 2 ? argv[2] : "models");
     char *s = cJSON_Print(m);

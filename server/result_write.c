@@ -144,7 +144,10 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
     add_num(m, "psnr", res->metrics.psnr);
     add_num(m, "ssim", res->metrics.ssim);
     add_num(m, "nrmse", res->metrics.nrmse);
-    add_num(m, "coverage95", res->metrics.coverage95);
+    /* one draw in all (one chain keeping one state) has no spread: its std is 0 by construction, not a measurement */
+    int one_draw = pb->sampler.kind != SR_SAMPLER_SMC && (double)pb->num_samples * (double)res->kept_per_chain < 2;
+    if (one_draw) cJSON_AddNullToObject(m, "coverage95");
+    else add_num(m, "coverage95", res->metrics.coverage95);
   }
   cJSON *st = cJSON_AddObjectToObject(o, "stats");
   add_num(st, "score_evals", (double)res->score_evals);

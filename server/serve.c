@@ -70,11 +70,34 @@ static const option OPTIONS[] = {
 };
 #define NOPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 
+/* The default of option o, as text (from sr_server_config_default, the one place defaults live). */
+static void option_default(const option *o, const sr_server_config *d, char *out, size_t cap) {
+  const char *base = (const char *)d;
+  switch (o->kind) {
+  case OPT_LISTEN: snprintf(out, cap, "%s:%d", d->host, d->port); break;
+  case OPT_STR: snprintf(out, cap, "%s", base + o->offset); break;
+  case OPT_TOKEN: snprintf(out, cap, "none"); break;
+  case OPT_INT: snprintf(out, cap, "%d", *(const int *)(base + o->offset)); break;
+  case OPT_UINT: snprintf(out, cap, "%u", *(const unsigned *)(base + o->offset)); break;
+  case OPT_LONG: snprintf(out, cap, "%ld", *(const long *)(base + o->offset)); break;
+  case OPT_SIZE: snprintf(out, cap, "%zu", *(const size_t *)(base + o->offset)); break;
+  case OPT_DOUBLE: snprintf(out, cap, "%g", *(const double *)(base + o->offset)); break;
+  }
+}
+
 static void serve_usage(FILE *f) {
   fprintf(f, "usage: scorerecon serve [options]\n\nEvery option can also be set by its environment variable; a flag "
              "wins over the variable.\n\n");
-  for (size_t i = 0; i < NOPTIONS; i++)
-    fprintf(f, "  %-22s %-30s %s\n", OPTIONS[i].flag, OPTIONS[i].env, OPTIONS[i].help);
+  sr_server_config d;
+  sr_server_config_default(&d);
+  for (size_t i = 0; i < NOPTIONS; i++) {
+    const option *o = &OPTIONS[i];
+    char def[1100], range[64] = "";
+    option_default(o, &d, def, sizeof def);
+    if (o->kind != OPT_LISTEN && o->kind != OPT_STR && o->kind != OPT_TOKEN)
+      snprintf(range, sizeof range, ", range %g .. %g", o->lo, o->hi);
+    fprintf(f, "  %-22s %-30s %s (default %s%s)\n", o->flag, o->env, o->help, def, range);
+  }
   fprintf(f, "  %-22s %-30s %s\n", "--port-file F", "", "write the bound port to F once listening");
 }
 

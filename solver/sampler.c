@@ -113,9 +113,13 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
   if (level0 && !isfinite(pb->prior->lipschitz) && pb->prior->ncomp == 0)
     return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the prior's score at noise level 0, which prior.type %s "
                    "does not have (use annealed_langevin, pc or ode)", sname, pb->prior->kind);
-  if (level0 && !isfinite(pb->prior->lipschitz))
+  if (level0 && !isfinite(pb->prior->lipschitz)) {
+    if (!strcmp(pb->prior->kind, "gaussian")) /* a std whose 1/std² overflows */
+      return sr_fail(err, SR_EINVAL, "prior.std", "is so small that the score at noise level 0 is not finite: %s "
+                     "cannot sample it (use a larger std, or annealed_langevin, pc or ode)", sname);
     return sr_fail(err, SR_EINVAL, "prior.stds", "has an atom (std 0), which has no score at noise level 0: "
                    "%s cannot sample it (use annealed_langevin, pc or ode)", sname);
+  }
   if (s->kind == SR_SAMPLER_MALA && !pb->prior->logp)
     return sr_fail(err, SR_EINVAL, "sampler.type", "mala needs the prior's log density, which prior.type %s lacks",
                    pb->prior->kind);

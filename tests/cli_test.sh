@@ -255,5 +255,34 @@ run_bin "$T/o19" "$T/e19" help
 check "help exits 0" rc_is 0
 check "help prints the usage" has "$T/o19" "scorerecon run JOB.json"
 
+# --help is usage on stdout and exit 0, for every subcommand that takes arguments
+for sub in run models; do
+  run_bin "$T/oh" "$T/eh" $sub --help
+  check "$sub --help exits 0" rc_is 0
+  check "$sub --help prints the usage" has "$T/oh" "scorerecon run JOB.json"
+done
+# serve --help: every option with its variable, default and range
+run_bin "$T/os" "$T/es" serve --help
+check "serve --help exits 0" rc_is 0
+check "serve --help shows defaults" has "$T/os" "(default 127.0.0.1:8080)"
+check "serve --help shows ranges" has "$T/os" "SCORERECON_WORKERS             jobs run at once (default 1, range 1 .. 256)"
+# an unwritable -o is found before the job runs: a job of 2·10^7 Langevin steps (minutes) fails at once
+sed 's/"steps": 200/"steps": 20000000/' "$T/job.json" >"$T/long.json"
+t0=$(date +%s)
+run_bin "$T/o20" "$T/e20" run "$T/long.json" -o "$T/no-such-dir/out.json" --quiet
+check "unwritable output is checked before the run" rc_is 1
+check "unwritable output: checked at once" [ $(($(date +%s) - t0)) -lt 10 ]
+check "unwritable output: named" has "$T/e20" "error: cannot write $T/no-such-dir/out.json"
+# one draw in all has no spread: coverage95 is null, not 0
+sed 's/"num_samples": 4,/"num_samples": 1,/; s/"steps": 200}/"steps": 200, "burn_in": 199}/' "$T/job.json" >"$T/one.json"
+run_bin "$T/o21" "$T/e21" run "$T/one.json"
+check "one draw runs" rc_is 0
+check "one draw: coverage95 is null" has "$T/o21" '"coverage95":null'
+# a Gaussian std whose 1/std² overflows is named as prior.std (there is no prior.stds for a gaussian)
+sed 's/"std": 1}/"std": 1e-300}/' "$T/job.json" >"$T/tiny.json"
+run_bin "$T/o22" "$T/e22" run "$T/tiny.json"
+check "std 1e-300 exits 2" rc_is 2
+check "std 1e-300 names prior.std" one_error "$T/e22" "prior.std is so small"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1254,6 +1254,9 @@ def main():
         ok(False, "openapi.yaml loads", e)
         finish()
     CONTRACT.self_check()
+    # a flow mapping with an unquoted comma once gave Problem a bogus property ("for a person")
+    problem = sorted(CONTRACT.pointer("#/components/schemas/Problem")["properties"])
+    ok(problem == ["detail", "field", "status", "title", "type"], "spec: Problem's properties", problem)
     for name in sorted(os.listdir(os.path.join(ROOT, "examples"))):
         if name.endswith(".json"):
             with open(os.path.join(ROOT, "examples", name)) as f:
