@@ -2,6 +2,9 @@
  * metrics. Everything a request handler or worker touches lives here; there is no other mutable global. */
 #ifndef SR_CTX_H
 #define SR_CTX_H
+/* The largest bearer token a --token-file may hold (bytes, after trailing white space is stripped). */
+#define SR_TOKEN_MAX 4096
+
 #include <pthread.h>
 #include <stdatomic.h>
 
@@ -16,7 +19,7 @@ typedef struct {
   int port;
   char data_dir[1024];
   char models_dir[1024];
-  char token[512];          /* empty = no authentication */
+  char token[SR_TOKEN_MAX + 1]; /* empty = no authentication; a longer token file is refused at start */
   int workers;              /* jobs run at once */
   int job_threads;          /* threads inside one job (sr_run) */
   int http_threads;         /* libmicrohttpd thread pool */

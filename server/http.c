@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -177,7 +178,7 @@ static int new_id(char out[33]) {
 static int token_ok(const sr_server *srv, struct MHD_Connection *c) {
   if (!srv->cfg.token[0]) return 1;
   const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  if (!h || strncmp(h, "Bearer ", 7)) return 0;
+  if (!h || strncasecmp(h, "Bearer ", 7)) return 0; /* the scheme name is case-insensitive (RFC 9110 §11.1) */
   const char *got = h + 7, *want = srv->cfg.token;
   size_t gl = strlen(got), wl = strlen(want);
   unsigned char diff = gl != wl;

@@ -1,7 +1,10 @@
 /* serve.c — `scorerecon serve`: one table of options (flag, environment variable, default, help), start-up
  * (data directory, store, recovery of jobs a crash left running, workers, HTTP) and a clean shutdown on
  * SIGTERM/SIGINT: stop accepting, interrupt running jobs at their next step (they go back to the queue), close. */
+#include <ctype.h>
 #include <errno.h>
+#include <unistd.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +12,36 @@
 #include <sys/stat.h>
 
 #include "ctx.h"
+
+/* One server per data directory: an exclusive fcntl lock on DIR/scorerecon.lock, held for the process's life (the
+ * kernel drops it when the process dies, so kill -9 leaves no stale lock); the file holds the holder's PID. Returns
+ * the descriptor (the caller closes it at exit), or -1 after saying why. */
+static int lock_data_dir(const char *dir) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/scorerecon.lock", dir);
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    fprintf(stderr, "scorerecon serve: cannot open %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  if (fcntl(fd, F_SETLK, &fl) == -1) {
+    struct flock q;
+    memset(&q, 0, sizeof q);
+    q.l_type = F_WRLCK;
+    q.l_whence = SEEK_SET;
+    long pid = fcntl(fd, F_GETLK, &q) == 0 && q.l_type != F_UNLCK ? (long)q.l_pid : -1;
+    fprintf(stderr, "scorerecon serve: %s is in use by another scorerecon serve (PID %ld): one server per data "
+                    "directory\n", dir, pid);
+    close(fd);
+    return -1;
+  }
+  if (ftruncate(fd, 0) == 0) dprintf(fd, "%ld\n", (long)getpid());
+  return fd;
+}
 
 void sr_server_config_default(sr_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
@@ -129,12 +162,27 @@ static int set_option(sr_server_config *cfg, const option *o, const char *v, cha
   case OPT_TOKEN: {
     FILE *f = fopen(v, "r");
     if (!f) return snprintf(err, cap, "%s: cannot read %s: %s", o->flag, v, strerror(errno)), -1;
-    size_t n = fread(cfg->token, 1, sizeof cfg->token - 1, f);
+    /* the whole file (up to 64 KiB, so trailing white space of any length is fine): a token longer than the
+     * limit is refused, never cut to its prefix */
+    enum { FILE_MAX = 64 * 1024 };
+    char *buf = malloc(FILE_MAX + 1);
+    if (!buf) {
+      fclose(f);
+      return snprintf(err, cap, "%s: out of memory", o->flag), -1;
+    }
+    size_t n = fread(buf, 1, FILE_MAX + 1, f);
+    int rerr = ferror(f);
     fclose(f);
+    while (n && n <= FILE_MAX && isspace((unsigned char)buf[n - 1])) n--; /* \n, \r, \t, space, ... */
+    if (rerr || n > SR_TOKEN_MAX || n == 0) {
+      free(buf);
+      if (rerr) return snprintf(err, cap, "%s: cannot read %s", o->flag, v), -1;
+      if (n == 0) return snprintf(err, cap, "%s: %s is empty", o->flag, v), -1;
+      return snprintf(err, cap, "%s: the token in %s is longer than %d bytes", o->flag, v, SR_TOKEN_MAX), -1;
+    }
+    memcpy(cfg->token, buf, n);
     cfg->token[n] = 0;
-    while (n && (cfg->token[n - 1] == '\n' || cfg->token[n - 1] == '\r' || cfg->token[n - 1] == ' '))
-      cfg->token[--n] = 0;
-    if (n == 0) return snprintf(err, cap, "%s: %s is empty", o->flag, v), -1;
+    free(buf);
     return 0;
   }
   default: {
@@ -195,6 +243,8 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon serve: cannot create %s: %s\n", cfg->data_dir, strerror(errno));
     return 1;
   }
+  int lock_fd = lock_data_dir(cfg->data_dir);
+  if (lock_fd < 0) return 1;
   /* Signals go to the main thread's sigwait; every thread started below inherits the mask. */
   sigset_t set;
   sigemptyset(&set);
@@ -208,6 +258,7 @@ int sr_serve_main(int argc, char **argv) {
   pthread_cond_init(&srv.status_cv, NULL);
   if (sr_store_open(&srv.store, cfg->data_dir, err, sizeof err)) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
+    close(lock_fd);
     return 1;
   }
   int requeued = sr_store_requeue_running(srv.store);
@@ -219,12 +270,14 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon serve: cannot start the worker threads\n");
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
+    close(lock_fd);
     return 1;
   }
   if (sr_http_start(&srv, err, sizeof err)) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
+    close(lock_fd);
     return 1;
   }
   fprintf(stderr, "scorerecon: listening on http://%s:%d (data %s, %d worker(s) x %d thread(s))\n", cfg->host,
@@ -246,6 +299,7 @@ int sr_serve_main(int argc, char **argv) {
   pthread_mutex_destroy(&srv.mu);
   pthread_cond_destroy(&srv.work_cv);
   pthread_cond_destroy(&srv.status_cv);
+  close(lock_fd); /* after the store: the next server may start now */
   fprintf(stderr, "scorerecon: stopped\n");
   return 0;
 }

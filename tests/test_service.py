@@ -972,7 +972,45 @@ def test_auth():
     for p in ("/healthz", "/readyz", "/metrics"):
         r = request(port, "GET", p)
         ok(r.status == 200, p + " needs no token", r)
+    for scheme in ("bearer", "BEARER"):  # RFC 9110: the scheme name is case-insensitive
+        r = request(port, "GET", "/v1/jobs", headers={"Authorization": scheme + " s3cret-token"})
+        ok(r.status == 200, "scheme %s accepted" % scheme, r)
     s.term()
+    # the whole token file counts: all trailing white space (a tab too) is stripped, a long token is not cut to a
+    # prefix, and one over the limit is refused at start
+    long_tok = "t" * 600 + "-END"
+    with open(tok, "w") as f:
+        f.write(long_tok + " \t\r\n\n")
+    s = Server(os.path.join(TMP, "data-auth2"), "--token-file", tok)
+    r = request(s.port, "GET", "/v1/jobs", token=long_tok[:511])
+    ok(problem_is(r, 401, "unauthorized"), "long token: its 511-byte prefix is refused", r)
+    r = request(s.port, "GET", "/v1/jobs", token=long_tok)
+    ok(r.status == 200, "long token (604 bytes) with trailing tab and spaces: accepted", r)
+    s.term()
+    with open(tok, "w") as f:
+        f.write("x" * 4097 + "\n")
+    rc, err = serve_exit(os.path.join(TMP, "data-auth3"), "--token-file", tok)
+    ok(rc == 2 and "longer than 4096 bytes" in err, "a token over 4096 bytes is refused at start", (rc, err[-300:]))
+
+
+def serve_exit(data_dir, *args, limit=15):
+    """Runs `serve` expecting it to exit at once; returns (exit status, stderr)."""
+    p = subprocess.run([BIN, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir] + list(args),
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=limit)
+    return p.returncode, p.stderr.decode("utf-8", "replace")
+
+
+def test_one_server_per_data_dir():
+    d = os.path.join(TMP, "data-lock")
+    a = Server(d)
+    rc, err = serve_exit(d)
+    ok(rc == 1 and ("PID %d" % a.proc.pid) in err and "one server per data directory" in err,
+       "a second server on the same data dir exits 1 naming the holder", (rc, err[-300:]))
+    ok(a.alive() and request(a.port, "GET", "/healthz").status == 200, "the first server is unaffected")
+    a.kill9()  # the kernel drops the lock with the process: no stale lock after kill -9
+    b = Server(d)
+    ok(b.alive(), "after kill -9 of the holder a new server starts on the data dir")
+    b.term()
 
 
 def test_queue_full():
@@ -1267,7 +1305,8 @@ def main():
     except (subprocess.SubprocessError, OSError) as e:
         ok(False, "calibration run of %s run" % BIN, e)
         rate = 20000.0
-    parts = [("end to end", test_end_to_end), ("auth", test_auth), ("queue", test_queue_full),
+    parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
+             ("queue", test_queue_full),
              ("durability", lambda: test_durability(rate)), ("robustness", test_robustness)]
     try:
         for name, fn in parts:
