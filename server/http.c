@@ -303,8 +303,12 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   long wait;
   if (query_long(c, "wait", 0, srv->cfg.max_wait_s, 0, &wait))
-    return problem(srv, c, 400, "bad-query", "wait must be an integer number of seconds from 0 to the server's "
-                   "limit", "wait", NULL, NULL);
+  {
+    char d[128];
+    snprintf(d, sizeof d, "wait must be an integer number of seconds from 0 to %d (this server's --max-wait)",
+             srv->cfg.max_wait_s);
+    return problem(srv, c, 400, "bad-query", d, "wait", NULL, NULL);
+  }
   double now = sr_now();
   if (wait > 0 && !rs->waiting) { /* the first call: remember what the client has seen */
     rs->wait_deadline = now + (double)wait;
@@ -520,7 +524,11 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
     snprintf(path, sizeof path, "%s/result.json", dir);
     size_t len;
     char *text = read_file(path, &len);
-    if (!text) return problem(srv, c, 500, "missing-result", "the result file is missing", NULL, NULL, NULL);
+    if (!text) {
+      fprintf(stderr, "scorerecon: job %s succeeded but %s is missing\n", id, path);
+      return problem(srv, c, 500, "missing-result", "the result file is missing from the data directory", NULL, NULL,
+                     NULL);
+    }
     if (!enc || !strcmp(enc, "base64")) return send_buf(srv, c, 200, "application/json", text, len, NULL, NULL);
     cJSON *doc = cJSON_ParseWithLength(text, len);
     free(text);
@@ -541,6 +549,22 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
   struct stat sb;
   if (fd < 0 || fstat(fd, &sb)) {
     if (fd >= 0) close(fd);
+    /* not asked for (404), or asked for and gone from the disk (500, as for result.json): the result document
+     * holds the output exactly when the job asked for it */
+    char rpath[1800], key[16];
+    snprintf(rpath, sizeof rpath, "%s/result.json", dir);
+    snprintf(key, sizeof key, "%.*s", (int)(strchr(file, '.') - file), file);
+    size_t rlen;
+    char *rtext = read_file(rpath, &rlen);
+    cJSON *rdoc = rtext ? cJSON_ParseWithLength(rtext, rlen) : NULL;
+    int asked = !rdoc || cJSON_GetObjectItemCaseSensitive(rdoc, key) != NULL;
+    cJSON_Delete(rdoc);
+    free(rtext);
+    if (asked) {
+      fprintf(stderr, "scorerecon: job %s succeeded but %s is missing\n", id, path);
+      return problem(srv, c, 500, "missing-result", "the result file is missing from the data directory", NULL,
+                     NULL, NULL);
+    }
     return problem(srv, c, 404, "not-found", "this job did not ask for that output (see its outputs)", NULL, NULL,
                    NULL);
   }

@@ -486,6 +486,18 @@ static void add_warning(sr_result *res, const char *fmt, double a, double b, dou
 static void diagnostics(sr_run_ctx *c, sr_result *res) {
   const sr_problem *pb = c->pb;
   size_t n = c->n;
+  /* a learned prior knows its data's units: an observation far outside them (0–255 pixels for a 0–1 model) gives
+   * a meaningless answer, so say so. Aᵀy is the observation in image space (the zero-filled image for masks and
+   * k-space); 10 training-data stds from the data mean is far outside any image the model saw. */
+  if (pb->prior->trained_sigma[1] > 0 && c->aty && pb->prior->var0 > 0) {
+    double m0 = pb->prior->mean0, s0 = sqrt(pb->prior->var0), far = 0.0;
+    for (size_t i = 0; i < n; i++)
+      if (fabs(c->aty[i] - m0) > far) far = fabs(c->aty[i] - m0);
+    if (far > 10.0 * s0)
+      add_warning(res, "the observation (as Aᵀy) reaches %.3g from the model's data mean %.3g, over 10 times its data "
+                  "std %.3g: it is not in the units the model was trained on (e.g. pixel/255 for [0, 1] images)",
+                  far, m0, s0);
+  }
   if (pb->sampler.kind == SR_SAMPLER_SMC) {
     double P = (double)res->particles, med = NAN;
     double *h = malloc((size_t)res->ess_len * sizeof(double));

@@ -782,6 +782,19 @@ def test_end_to_end():
     r = request(port, "GET", "/v1/jobs/%s/result" % eid, headers={"Authorization": "Bearer whatever"})
     ok(r.status == 200 and r.body == request(port, "GET", "/v1/jobs/%s/result" % eid).body,
        "no token file: any Authorization is ignored", r)
+    r = request(port, "GET", "/v1/jobs/%s?wait=31" % eid)
+    ok(problem_is(r, 400, "bad-query", "wait") and "from 0 to 30" in r.json().get("detail", ""),
+       "wait over --max-wait: 400 naming the limit", r)
+    # a result file deleted behind the server's back: 500 missing-result for a file and for the document alike
+    rdir = os.path.join(a.data_dir, "results", eid)
+    os.rename(os.path.join(rdir, "mean.npy"), os.path.join(rdir, "mean.npy.away"))
+    r = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % eid)
+    ok(problem_is(r, 500, "missing-result"), "a deleted mean.npy: 500 missing-result", r)
+    os.rename(os.path.join(rdir, "mean.npy.away"), os.path.join(rdir, "mean.npy"))
+    os.rename(os.path.join(rdir, "result.json"), os.path.join(rdir, "result.json.away"))
+    r = request(port, "GET", "/v1/jobs/%s/result" % eid)
+    ok(problem_is(r, 500, "missing-result"), "a deleted result.json: 500 missing-result", r)
+    os.rename(os.path.join(rdir, "result.json.away"), os.path.join(rdir, "result.json"))
 
     # ---- idempotent retries
     ijob = image_job(8, 8, 300, samples=2, seed=8)

@@ -226,6 +226,39 @@ TEST(score_model_prior_in_jobs) {
 static void close_file(void *f) { sr_safetensors_close(f); }
 
 /* ∇ log p_t(x) = (1/α) s_θ((x − shift)/α, σ/α) for a VP or drift marginal. */
+/* An observation in the wrong units (0–255 for a model of [0, 1] data) is run but flagged in the warnings. */
+TEST(score_model_warns_about_data_outside_its_units) {
+  for (int scale255 = 0; scale255 < 2; scale255++) {
+    char doc[4096];
+    size_t len = (size_t)snprintf(doc, sizeof doc, "{\"shape\": [12, 12], \"operator\": {\"type\": \"identity\"}, "
+                                  "\"noise\": {\"sigma\": 0.1}, \"observation\": [");
+    for (int r = 0; r < 12; r++) {
+      len += (size_t)snprintf(doc + len, sizeof doc - len, "%s[", r ? "," : "");
+      for (int q = 0; q < 12; q++)
+        len += (size_t)snprintf(doc + len, sizeof doc - len, "%s%g", q ? "," : "",
+                                ((r * 12 + q) % 3 ? 0.2 : 0.7) * (scale255 ? 255 : 1));
+      len += (size_t)snprintf(doc + len, sizeof doc - len, "]");
+    }
+    len += (size_t)snprintf(doc + len, sizeof doc - len, "], \"prior\": {\"type\": \"score_model\", \"model\": "
+                            "\"tiny-unet\"}, \"sampler\": {\"type\": \"ddrm\", \"steps\": 3}, \"num_samples\": 2}");
+    sr_problem pb;
+    sr_error err;
+    sr_limits lim;
+    sr_limits_default(&lim);
+    lim.models_dir = "tests/data";
+    sr_status st = sr_job_parse(doc, len, &lim, &pb, &err);
+    CHECK(st == SR_OK, "%s", err.msg);
+    if (st) continue;
+    sr_result res;
+    CHECK(sr_run(&pb, &res, NULL, NULL, &err) == SR_OK, "%s", err.msg);
+    int warned = 0;
+    for (int w = 0; w < res.nwarnings; w++) warned |= strstr(res.warnings[w], "not in the units") != NULL;
+    CHECK(warned == scale255, "%s observation: warning %d", scale255 ? "0-255" : "0-1", warned);
+    sr_result_clear(&res);
+    sr_problem_clear(&pb);
+  }
+}
+
 TEST(score_model_prior_maps_other_marginals) {
   sr_safetensors *file = calloc(1, sizeof *file);
   sr_error err;
