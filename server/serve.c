@@ -235,6 +235,19 @@ int sr_serve_main(int argc, char **argv) {
     }
   }
   cfg->limits.models_dir = cfg->models_dir;
+  { /* a models directory that was named (flag or variable) must exist; the default may be absent (no models) */
+    sr_server_config d;
+    sr_server_config_default(&d);
+    struct stat sb;
+    if (strcmp(cfg->models_dir, d.models_dir)) {
+      int bad = stat(cfg->models_dir, &sb);
+      if (bad || !S_ISDIR(sb.st_mode)) {
+        fprintf(stderr, "scorerecon serve: --models %s: %s\n", cfg->models_dir,
+                !bad ? "not a directory" : errno == ENOENT ? "no such directory" : strerror(errno));
+        return 2;
+      }
+    }
+  }
   if (cfg->job_threads == 0) {
     cfg->job_threads = sr_cpu_count() / cfg->workers;
     if (cfg->job_threads < 1) cfg->job_threads = 1;

@@ -1014,6 +1014,9 @@ def serve_exit(data_dir, *args, limit=15):
 
 
 def test_one_server_per_data_dir():
+    rc, err = serve_exit(os.path.join(TMP, "data-nomodels"), "--models", os.path.join(TMP, "no-such-models"))
+    ok(rc == 2 and "no such directory" in err, "serve --models with a missing directory: exit 2 at start",
+       (rc, err[-300:]))
     d = os.path.join(TMP, "data-lock")
     a = Server(d)
     rc, err = serve_exit(d)
