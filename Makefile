@@ -6,6 +6,8 @@ BUILD   ?= build
 OPT     ?= -O3
 SAN     ?=
 CFLAGS  ?= $(OPT) -g
+PREFIX  ?= /usr/local
+CFLAGS  += -DSR_MODELS_INSTALL_DIR='"$(PREFIX)/share/scorerecon/models"'
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
            -ffp-contract=off -fno-math-errno -Iinclude -Isolver -Iserver $(SAN)
 # OpenBLAS's pthread build, named explicitly: Debian's serial build is SINGLE_THREADED without USE_LOCKING, so
@@ -29,11 +31,18 @@ SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
+.PHONY: install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
 	@sh scripts/install-deps.sh
+
+# The binary to $(PREFIX)/bin and the shipped score models to $(PREFIX)/share/scorerecon/models, where run, models and
+# serve look when neither --models nor SCORERECON_MODELS names a directory and ./models does not exist.
+install: $(BUILD)/scorerecon
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/scorerecon/models
+	install -m 755 $(BUILD)/scorerecon $(DESTDIR)$(PREFIX)/bin/scorerecon
+	install -m 644 models/*.safetensors models/README.md $(DESTDIR)$(PREFIX)/share/scorerecon/models/
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -149,7 +149,7 @@ static int output_writable(const char *path) {
 static int cmd_run(int argc, char **argv) {
   const char *in = NULL, *out = "-";
   int lists = 0, threads = 0, quiet = 0;
-  const char *models = "models";
+  const char *models = NULL;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
@@ -180,7 +180,8 @@ static int cmd_run(int argc, char **argv) {
   }
   sr_limits lim;
   sr_limits_default(&lim);
-  lim.models_dir = models;
+  char mbuf[1024];
+  lim.models_dir = sr_models_dir_resolve(models, mbuf, sizeof mbuf);
   size_t len;
   int too_big;
   char *text = read_all(in, lim.max_doc_bytes, &len, &too_big);
@@ -251,7 +252,8 @@ int main(int argc, char **argv) {
       return 0;
     }
     sr_init();
-    cJSON *m = sr_models_json(argc > 2 ? argv[2] : "models");
+    char mbuf[1024];
+    cJSON *m = sr_models_json(sr_models_dir_resolve(argc > 2 ? argv[2] : NULL, mbuf, sizeof mbuf));
     char *s = cJSON_Print(m);
     if (s) puts(s);
     free(s);

@@ -63,6 +63,22 @@ int sr_sampler_is_auto(const sr_sampler_cfg *s) { return s->auto_chosen; }
 
 /* ---------------------------------------------------------------- the models directory */
 
+#ifndef SR_MODELS_INSTALL_DIR
+#define SR_MODELS_INSTALL_DIR "/usr/local/share/scorerecon/models"
+#endif
+
+const char *sr_models_dir_resolve(const char *given, char *buf, size_t cap) {
+  if (given && *given) return given;
+  const char *env = getenv("SCORERECON_MODELS");
+  if (env && *env) {
+    snprintf(buf, cap, "%s", env);
+    return buf;
+  }
+  struct stat sb;
+  if (stat("models", &sb) == 0 && S_ISDIR(sb.st_mode)) return "models";
+  return SR_MODELS_INSTALL_DIR;
+}
+
 static const char *meta(const sr_safetensors *f, const char *k) {
   for (size_t i = 0; i < f->nmeta; i++)
     if (!strcmp(f->keys[i], k)) return f->vals[i];

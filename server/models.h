@@ -12,6 +12,12 @@
  * models that fail to load are listed under "invalid" with the reason. */
 cJSON *sr_models_json(const char *dir);
 
+/* Where score models are looked for, in order: the directory given (--models; NULL if none), $SCORERECON_MODELS,
+ * ./models when it exists, and the installed location (SR_MODELS_INSTALL_DIR, `make install`). Returns the first
+ * that applies (the given one and the variable are returned even when they do not exist, so that the caller can
+ * say so); `buf` holds it when it came from the environment. */
+const char *sr_models_dir_resolve(const char *given, char *buf, size_t cap);
+
 /* The concrete sampler {"type": "auto"} (and an omitted "sampler") means for a prior type ("gaussian", "gmm",
  * "tv", "score_model", "ising"): a new JSON object in the job format (caller frees), or NULL for a type without
  * one. Fields left out take the sampler's own defaults (docs/job-format.md). op_kind is the job's operator ("none",

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "ctx.h"
+#include "models.h"
 
 /* One server per data directory: an exclusive fcntl lock on DIR/scorerecon.lock, held for the process's life (the
  * kernel drops it when the process dies, so kill -9 leaves no stale lock); the file holds the holder's PID. Returns
@@ -234,11 +235,15 @@ int sr_serve_main(int argc, char **argv) {
       return 2;
     }
   }
-  cfg->limits.models_dir = cfg->models_dir;
-  { /* a models directory that was named (flag or variable) must exist; the default may be absent (no models) */
+  { /* a models directory that was named (flag or variable) must exist; unnamed, ./models or the installed one */
     sr_server_config d;
     sr_server_config_default(&d);
     struct stat sb;
+    if (!strcmp(cfg->models_dir, d.models_dir)) {
+      char mbuf[1024];
+      snprintf(cfg->models_dir, sizeof cfg->models_dir, "%s", sr_models_dir_resolve(NULL, mbuf, sizeof mbuf));
+      snprintf(d.models_dir, sizeof d.models_dir, "%s", cfg->models_dir); /* not named: never an error */
+    }
     if (strcmp(cfg->models_dir, d.models_dir)) {
       int bad = stat(cfg->models_dir, &sb);
       if (bad || !S_ISDIR(sb.st_mode)) {
@@ -248,6 +253,7 @@ int sr_serve_main(int argc, char **argv) {
       }
     }
   }
+  cfg->limits.models_dir = cfg->models_dir;
   if (cfg->job_threads == 0) {
     cfg->job_threads = sr_cpu_count() / cfg->workers;
     if (cfg->job_threads < 1) cfg->job_threads = 1;

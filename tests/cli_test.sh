@@ -284,5 +284,25 @@ run_bin "$T/o22" "$T/e22" run "$T/tiny.json"
 check "std 1e-300 exits 2" rc_is 2
 check "std 1e-300 names prior.std" one_error "$T/e22" "prior.std is so small"
 
+# models are found through --models, then SCORERECON_MODELS, then ./models, then the installed location
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+mkdir -p "$T/elsewhere"
+(cd "$T/elsewhere" && SCORERECON_MODELS="$ROOT/models" "$BIN" models >"$T/m1" 2>&1)
+check "models: SCORERECON_MODELS is searched" has "$T/m1" '"name":	"fashion-mnist"'
+(cd "$T/elsewhere" && env -u SCORERECON_MODELS "$BIN" models >"$T/m2" 2>&1)
+check "models: without ./models, the installed location" has "$T/m2" '/share/scorerecon/models"'
+(cd "$ROOT" && env -u SCORERECON_MODELS "$BIN" models >"$T/m3" 2>&1)
+check "models: ./models when it exists" has "$T/m3" '"models_dir":	"models"'
+(cd "$T/elsewhere" && SCORERECON_MODELS="$ROOT/models" "$BIN" models "$ROOT/tests/data" >"$T/m4" 2>&1)
+check "models: a named directory wins" has "$T/m4" '"name":	"tiny-unet"'
+printf '{"shape": [12, 12], "operator": {"type": "none"}, "prior": {"type": "score_model", "model": "tiny-unet"}, "sampler": {"type": "ddrm", "steps": 2}, "num_samples": 2}' >"$T/sm.json"
+(cd "$T/elsewhere" && SCORERECON_MODELS="$ROOT/tests/data" "$BIN" run "$T/sm.json" -o "$T/sm.out" --quiet 2>"$T/sm.err")
+check "run: finds a model through SCORERECON_MODELS" valid_json "$T/sm.out"
+if command -v make >/dev/null 2>&1 && [ -f "$ROOT/Makefile" ] && [ -x "$ROOT/build/scorerecon" ]; then
+  make -s -C "$ROOT" install DESTDIR="$T/dest" BUILD="$(dirname "$BIN")" >"$T/inst" 2>&1
+  installed() { [ -x "$T/dest/usr/local/bin/scorerecon" ] && [ -f "$T/dest/usr/local/share/scorerecon/models/fashion-mnist.safetensors" ]; }
+  check "make install: binary and models in place" installed
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
