@@ -340,20 +340,46 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
   return send_json(srv, c, 200, job_json(srv, &row), NULL, NULL);
 }
 
+/* ?status= may repeat: the statuses named, each once, and whether one was not a status. */
+typedef struct {
+  const char *names[5];
+  int n, bad;
+} status_filter;
+
+static enum MHD_Result collect_status(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  status_filter *f = cls;
+  if (strcmp(key, "status")) return MHD_YES;
+  static const char *const all[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
+  int which = -1;
+  for (int i = 0; i < 5; i++)
+    if (value && !strcmp(value, all[i])) which = i;
+  if (which < 0) {
+    f->bad = 1;
+    return MHD_YES;
+  }
+  for (int i = 0; i < f->n; i++)
+    if (f->names[i] == all[which]) return MHD_YES;
+  f->names[f->n++] = all[which];
+  return MHD_YES;
+}
+
 static enum MHD_Result list_jobs(sr_server *srv, struct MHD_Connection *c) {
   long limit, cursor;
-  const char *status = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "status");
+  status_filter sf;
+  memset(&sf, 0, sizeof sf);
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_status, &sf);
   if (query_long(c, "limit", 1, 1000, 50, &limit))
     return problem(srv, c, 400, "bad-query", "limit must be an integer from 1 to 1000", "limit", NULL, NULL);
   if (query_long(c, "cursor", 1, 9000000000000000000L, 0, &cursor))
     return problem(srv, c, 400, "bad-query", "cursor must be a value of next_cursor from an earlier page",
                    "cursor", NULL, NULL);
-  if (status && strcmp(status, "queued") && strcmp(status, "running") && !terminal(status))
-    return problem(srv, c, 400, "bad-query", "status must be queued, running, succeeded, failed or cancelled",
-                   "status", NULL, NULL);
+  if (sf.bad)
+    return problem(srv, c, 400, "bad-query", "status must be queued, running, succeeded, failed or cancelled "
+                   "(repeat it for several)", "status", NULL, NULL);
   sr_job_row *rows = calloc((size_t)limit, sizeof *rows);
   if (!rows) return problem(srv, c, 500, "internal", "out of memory", NULL, NULL, NULL);
-  int n = sr_store_list(srv->store, status, cursor, (int)limit, rows);
+  int n = sr_store_list(srv->store, sf.names, sf.n, cursor, (int)limit, rows);
   if (n < 0) {
     free(rows);
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);

@@ -146,13 +146,19 @@ int sr_store_get(sr_store *st, const char *id, sr_job_row *row) {
   return rc;
 }
 
-int sr_store_list(sr_store *st, const char *status, long before_seq, int limit, sr_job_row *rows) {
+int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long before_seq, int limit,
+                  sr_job_row *rows) {
   int n = -1;
   pthread_mutex_lock(&st->mu);
-  sqlite3_stmt *s = prep(st, status ? "SELECT " COLS " FROM jobs WHERE status = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3"
-                                    : "SELECT " COLS " FROM jobs WHERE seq < ?2 ORDER BY seq DESC LIMIT ?3");
+  /* unused status slots bind NULL, which IN never matches */
+  sqlite3_stmt *s = prep(st, "SELECT " COLS " FROM jobs WHERE (?1 = 0 OR status IN (?4, ?5, ?6, ?7, ?8)) "
+                             "AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
   if (s) {
-    if (status) sqlite3_bind_text(s, 1, status, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 1, nstatus);
+    for (int i = 0; i < 5; i++) {
+      if (i < nstatus) sqlite3_bind_text(s, 4 + i, statuses[i], -1, SQLITE_STATIC);
+      else sqlite3_bind_null(s, 4 + i);
+    }
     sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : (long)9e18);
     sqlite3_bind_int(s, 3, limit);
     n = 0;

@@ -29,7 +29,10 @@ int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, c
                     long queue_max, char existing_id[40]);
 int sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* 0 found, 1 absent, -1 error */
 /* Newest first; before_seq 0 = from the newest; status NULL = any. Returns the count or -1. */
-int sr_store_list(sr_store *st, const char *status, long before_seq, int limit, sr_job_row *rows);
+/* Jobs newest first, before_seq > 0 for the page after it; statuses: up to 5 status names to match any of (nstatus 0:
+ * every status). */
+int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long before_seq, int limit,
+                  sr_job_row *rows);
 /* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); 1 = none. */
 int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);
 /* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed; returns 0 if

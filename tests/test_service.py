@@ -942,6 +942,15 @@ def test_end_to_end():
        r.json()["next_cursor"], "status filter with paging", r)
     r = request(port, "GET", "/v1/jobs?status=running")
     ok(r.status == 200 and r.json()["jobs"] == [], "status filter: nothing running", r)
+    r = request(port, "GET", "/v1/jobs?status=succeeded&limit=1000")
+    succ = [j["id"] for j in r.json()["jobs"]]
+    r = request(port, "GET", "/v1/jobs?status=cancelled&status=succeeded&status=cancelled&limit=1000")
+    both = [j["id"] for j in r.json()["jobs"]]
+    ok(r.status == 200 and sorted(both) == sorted(cancelled + succ) and
+       both == [i for i in submitted[::-1] if i in set(cancelled + succ)],
+       "status repeated: jobs in either status, each once, newest first", (both, cancelled, succ))
+    r = request(port, "GET", "/v1/jobs?status=cancelled&status=done")
+    ok(problem_is(r, 400, "bad-query", "status"), "status repeated with a bad one: 400", r)
 
     # ---- operations
     r = request(port, "GET", "/metrics")
