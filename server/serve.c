@@ -2,6 +2,7 @@
  * (data directory, store, recovery of jobs a crash left running, workers, HTTP) and a clean shutdown on
  * SIGTERM/SIGINT: stop accepting, interrupt running jobs at their next step (they go back to the queue), close. */
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <unistd.h>
 #include <fcntl.h>
@@ -279,6 +280,27 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
     close(lock_fd);
     return 1;
+  }
+  { /* result folders without a single job row: the database was lost (truncated, replaced); starting would orphan
+     * them silently, so refuse and say what to do */
+    long counts[5], jobs = 0;
+    if (sr_store_counts(srv.store, counts) == 0)
+      for (int i = 0; i < 5; i++) jobs += counts[i];
+    char rdir[1100];
+    snprintf(rdir, sizeof rdir, "%s/results", cfg->data_dir);
+    long folders = 0;
+    DIR *dp = jobs == 0 ? opendir(rdir) : NULL;
+    for (struct dirent *e; dp && (e = readdir(dp));)
+      if (e->d_name[0] != '.') folders++;
+    if (dp) closedir(dp);
+    if (folders > 0) {
+      fprintf(stderr, "scorerecon serve: %s holds %ld result folder(s) but the job database %s/scorerecon.db has no "
+                      "jobs: the database was lost or replaced. Restore it, or move %s away to start empty\n",
+              rdir, folders, cfg->data_dir, rdir);
+      sr_store_close(srv.store);
+      close(lock_fd);
+      return 1;
+    }
   }
   int requeued = sr_store_requeue_running(srv.store);
   if (requeued > 0)

@@ -1032,10 +1032,26 @@ def test_one_server_per_data_dir():
     ok(rc == 1 and ("PID %d" % a.proc.pid) in err and "one server per data directory" in err,
        "a second server on the same data dir exits 1 naming the holder", (rc, err[-300:]))
     ok(a.alive() and request(a.port, "GET", "/healthz").status == 200, "the first server is unaffected")
+    r = submit(a.port, image_job(8, 8, 200, samples=2, seed=3))
+    jid = r.json()["id"]
+    j = wait_status(a.port, jid, ("succeeded", "failed"), 30)
+    ok(j and j["status"] == "succeeded", "lock: a job runs", j)
     a.kill9()  # the kernel drops the lock with the process: no stale lock after kill -9
     b = Server(d)
     ok(b.alive(), "after kill -9 of the holder a new server starts on the data dir")
     b.term()
+    # the database lost (truncated to 0 bytes) while result folders remain: refuse to start, say why
+    for suffix in ("", "-wal", "-shm"):
+        path = os.path.join(d, "scorerecon.db" + suffix)
+        if os.path.exists(path):
+            open(path, "w").close()
+    rc, err = serve_exit(d)
+    ok(rc == 1 and "result folder" in err and "has no jobs" in err,
+       "a truncated database with result folders: refused at start", (rc, err[-300:]))
+    shutil.move(os.path.join(d, "results"), os.path.join(d, "results.old"))
+    c = Server(d)
+    ok(c.alive(), "with the results moved away the server starts empty")
+    c.term()
 
 
 def test_queue_full():
