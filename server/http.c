@@ -656,6 +656,26 @@ static enum MHD_Result not_allowed(sr_server *srv, struct MHD_Connection *c, con
   return problem(srv, c, 405, "method-not-allowed", d, NULL, "Allow", allow);
 }
 
+/* ---------------------------------------------------------------- the contract, served */
+
+/* openapi.yaml, embedded by the build (build/gen/openapi_yaml.c); weak, so that a build without it (the fuzzer's)
+ * still links and answers 404. */
+extern const char sr_openapi_yaml[] __attribute__((weak));
+extern const size_t sr_openapi_yaml_len __attribute__((weak));
+
+static enum MHD_Result openapi_spec(sr_server *srv, struct MHD_Connection *c) {
+  if (!sr_openapi_yaml || !&sr_openapi_yaml_len)
+    return problem(srv, c, 404, "not-found", "this build does not embed openapi.yaml", NULL, NULL, NULL);
+  struct MHD_Response *r =
+      MHD_create_response_from_buffer(sr_openapi_yaml_len, (void *)sr_openapi_yaml, MHD_RESPMEM_PERSISTENT);
+  if (!r) return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", "application/yaml");
+  enum MHD_Result ret = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  atomic_fetch_add(&srv->http_by_code[200], 1);
+  return ret;
+}
+
 /* ---------------------------------------------------------------- dispatch */
 
 static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state *rs, const char *url,
@@ -680,6 +700,7 @@ static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state
     if (!get) return not_allowed(srv, c, "GET");
     return metrics(srv, c);
   }
+  if (!strcmp(url, "/openapi.yaml")) return get ? openapi_spec(srv, c) : not_allowed(srv, c, "GET");
   if (strncmp(url, "/v1/", 4))
     return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);
   if (!token_ok(srv, c))

@@ -329,8 +329,12 @@ class Contract:
                 ok(not errs, "contract: problem body " + where, errs)
             return
         op = self.spec["paths"][tmpl].get(method.lower())
-        if not ok(op is not None, "contract: method declared " + where):
-            return
+        if op is None:
+            # a method the path does not have is not an operation: 405 (components.responses.MethodNotAllowed) with
+            # an Allow header, or what comes first (401 token, 404 malformed id)
+            op = self.spec["x-undeclared-methods"]
+            if not ok(str(resp.status) in op["responses"], "contract: an undeclared method's answer " + where):
+                return
         declared = self.deref(op["responses"].get(str(resp.status)))
         if not ok(declared is not None, "contract: status declared " + where, resp.body[:300]):
             return
@@ -401,21 +405,30 @@ class Contract:
         walk(self.spec, "#")
         ok(not bad, "spec: every $ref resolves", bad[:5])
         ok(str(self.spec.get("openapi", "")).startswith("3.1"), "spec: OpenAPI 3.1")
-        methods = ("get", "post", "put", "patch", "delete", "options")
+        tags = {t["name"]: t.get("description") for t in self.spec.get("tags", [])}
+        ok(tags and all(tags.values()), "spec: every tag has a description", tags)
+        ids = []
         for p, item in self.spec["paths"].items():
-            ok(set(methods) <= set(item), "spec: %s documents every method (405 for the others)" % p)
-            for m in methods:
-                op = item.get(m)
-                if not op:
+            for m, op in item.items():
+                if m == "parameters":
                     continue
-                resp = op.get("responses") or {}
-                ok(resp, "spec: %s %s has responses" % (m, p))
-                for code, r in resp.items():
+                ok(op.get("operationId") and op.get("responses") and set(op.get("tags", [])) <= set(tags),
+                   "spec: %s %s has an operationId, responses and known tags" % (m, p))
+                ids.append(op.get("operationId"))
+        ok(len(ids) == len(set(ids)), "spec: operationIds are unique", ids)
+        for p, item in self.spec["paths"].items():
+            for m, op in item.items():
+                if m == "parameters":
+                    continue
+                for code, r in (op.get("responses") or {}).items():
                     r = self.deref(r)
                     if code == "405":
                         ok("Allow" in (r.get("headers") or {}), "spec: %s %s 405 has Allow" % (m, p))
                     if code == "401":
                         ok("WWW-Authenticate" in (r.get("headers") or {}), "spec: %s %s 401 has WWW-Authenticate" % (m, p))
+        und = (self.spec.get("x-undeclared-methods") or {}).get("responses") or {}
+        ok(set(und) == {"401", "404", "405"} and "Allow" in (und["405"].get("headers") or {}),
+           "spec: x-undeclared-methods answers 401, 404 and 405 (with Allow)", list(und))
         try:
             jsonschema.Draft202012Validator.check_schema(self.spec["components"]["schemas"]["JobDocument"])
             ok(True, "")
@@ -606,6 +619,10 @@ def test_end_to_end():
 
     r = request(port, "GET", "/healthz")
     ok(r.status == 200 and r.json() == {"status": "ok"}, "healthz", r)
+    r = request(port, "GET", "/openapi.yaml")
+    with open(os.path.join(ROOT, "openapi.yaml"), "rb") as f:
+        ok(r.status == 200 and r.body == f.read() and r.media() == "application/yaml",
+           "GET /openapi.yaml serves the contract the server was built with", r)
     r = request(port, "GET", "/readyz")
     ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1}, "readyz", r)
     r = request(port, "GET", "/v1/models")
