@@ -612,7 +612,8 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
 static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
   static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
   long counts[5];
-  sr_store_counts(srv->store, counts);
+  if (sr_store_counts(srv->store, counts))  /* never zeros for a store that cannot be read */
+    return problem(srv, c, 500, "store", "the job store cannot be read (see the server log)", NULL, NULL, NULL);
   size_t cap = 16384, o = 0;
   char *b = malloc(cap);
   if (!b) return MHD_NO;

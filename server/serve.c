@@ -283,9 +283,11 @@ int sr_serve_main(int argc, char **argv) {
   }
   { /* result folders without a single job row: the database was lost (truncated, replaced); starting would orphan
      * them silently, so refuse and say what to do */
-    long counts[5], jobs = 0;
-    if (sr_store_counts(srv.store, counts) == 0)
+    long counts[5], jobs = -1; /* -1: the store cannot be counted (then /readyz says so; no verdict here) */
+    if (sr_store_counts(srv.store, counts) == 0) {
+      jobs = 0;
       for (int i = 0; i < 5; i++) jobs += counts[i];
+    }
     char rdir[1100];
     snprintf(rdir, sizeof rdir, "%s/results", cfg->data_dir);
     long folders = 0;

@@ -150,20 +150,24 @@ int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long b
                   sr_job_row *rows) {
   int n = -1;
   pthread_mutex_lock(&st->mu);
-  /* unused status slots bind NULL, which IN never matches */
-  sqlite3_stmt *s = prep(st, "SELECT " COLS " FROM jobs WHERE (?1 = 0 OR status IN (?4, ?5, ?6, ?7, ?8)) "
-                             "AND seq < ?2 ORDER BY seq DESC LIMIT ?3");
+  /* status IN (?4, ...) with one placeholder per status, so that the planner uses the (status, seq) index */
+  static const char *const in[6] = {"", "status IN (?4) AND ", "status IN (?4, ?5) AND ", "status IN (?4, ?5, ?6) AND ",
+                                    "status IN (?4, ?5, ?6, ?7) AND ", "status IN (?4, ?5, ?6, ?7, ?8) AND "};
+  if (nstatus < 0 || nstatus > 5) nstatus = 0;
+  char sql[512];
+  snprintf(sql, sizeof sql, "SELECT " COLS " FROM jobs WHERE %sseq < ?2 ORDER BY seq DESC LIMIT ?3", in[nstatus]);
+  sqlite3_stmt *s = prep(st, sql);
   if (s) {
-    sqlite3_bind_int(s, 1, nstatus);
-    for (int i = 0; i < 5; i++) {
-      if (i < nstatus) sqlite3_bind_text(s, 4 + i, statuses[i], -1, SQLITE_STATIC);
-      else sqlite3_bind_null(s, 4 + i);
-    }
+    for (int i = 0; i < nstatus; i++) sqlite3_bind_text(s, 4 + i, statuses[i], -1, SQLITE_STATIC);
     sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : (long)9e18);
     sqlite3_bind_int(s, 3, limit);
     n = 0;
-    int r;
+    int r = SQLITE_DONE;
     while (n < limit && (r = sqlite3_step(s)) == SQLITE_ROW) read_row(s, &rows[n++]);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) { /* a read error (a corrupt page): an error, never a short list */
+      fprintf(stderr, "scorerecon: job store: listing failed: %s\n", sqlite3_errmsg(st->db));
+      n = -1;
+    }
     sqlite3_finalize(s);
   }
   pthread_mutex_unlock(&st->mu);
@@ -270,13 +274,15 @@ int sr_store_counts(sr_store *st, long counts[5]) {
   pthread_mutex_lock(&st->mu);
   sqlite3_stmt *s = prep(st, "SELECT status, count(*) FROM jobs GROUP BY status");
   if (s) {
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int r;
+    while ((r = sqlite3_step(s)) == SQLITE_ROW) {
       const char *name = (const char *)sqlite3_column_text(s, 0);
       for (int i = 0; i < 5; i++)
         if (name && !strcmp(name, names[i])) counts[i] = sqlite3_column_int64(s, 1);
     }
+    if (r == SQLITE_DONE) rc = 0;
+    else fprintf(stderr, "scorerecon: job store: counting failed: %s\n", sqlite3_errmsg(st->db));
     sqlite3_finalize(s);
-    rc = 0;
   }
   pthread_mutex_unlock(&st->mu);
   return rc;
@@ -305,9 +311,11 @@ int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, co
   return n;
 }
 
+/* Ready means the store answers a real read through the table and its index, not only "SELECT 1". */
 int sr_store_ok(sr_store *st) {
   pthread_mutex_lock(&st->mu);
-  int ok = sqlite3_exec(st->db, "SELECT 1", NULL, NULL, NULL) == SQLITE_OK;
+  int ok = sqlite3_exec(st->db, "SELECT count(*) FROM jobs INDEXED BY jobs_status_seq WHERE status >= ''; "
+                                "SELECT count(*) FROM jobs NOT INDEXED", NULL, NULL, NULL) == SQLITE_OK;
   pthread_mutex_unlock(&st->mu);
   return ok;
 }

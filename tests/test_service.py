@@ -1039,6 +1039,35 @@ def serve_exit(data_dir, *args, limit=15):
     return p.returncode, p.stderr.decode("utf-8", "replace")
 
 
+def test_store_read_errors():
+    """A corrupt index: reads fail loudly (500, /readyz 503), never as an empty list or zero counts."""
+    import sqlite3
+    d = os.path.join(TMP, "data-corrupt")
+    a = Server(d)
+    for seed in range(3):
+        jid = submit(a.port, image_job(8, 8, 100, samples=2, seed=seed)).json()["id"]
+        wait_status(a.port, jid, ("succeeded", "failed"), 30)
+    a.term()
+    db = os.path.join(d, "scorerecon.db")
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    root = con.execute("SELECT rootpage FROM sqlite_master WHERE name = 'jobs_status_seq'").fetchone()[0]
+    psize = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    with open(db, "r+b") as f:  # overwrite the index's root page with garbage
+        f.seek((root - 1) * psize)
+        f.write(bytes((i * 37 + 11) % 256 for i in range(psize)))
+    b = Server(d)
+    r = request(b.port, "GET", "/v1/jobs?status=succeeded")
+    ok(problem_is(r, 500, "store"), "corrupt index: listing is a 500, not an empty list", r)
+    r = request(b.port, "GET", "/metrics")
+    ok(problem_is(r, 500, "store"), "corrupt index: /metrics is a 500, not zeros", r)
+    r = request(b.port, "GET", "/readyz")
+    ok(r.status == 503, "corrupt index: /readyz 503", r)
+    ok("job store" in b.stderr(), "corrupt index: the error is logged", b.stderr()[-500:])
+    b.term()
+
+
 def test_one_server_per_data_dir():
     rc, err = serve_exit(os.path.join(TMP, "data-nomodels"), "--models", os.path.join(TMP, "no-such-models"))
     ok(rc == 2 and "no such directory" in err, "serve --models with a missing directory: exit 2 at start",
@@ -1364,6 +1393,7 @@ def main():
         ok(False, "calibration run of %s run" % BIN, e)
         rate = 20000.0
     parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
+             ("store errors", test_store_read_errors),
              ("queue", test_queue_full),
              ("durability", lambda: test_durability(rate)), ("robustness", test_robustness)]
     try:
