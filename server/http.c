@@ -859,11 +859,13 @@ int sr_http_start(sr_server *srv, char *err, size_t cap) {
 void sr_http_stop(sr_server *srv) {
   if (!srv->mhd) return;
   MHD_socket ls = MHD_quiesce_daemon(srv->mhd); /* stop accepting; the socket is ours to close */
-  if (ls != MHD_INVALID_SOCKET) close(ls);
   sr_http_resume_waiters(srv, NULL, 0); /* stopping: every waiter answers now */
   /* resumed connections need a moment to be answered before the daemon goes */
   struct timespec ts = {0, 200 * 1000 * 1000};
   nanosleep(&ts, NULL);
   MHD_stop_daemon(srv->mhd);
   srv->mhd = NULL;
+  /* only now: closing the listen socket while the pool's threads may still hold it in their epoll sets made
+   * libmicrohttpd abort now and then ("Failed to remove listen FD from epoll set") */
+  if (ls != MHD_INVALID_SOCKET) close(ls);
 }
