@@ -184,8 +184,8 @@ struct sr_prior {
   void (*destroy)(sr_prior *p);
   void *impl;
   double trained_sigma[2];  /* learned priors: the noise range the network was trained on (else 0, 0) */
-  double mean0, var0;      /* a pixel's mean and variance under the prior: the Gaussian surrogate smc's proposals
-                            * and potentials use (docs/samplers.md); var0 = 0: unknown (0 and 1 are used) */
+  double mean0, var0;      /* a pixel's mean and variance under the prior (a Gaussian surrogate's): smc's potentials
+                            * use var0, the data-units warning both (docs/samplers.md); var0 = 0: unknown */
   /* for the tests and the analytic oracles: */
   size_t ncomp;            /* gmm components (gaussian: 1) */
   const double *w, *mu, *sd;

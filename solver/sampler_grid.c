@@ -47,24 +47,10 @@ int sr__grid_prepare(sr_run_ctx *c) {
     return -1;
   }
   if (c->aty) op->to_spec(op, c->aty, c->aty_spec, ws);
-  c->ones_spec = sr_alloc(c->ssf);
-  float *ones = sr_alloc(pb->n);
-  if (c->ones_spec && ones) {
-    for (size_t i = 0; i < pb->n; i++) ones[i] = 1.0f;
-    op->to_spec(op, ones, c->ones_spec, ws);
-  }
-  sr_free(ones);
   sr_free(ws);
-  if (!c->ones_spec) return -1;
-  c->yy = 0.0;
   c->m_obs = 0;
-  if (pb->op && pb->y) {
-    for (size_t i = 0; i < op->n_out; i++) {
-      int o = op->obs_mask ? op->obs_mask[i] != 0.0f : 1;
-      c->m_obs += o;
-      if (o) c->yy += (double)pb->y[i] * pb->y[i];
-    }
-  }
+  if (pb->op && pb->y)
+    for (size_t i = 0; i < op->n_out; i++) c->m_obs += op->obs_mask ? op->obs_mask[i] != 0.0f : 1;
   return 0;
 }
 
@@ -72,8 +58,7 @@ void sr__grid_release(sr_run_ctx *c) {
   sr_op_free(c->own_sop);
   c->own_sop = NULL;
   sr_free(c->aty_spec);
-  sr_free(c->ones_spec);
-  c->aty_spec = c->ones_spec = NULL;
+  c->aty_spec = NULL;
 }
 
 /* log N(y; A m, c² I + v A Aᵀ) over the M observed real components (Woodbury and Sylvester in V's basis):

@@ -34,7 +34,6 @@ typedef struct {
   sr_op *own_sop;
   size_t ssf;                 /* sr_stride(sop->spec_floats) */
   float *aty_spec;            /* b = Vᵀ Aᵀ y (ssf floats) */
-  float *ones_spec;           /* Vᵀ 1, the spectrum of the constant image */
   /* split-R̂ / ESS of the pixel means (Markov chains with >= 4 kept draws, >= 2 chains): each chain's kept draws
    * split at half_at into two halves; merged half by half in chain order */
   int diag;
@@ -42,7 +41,6 @@ typedef struct {
   double *d_w;                /* n: Σ over halves of the within-half variance */
   double *d_hm, *d_hm2;       /* n: Welford over the half means */
   double d_halves, d_draws;   /* halves merged, draws in them */
-  double yy;                  /* ‖y‖² over the observed entries */
   long m_obs;                 /* observed real components of y */
 } sr_run_ctx;
 
@@ -101,7 +99,7 @@ sr_status sr__run_smc(sr_run_ctx *c, int threads, sr_error *err);
 sr_noise sr__grid_level(const sr_sampler_cfg *s, long k);
 /* Tweedie's denoiser for the batch: x0 = E[x_0 | x_t] = (x + σ² ∇log p_t(x) − shift) / α (counts B evaluations). */
 void sr__denoise(sr_batch *bt, const float *x, sr_noise nl, float *x0);
-/* Sets up c->sop, aty_spec, yy, m_obs; -1 when out of memory. */
+/* Sets up c->sop, aty_spec, m_obs; -1 when out of memory. */
 int sr__grid_prepare(sr_run_ctx *c);
 void sr__grid_release(sr_run_ctx *c);
 /* log N(y; A m, c2 I + v A Aᵀ) over the observed entries, from the mean's spectrum mh = Vᵀm and, when v > 0, the

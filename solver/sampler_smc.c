@@ -40,7 +40,7 @@ typedef struct {
   float *X, *X2;          /* P * sn: states at the current level (X2: room for resampling) */
   float *X0, *X02;        /* P * sn: their denoised x̂0 */
   double *lw, *gk, *W;    /* P each: log weights since the last resampling, log g_k(u_k), normalised weights */
-  double lse_last, m0, s0; /* log Σ exp(lw) at the last normalisation; the prior's pixel mean and std */
+  double lse_last, s0;    /* log Σ exp(lw) at the last normalisation; the prior's pixel std */
   long *anc;
   double log_z;
   pthread_barrier_t bar;
@@ -54,7 +54,7 @@ typedef struct {
 typedef struct {
   smc_pop *pop;
   sr_batch bt;
-  int ok, lead;
+  int lead;
 } smc_worker;
 
 /* Systematic resampling: m indices from normalised weights W (P), offset u0 in [0, 1). */
@@ -226,10 +226,12 @@ static void between_steps(smc_pop *pop, long slot) {
     t = pop->X0;
     pop->X0 = pop->X02;
     pop->X02 = t;
-    for (long i = 0; i < P; i++) pop->lw[i] = pop->W[i] = 0.0; /* W is scratch for the ancestors' g_k */
-    for (long i = 0; i < P; i++) pop->W[i] = pop->gk[pop->anc[i]];
-    for (long i = 0; i < P; i++) pop->gk[i] = pop->W[i];
-    for (long i = 0; i < P; i++) pop->W[i] = 1.0 / (double)P;
+    for (long i = 0; i < P; i++) pop->W[i] = pop->gk[pop->anc[i]]; /* W as scratch: the ancestors' g_k */
+    for (long i = 0; i < P; i++) {
+      pop->gk[i] = pop->W[i];
+      pop->W[i] = 1.0 / (double)P;
+      pop->lw[i] = 0.0;
+    }
     pop->lse_last = log((double)P);
     res->resamples++;
   }
@@ -287,7 +289,6 @@ sr_status sr__run_smc(sr_run_ctx *c, int threads, sr_error *err) {
   pop.gk = calloc(P, sizeof(double));
   pop.lse_last = log((double)P);
   pop.s0 = pb->prior->var0 > 0 ? sqrt(pb->prior->var0) : 1.0;
-  pop.m0 = pb->prior->var0 > 0 ? pb->prior->mean0 : 0.0;
   pop.W = calloc(P, sizeof(double));
   pop.anc = calloc(P > (size_t)pb->num_samples ? P : (size_t)pb->num_samples, sizeof(long));
   res->ess_len = pop.K + 1;
@@ -302,8 +303,7 @@ sr_status sr__run_smc(sr_run_ctx *c, int threads, sr_error *err) {
   int failed = 0;
   for (int t = 0; t < threads; t++) {
     wk[t].pop = &pop;
-    wk[t].ok = sr__batch_alloc(&wk[t].bt, c) == 0;
-    failed |= !wk[t].ok;
+    failed |= sr__batch_alloc(&wk[t].bt, c) != 0;
   }
   if (failed) {
     for (int t = 0; t < threads; t++) sr__batch_free(&wk[t].bt);
