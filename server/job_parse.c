@@ -778,8 +778,6 @@ static int parse_concrete_sampler(parse_ctx *c, const cJSON *v, const char *type
   const long BIG = 1000000000L;
   s->burn_in = -1;
   s->corrector_steps = -1;
-  s->eta = s->eta_b = s->dp_lambda = s->zeta = s->ess_threshold = -1;
-  s->particles = -1;
   if (!strcmp(type, "langevin") || !strcmp(type, "mala")) {
     static const char *const k[] = {"type", "steps", "step_size", "burn_in", "thinning", "adapt", "target_accept",
                                     NULL};
