@@ -100,10 +100,12 @@ struct sr_op {
    *   Fourier). c = Vᵀx holds spec_floats floats (the r2c half spectrum for FFT operators, scaled by 1/√N);
    *   per float f: spec_lambda[f] = λ, spec_weight[f] = w_f with <x, x'> = Σ_f w_f c_f c'_f (Parseval), and
    *   spec_dof[f] = the eigen-directions f stands for, so Σ_j φ(λ_j) = Σ_f spec_dof[f] φ(spec_lambda[f]).
-   *   A diagonal map c ↦ φ(λ) ⊙ c with φ symmetric in k keeps a real image real. All three arrays are owned by
-   *   the op (sr_op_free frees them). ws: ws_floats floats. */
+   *   A diagonal map c ↦ φ(λ) ⊙ c with φ symmetric in k keeps a real image real. The three arrays are built on
+   *   demand by sr_op_spec_prepare (NULL before: an operator only validated, or used by a sampler that never
+   *   asks, does not pay 3 floats a pixel) and owned by the op (sr_op_free frees them). ws: ws_floats floats. */
   size_t spec_floats;
   float *spec_lambda, *spec_weight, *spec_dof;
+  int (*build_spec)(sr_op *op);  /* fills the three arrays; set with to_spec */
   void (*to_spec)(const sr_op *op, const float *x, float *c, float *ws);
   void (*from_spec)(const sr_op *op, const float *c, float *x, float *ws);
   void (*forward)(const sr_op *op, const float *x, float *y, float *ws);
@@ -124,6 +126,9 @@ sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err);
 /* A = ops[n-1] ∘ … ∘ ops[0]; takes ownership of the ops (freed even on failure). */
 sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err);
 void sr_op_free(sr_op *op);
+/* Builds op's spectral arrays (spec_lambda, spec_weight, spec_dof) if not yet built. Returns 0, or -1 when the
+ * op has no spectral form (to_spec NULL) or memory ran out. Not thread-safe: call before chains start. */
+int sr_op_spec_prepare(sr_op *op);
 
 /* Applies A^T A, through op->normal where present. */
 void sr_op_normal(const sr_op *op, const float *x, float *out, float *ws);

@@ -27,6 +27,7 @@ typedef struct {
   double retention_s;       /* finished jobs are pruned after this many seconds (0 = keep) */
   unsigned conn_timeout_s, max_connections, per_ip_connections;
   int max_wait_s;           /* ?wait= upper bound */
+  size_t min_free_bytes;    /* free space the data dir keeps: below it POST answers 507 and /readyz 503 */
   sr_limits limits;         /* job limits; limits.max_doc_bytes is the request body limit */
 } sr_server_config;
 
@@ -85,6 +86,7 @@ int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total);  
 void sr_status_changed(sr_server *srv, const char *id);                        /* wakes waiters */
 void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap);
 void sr_jobs_prune(sr_server *srv);
+double sr_data_dir_free(const sr_server *srv);  /* bytes free to us on the data directory's file system, -1 unknown */
 double sr_now(void);
 
 /* http.c */

@@ -5,6 +5,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -43,6 +44,7 @@ typedef struct {
   double wait_deadline;   /* ?wait=: when to answer at the latest */
   char seen_status[16];   /* ?wait=: the status when the request arrived */
   int counted;
+  int no_body;        /* answered on its headers: any body bytes that still come are dropped, never kept */
 } req_state;
 
 /* ---------------------------------------------------------------- responses */
@@ -60,6 +62,23 @@ static enum MHD_Result send_buf(sr_server *srv, struct MHD_Connection *c, unsign
   enum MHD_Result ret = MHD_queue_response(c, code, r);
   MHD_destroy_response(r);
   if (code < 600) atomic_fetch_add(&srv->http_by_code[code], 1);
+  return ret;
+}
+
+/* A file, streamed by libmicrohttpd from fd (which it closes): memory does not grow with the file or the readers. */
+static enum MHD_Result send_fd(sr_server *srv, struct MHD_Connection *c, int fd, size_t len, const char *ctype,
+                               const char *disposition) {
+  struct MHD_Response *r = MHD_create_response_from_fd(len, fd);
+  if (!r) {
+    close(fd);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", ctype);
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  if (disposition) MHD_add_response_header(r, "Content-Disposition", disposition);
+  enum MHD_Result ret = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  atomic_fetch_add(&srv->http_by_code[200], 1);
   return ret;
 }
 
@@ -84,6 +103,7 @@ static const char *reason(unsigned code) {
   case 429: return "Too Many Requests";
   case 500: return "Internal Server Error";
   case 503: return "Service Unavailable";
+  case 507: return "Insufficient Storage";
   }
   return "Error";
 }
@@ -106,6 +126,47 @@ static enum MHD_Result problem(sr_server *srv, struct MHD_Connection *c, unsigne
 }
 
 /* ---------------------------------------------------------------- helpers */
+
+static enum MHD_Result too_large(sr_server *srv, struct MHD_Connection *c) {
+  char d[256];
+  snprintf(d, sizeof d, "the body is larger than the limit of %zu bytes (--max-body); send images as base64 ARRAYs "
+           "(4/3 byte per byte of float32), never as nested lists", srv->cfg.limits.max_doc_bytes);
+  return problem(srv, c, 413, "body-too-large", d, NULL, "Connection", "close");
+}
+
+/* The 413 for a body that passes the limit while it streams in (chunked, or longer than its Content-Length).
+ * libmicrohttpd cannot queue a response while it hands the handler body bytes, and answers only after the last
+ * chunk; so the answer is written to the socket here (nothing else of this request has been sent on it: the
+ * previous response was complete before this request's body was read), and the connection is then closed. */
+static void too_large_now(sr_server *srv, struct sr_conn *k) {
+  atomic_fetch_add(&srv->http_by_code[413], 1);
+  if (!k || k->fd < 0) return;
+  char body[384], msg[640];
+  int bl = snprintf(body, sizeof body, "{\"type\":\"" PROBLEM_BASE "body-too-large\",\"title\":\"Content Too Large\","
+                    "\"status\":413,\"detail\":\"the body is larger than the limit of %zu bytes (--max-body); send "
+                    "images as base64 ARRAYs (4/3 byte per byte of float32), never as nested lists\"}",
+                    srv->cfg.limits.max_doc_bytes);
+  int ml = snprintf(msg, sizeof msg, "HTTP/1.1 413 Content Too Large\r\nConnection: close\r\nContent-Type: "
+                    "application/problem+json\r\nCache-Control: no-store\r\nContent-Length: %d\r\n\r\n%s", bl, body);
+  if (ml > 0 && (size_t)ml < sizeof msg) {
+    ssize_t w = send(k->fd, msg, (size_t)ml, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w; /* a client that does not read its answer loses it; the connection closes either way */
+    shutdown(k->fd, SHUT_WR);
+  }
+}
+
+/* Can the store take a write of about `need` bytes? Free space on the data dir's file system above
+ * --min-free-space, and the store's last write did not fail (or a probe write commits again). */
+static int storage_ok(sr_server *srv, double need) {
+  double avail = sr_data_dir_free(srv);
+  if (avail >= 0 && (avail <= (double)srv->cfg.min_free_bytes + need || avail == 0)) return 0;
+  return sr_store_writable(srv->store, sr_now());
+}
+
+static enum MHD_Result insufficient_storage(sr_server *srv, struct MHD_Connection *c) {
+  return problem(srv, c, 507, "insufficient-storage", "the data directory's file system is full (or below "
+                 "--min-free-space): the job was not stored; retry later", NULL, "Retry-After", "30");
+}
 
 static void rfc3339(double t, char *out, size_t cap) {
   time_t s = (time_t)t;
@@ -399,11 +460,7 @@ static enum MHD_Result list_jobs(sr_server *srv, struct MHD_Connection *c) {
 }
 
 static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_state *rs) {
-  if (rs->too_large) {
-    char d[128];
-    snprintf(d, sizeof d, "the body is larger than the limit of %zu bytes", srv->cfg.limits.max_doc_bytes);
-    return problem(srv, c, 413, "body-too-large", d, NULL, NULL, NULL);
-  }
+  if (rs->too_large) return too_large(srv, c);
   if (atomic_load(&srv->stopping))
     return problem(srv, c, 503, "shutting-down", "the server is shutting down", NULL, "Retry-After", "5");
   if (rs->len == 0) return problem(srv, c, 400, "malformed-json", "the body is empty", "job", NULL, NULL);
@@ -418,6 +475,8 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
       return problem(srv, c, 400, "bad-header", "Idempotency-Key must be 1 to 255 printable ASCII characters",
                      "Idempotency-Key", NULL, NULL);
   }
+  /* the row (the body) plus as much again for the WAL, before a parse that would be wasted */
+  if (!storage_ok(srv, 2.0 * (double)rs->len)) return insufficient_storage(srv, c);
   sr_problem pb;
   sr_error err;
   sr_status st = sr_job_parse(rs->body, rs->len, &srv->cfg.limits, &pb, &err);
@@ -433,6 +492,7 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   if (new_id(id)) return problem(srv, c, 500, "internal", "no randomness for a job id", NULL, NULL, NULL);
   /* a retry of an accepted job (same key, same body) gets its job even when the queue is full */
   int rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, existing);
+  if (rc == SR_STORE_FULL) return insufficient_storage(srv, c);
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   if (rc == 3) return problem(srv, c, 429, "queue-full", "the queue is full; retry later", NULL, "Retry-After", "10");
   if (rc == 2)
@@ -448,11 +508,38 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   return send_json(srv, c, 202, job_json(srv, &row), "Location", loc);
 }
 
+static void remove_result_dir(sr_server *srv, const char *id) {
+  char dir[1536], path[1800];
+  sr_result_dir(srv, id, dir, sizeof dir);
+  static const char *const files[] = {"result.json", "mean.npy", "std.npy", "samples.npy", "mean.png", "std.png",
+                                      NULL};
+  for (const char *const *f = files; *f; f++) {
+    snprintf(path, sizeof path, "%s/%s", dir, *f);
+    if (unlink(path) && errno != ENOENT) fprintf(stderr, "scorerecon: cannot remove %s: %s\n", path, strerror(errno));
+  }
+  if (rmdir(dir) && errno != ENOENT) fprintf(stderr, "scorerecon: cannot remove %s: %s\n", dir, strerror(errno));
+}
+
+/* DELETE: a queued job is cancelled (200), a running one is stopped (200, or 202 while it stops); a finished one
+ * (succeeded, failed, cancelled) is purged, its row and its files (204). */
 static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, const char *id) {
   sr_job_row row;
   int rc = sr_store_get(srv->store, id, &row);
   if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  if (terminal(row.status)) {
+    int dr = sr_store_delete_finished(srv->store, id);
+    if (dr == SR_STORE_FULL) return insufficient_storage(srv, c);
+    if (dr < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+    if (dr == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL); /* raced */
+    remove_result_dir(srv, id); /* after the row: a row never points at files that are gone */
+    struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!r) return MHD_NO;
+    enum MHD_Result ret = MHD_queue_response(c, 204, r);
+    MHD_destroy_response(r);
+    atomic_fetch_add(&srv->http_by_code[204], 1);
+    return ret;
+  }
   int cr = sr_jobs_cancel(srv, id);
   if (cr == 1) { /* running: it stops within one sampler step; wait for that, a few seconds at most */
     double until = sr_now() + 5;
@@ -472,16 +559,12 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
       if (done) break;
     }
     pthread_mutex_unlock(&srv->mu);
-  } else if (cr == 2) {
-    sr_store_get(srv->store, id, &row);
-    if (terminal(row.status)) {
-      char d[96];
-      snprintf(d, sizeof d, "the job has already %s", row.status);
-      return problem(srv, c, 409, "not-cancellable", d, "id", NULL, NULL);
-    }
+  } else if (cr == SR_STORE_FULL) {
+    return insufficient_storage(srv, c);
   } else if (cr < 0) {
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   }
+  /* cr == 2: it finished between the read and the cancel: answer with what it is now (a second DELETE purges) */
   if (sr_store_get(srv->store, id, &row) != 0)
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   return send_json(srv, c, terminal(row.status) ? 200 : 202, job_json(srv, &row), NULL, NULL);
@@ -548,15 +631,36 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
     if (enc && strcmp(enc, "lists") && strcmp(enc, "base64"))
       return problem(srv, c, 400, "bad-query", "encoding must be base64 or lists", "encoding", NULL, NULL);
     snprintf(path, sizeof path, "%s/result.json", dir);
-    size_t len;
-    char *text = read_file(path, &len);
-    if (!text) {
+    int fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb)) {
+      if (fd >= 0) close(fd);
       fprintf(stderr, "scorerecon: job %s succeeded but %s is missing\n", id, path);
       return problem(srv, c, 500, "missing-result", "the result file is missing from the data directory", NULL, NULL,
                      NULL);
     }
-    if (!enc || !strcmp(enc, "base64")) return send_buf(srv, c, 200, "application/json", text, len, NULL, NULL);
-    cJSON *doc = cJSON_ParseWithLength(text, len);
+    if (!enc || !strcmp(enc, "base64")) /* streamed from the file: no copy in memory, however many readers */
+      return send_fd(srv, c, fd, (size_t)sb.st_size, "application/json", NULL);
+    /* nested lists cost a parse-tree node per value: bounded like a job document's (--max-json-values); base64
+     * holds 3/16 of a float32 per byte of the file, an upper bound on the values */
+    double values = (double)sb.st_size * 3.0 / 16.0;
+    if (values > (double)srv->cfg.limits.max_json_values) {
+      close(fd);
+      char d[320];
+      snprintf(d, sizeof d, "this result holds up to %.0f values; encoding=lists is served for at most %zu "
+               "(--max-json-values): use encoding=base64 or the .npy files", values, srv->cfg.limits.max_json_values);
+      return problem(srv, c, 400, "bad-query", d, "encoding", NULL, NULL);
+    }
+    size_t len = (size_t)sb.st_size;
+    char *text = malloc(len + 1);
+    size_t got = 0;
+    while (text && got < len) {
+      ssize_t k = read(fd, text + got, len - got);
+      if (k <= 0) break;
+      got += (size_t)k;
+    }
+    close(fd);
+    cJSON *doc = text && got == len ? cJSON_ParseWithLength(text, len) : NULL;
     free(text);
     if (!doc || to_lists(doc)) {
       cJSON_Delete(doc);
@@ -594,19 +698,10 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
     return problem(srv, c, 404, "not-found", "this job did not ask for that output (see its outputs)", NULL, NULL,
                    NULL);
   }
-  struct MHD_Response *r = MHD_create_response_from_fd((size_t)sb.st_size, fd);
-  if (!r) {
-    close(fd);
-    return MHD_NO;
-  }
-  MHD_add_response_header(r, "Content-Type", strstr(file, ".png") ? "image/png" : "application/octet-stream");
   char disp[96];
   snprintf(disp, sizeof disp, "attachment; filename=\"%s-%s\"", id, file);
-  MHD_add_response_header(r, "Content-Disposition", disp);
-  enum MHD_Result ret = MHD_queue_response(c, 200, r);
-  MHD_destroy_response(r);
-  atomic_fetch_add(&srv->http_by_code[200], 1);
-  return ret;
+  return send_fd(srv, c, fd, (size_t)sb.st_size, strstr(file, ".png") ? "image/png" : "application/octet-stream",
+                 disp);
 }
 
 static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
@@ -690,10 +785,15 @@ static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state
   }
   if (!strcmp(url, "/readyz")) {
     if (!get) return not_allowed(srv, c, "GET");
-    int ready = !atomic_load(&srv->stopping) && sr_store_ok(srv->store) &&
-                atomic_load(&srv->workers_up) == srv->cfg.workers;
+    const char *why = NULL;
+    if (atomic_load(&srv->stopping)) why = "stopping";
+    else if (!sr_store_ok(srv->store)) why = "the job store cannot be read";
+    else if (!storage_ok(srv, 0)) why = "the job store cannot write (the data directory's file system is full)";
+    else if (atomic_load(&srv->workers_up) != srv->cfg.workers) why = "not every worker is up";
+    int ready = why == NULL;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", ready ? "ready" : "not ready");
+    if (why) cJSON_AddStringToObject(o, "reason", why);
     cJSON_AddNumberToObject(o, "workers", atomic_load(&srv->workers_up));
     return send_json(srv, c, ready ? 200 : 503, o, ready ? NULL : "Retry-After", "1");
   }
@@ -742,42 +842,58 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!rs) return MHD_NO;
     rs->srv = srv;
     *con_cls = rs;
-    if (!strcmp(method, "POST") && !strcmp(url, "/v1/jobs")) {
-      /* checks that need no body: answer before reading it */
-      if (k) atomic_store(&k->answering, 1); /* cleared again below when the body is to be read */
-      if (!token_ok(srv, c))
-        return problem(srv, c, 401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required",
-                       NULL, "WWW-Authenticate", "Bearer");
-      const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-      size_t ctl = ct ? strcspn(ct, "; ") : 0;
-      if (!ct || ctl != 16 || strncasecmp(ct, "application/json", 16))
-        return problem(srv, c, 415, "unsupported-media-type", "the body must be application/json",
-                       "Content-Type", NULL, NULL);
+    if (k) atomic_store(&k->answering, 1); /* cleared again below when a body is to be read */
+    /* Only POST /v1/jobs takes a body. Every other request is routed, authenticated and answered on its headers
+     * alone, before any body byte is read or kept: a body sent with it is never buffered (libmicrohttpd closes
+     * the connection after the answer rather than read an unread body). */
+    if (strcmp(method, "POST") || strcmp(url, "/v1/jobs")) {
+      rs->no_body = 1;
       const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-      if (cl && strtoull(cl, NULL, 10) > srv->cfg.limits.max_doc_bytes) {
-        char d[128];
-        snprintf(d, sizeof d, "the body is larger than the limit of %zu bytes", srv->cfg.limits.max_doc_bytes);
-        return problem(srv, c, 413, "body-too-large", d, NULL, "Connection", "close");
-      }
+      if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Transfer-Encoding") || (cl && strcmp(cl, "0")))
+        return route(srv, c, rs, url, method); /* a body follows: answer now (the connection then closes) */
       if (k) atomic_store(&k->answering, 0);
+      return MHD_YES; /* no body: answered on the next call, which keeps the connection open for the next request */
     }
+    /* checks that need no body: answer before reading it */
+    if (!token_ok(srv, c))
+      return problem(srv, c, 401, "unauthorized", "a valid 'Authorization: Bearer TOKEN' header is required",
+                     NULL, "WWW-Authenticate", "Bearer");
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    size_t ctl = ct ? strcspn(ct, "; ") : 0;
+    if (!ct || ctl != 16 || strncasecmp(ct, "application/json", 16))
+      return problem(srv, c, 415, "unsupported-media-type", "the body must be application/json",
+                     "Content-Type", NULL, NULL);
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > srv->cfg.limits.max_doc_bytes) return too_large(srv, c);
+    if (cl) { /* one allocation of the announced size: no doubling, no copy */
+      size_t want = (size_t)strtoull(cl, NULL, 10);
+      if (want > 0) {
+        rs->body = malloc(want);
+        if (!rs->body) return problem(srv, c, 503, "out-of-memory", "no memory for the body", NULL, "Retry-After", "5");
+        rs->cap = want;
+      }
+    }
+    if (k) atomic_store(&k->answering, 0);
     return MHD_YES;
   }
   if (*upload_size) {
     size_t n = *upload_size;
     *upload_size = 0;
     if (k) atomic_fetch_add(&k->body, n);
-    if (rs->too_large) return MHD_YES;
+    if (rs->too_large || rs->no_body) return MHD_YES;
     if (rs->len + n > srv->cfg.limits.max_doc_bytes) {
+      /* a chunked body (or a short Content-Length) has passed the limit: answer now, not after its last chunk */
       rs->too_large = 1;
       free(rs->body);
       rs->body = NULL;
       rs->len = rs->cap = 0;
-      return MHD_YES;
+      too_large_now(srv, k);
+      return MHD_NO; /* libmicrohttpd closes the connection; the rest of the body is never read */
     }
     if (rs->len + n > rs->cap) {
       size_t cap = rs->cap ? rs->cap : 65536;
       while (cap < rs->len + n) cap *= 2;
+      if (cap > srv->cfg.limits.max_doc_bytes) cap = srv->cfg.limits.max_doc_bytes;
       char *nb = realloc(rs->body, cap);
       if (!nb) return MHD_NO;
       rs->body = nb;
@@ -788,6 +904,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   if (k) atomic_store(&k->answering, 1);
+  if (rs->too_large) return MHD_YES; /* answered when it passed the limit */
   return route(srv, c, rs, url, method);
 }
 
@@ -815,9 +932,11 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
       }
     pthread_mutex_unlock(&srv->mu);
   }
+  int big = rs->cap >= ((size_t)1 << 20);
   free(rs->body);
   free(rs);
   *con_cls = NULL;
+  if (big) malloc_trim(0); /* give a large body's pages (and its parse's) back to the system, not keep the peak */
 }
 
 static void log_mhd(void *cls, const char *fmt, va_list ap) {

@@ -13,6 +13,7 @@ typedef struct {
   double max_chain_steps;     /* num_samples × sampler steps (correctors and levels included) */
   double max_output_values;   /* values held for samples + trajectories */
   size_t max_doc_bytes;       /* size of the job document */
+  size_t max_json_values;     /* JSON values in it, counted before the parse (nested lists cost ~80 B a value) */
   const char *models_dir;     /* where {"type": "score_model", "model": NAME} finds NAME.safetensors (not owned) */
 } sr_limits;
 

@@ -18,6 +18,7 @@ void sr_limits_default(sr_limits *lim) {
   lim->max_chain_steps = 1e8;
   lim->max_output_values = 1e9 / 4;       /* 1 GB of float32 */
   lim->max_doc_bytes = (size_t)256 << 20;
+  lim->max_json_values = (size_t)1 << 18; /* a 512 x 512 image as nested lists; about 20 MB of parse tree */
   lim->models_dir = "models";
 }
 
@@ -225,6 +226,28 @@ static int has_escaped_nul(const char *s, size_t len) {
     if (s[i + 1] == 'u' && s[i + 2] == '0' && s[i + 3] == '0' && s[i + 4] == '0' && s[i + 5] == '0') return 1;
   }
   return 0;
+}
+
+/* An upper bound on the JSON values (parse-tree nodes) of a document, from one pass over its text: every value
+ * but the first of its container follows a comma, and each container opens with a bracket. Counted before the
+ * parse, so that a body of dense numbers is refused before it costs ~80 bytes of tree per value. */
+static size_t json_values_bound(const char *s, size_t len) {
+  size_t n = 1;
+  int in_string = 0;
+  for (size_t i = 0; i < len; i++) {
+    char ch = s[i];
+    if (in_string) {
+      if (ch == '\\') i++;
+      else if (ch == '"') in_string = 0;
+    } else if (ch == '"') {
+      in_string = 1;
+    } else if (ch == ',') {
+      n++;
+    } else if (ch == '[' || ch == '{') {
+      n += 2;
+    }
+  }
+  return n;
 }
 
 /* ---------------------------------------------------------------- operators */
@@ -1047,21 +1070,30 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
     return sr_fail(err, SR_ELIMIT, "job", "document is %zu bytes, over the limit of %zu", len, lim->max_doc_bytes);
   if (memchr(text, 0, len)) return sr_fail(err, SR_EINVAL, "job", "document contains a NUL byte");
   if (has_escaped_nul(text, len)) return sr_fail(err, SR_EINVAL, "job", "strings must not contain \\u0000");
-  char *buf = malloc(len + 1);
-  if (!buf) return sr_fail(err, SR_ENOMEM, "job", "out of memory");
-  memcpy(buf, text, len);
-  buf[len] = 0;
+  size_t values = json_values_bound(text, len);
+  if (values > lim->max_json_values)
+    return sr_fail(err, SR_ELIMIT, "job", "holds about %zu JSON values, over the limit of %zu: send large arrays "
+                   "as base64 ARRAYs ({\"dtype\": \"float32\", \"shape\": [...], \"data\": \"BASE64\"}, "
+                   "see docs/job-format.md), not as nested lists", values, lim->max_json_values);
+  /* parsed in place: no copy of the text (a request's memory stays a small multiple of its body) */
   const char *end = NULL;
-  cJSON *doc = cJSON_ParseWithOpts(buf, &end, 1);
-  if (!doc) {
-    size_t off = end ? (size_t)(end - buf) : 0, line = 1, col = 1;
-    for (size_t i = 0; i < off && i < len; i++) {
-      if (buf[i] == '\n') { line++; col = 1; } else col++;
+  cJSON *doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+  if (doc && end) { /* only white space may follow the value */
+    const char *p = end;
+    while (p < text + len && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+    if (p < text + len) {
+      cJSON_Delete(doc);
+      doc = NULL;
+      end = p;
     }
-    free(buf);
+  }
+  if (!doc) {
+    size_t off = end && end >= text ? (size_t)(end - text) : 0, line = 1, col = 1;
+    for (size_t i = 0; i < off && i < len; i++) {
+      if (text[i] == '\n') { line++; col = 1; } else col++;
+    }
     return sr_fail(err, SR_EINVAL, "job", "is not valid JSON (line %zu, column %zu)", line, col);
   }
-  free(buf);
   char path[512] = "";
   parse_ctx c = {lim, err, pb, NULL};
   sr_status st = no_duplicate_keys(doc, path, sizeof path, err);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,6 +30,12 @@ void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap) 
 }
 
 /* ---------------------------------------------------------------- durable files */
+
+double sr_data_dir_free(const sr_server *srv) {
+  struct statvfs v;
+  if (statvfs(srv->cfg.data_dir, &v)) return -1;
+  return (double)v.f_bavail * (double)v.f_frsize;
+}
 
 static int fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY);
@@ -123,7 +130,14 @@ static int write_results(sr_server *srv, const char *id, const sr_problem *pb, c
     free(png);
   }
   if (rc == 0) rc = fsync_dir(dir) || fsync_dir(parent);
-  if (rc) snprintf(why, cap, "cannot write the result files in %.200s: %s", dir, strerror(errno));
+  if (rc) {
+    int e = errno;
+    snprintf(why, cap, "cannot write the result files: %s%s", strerror(e),
+             e == ENOSPC || e == EDQUOT ? " (the data directory's file system is full; submit the job again once "
+                                          "there is space)" : "");
+    fprintf(stderr, "scorerecon: job %s: cannot write the result files in %s: %s\n", id, dir, strerror(e));
+    remove_dir(dir); /* a partial result frees its space and never looks like a result */
+  }
   return rc ? -1 : 0;
 }
 
@@ -151,6 +165,21 @@ static void observe_seconds(sr_server *srv, double secs) {
   atomic_fetch_add(&srv->job_hist[b], 1);
   atomic_fetch_add(&srv->job_seconds_milli, (long)llround(secs * 1000));
   atomic_fetch_add(&srv->jobs_finished, 1);
+}
+
+/* Sleeps `secs`, or less when the server starts stopping; job notifications do not cut it short. */
+static void sleep_unless_stopping(sr_server *srv, double secs) {
+  double until = sr_now() + secs;
+  pthread_mutex_lock(&srv->mu);
+  while (!atomic_load(&srv->stopping) && sr_now() < until) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + (until - sr_now());
+    ts.tv_sec = (time_t)t;
+    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
+    pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
+  }
+  pthread_mutex_unlock(&srv->mu);
 }
 
 static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size_t len) {
@@ -195,7 +224,13 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
   }
   if (!strcmp(final, "succeeded") || !strcmp(final, "failed")) observe_seconds(srv, sr_now() - t0);
   sr_store_set_progress(srv->store, row->id, atomic_load(&r->step), atomic_load(&r->total));
-  sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL, field);
+  /* The final status must land, or the job would stay `running` until a restart: retry with back-off while the
+   * store cannot write (a full disk), until it commits or the server stops (then the restart requeues it). */
+  for (double pause = 0.1;; pause = pause < 5 ? pause * 2 : 5) {
+    int rc = sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL, field);
+    if (rc >= 0 || atomic_load(&srv->stopping)) break;
+    sleep_unless_stopping(srv, pause);
+  }
   pthread_mutex_lock(&srv->mu);
   for (sr_running **p = &srv->running; *p; p = &(*p)->next)
     if (*p == r) {
@@ -210,16 +245,24 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
 static void *worker_main(void *arg) {
   sr_server *srv = arg;
   atomic_fetch_add(&srv->workers_up, 1);
+  double backoff = 0;
   while (!atomic_load(&srv->stopping)) {
     sr_job_row row;
     char *doc = NULL;
     size_t len = 0;
     int rc = sr_store_claim(srv->store, sr_now(), &row, &doc, &len);
     if (rc == 0) {
+      backoff = 0;
       run_job(srv, &row, doc, len);
       free(doc);
       continue;
     }
+    if (rc < 0) { /* the store cannot write (a full disk): back off, 0.1 s doubling to 5 s, never spin */
+      backoff = backoff > 0 ? (backoff < 5 ? backoff * 2 : 5) : 0.1;
+      sleep_unless_stopping(srv, backoff);
+      continue;
+    }
+    backoff = 0;
     /* nothing queued (or a transient database error): wait for a notification, at most a second */
     pthread_mutex_lock(&srv->mu);
     if (!atomic_load(&srv->stopping)) {
@@ -294,7 +337,7 @@ int sr_jobs_cancel(sr_server *srv, const char *id) {
     sr_status_changed(srv, id);
     return 0;
   }
-  if (rc < 0) return -1;
+  if (rc < 0) return rc;
   /* Not queued any more. A worker registers a job in `running` right after claiming it, so a job the store
    * calls running may need a moment to appear: look for up to a second. */
   for (int tries = 0; tries < 100; tries++) {

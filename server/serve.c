@@ -61,7 +61,8 @@ void sr_server_config_default(sr_server_config *cfg) {
   cfg->per_ip_connections = 200;
   cfg->max_wait_s = 60;
   sr_limits_default(&cfg->limits);
-  cfg->limits.max_doc_bytes = (size_t)64 << 20;
+  cfg->limits.max_doc_bytes = (size_t)32 << 20; /* one 2048 x 2048 observation in base64 (22 MB) and its job */
+  cfg->min_free_bytes = (size_t)64 << 20;
 }
 
 typedef enum { OPT_LISTEN, OPT_STR, OPT_INT, OPT_UINT, OPT_LONG, OPT_SIZE, OPT_DOUBLE, OPT_TOKEN } opt_kind;
@@ -89,6 +90,10 @@ static const option OPTIONS[] = {
      "seconds a finished job is kept (0: forever)"},
     {"--max-body", "SCORERECON_MAX_BODY", OPT_SIZE, OFF(limits.max_doc_bytes), 1024, 1e9,
      "request body bytes (at most 1e9: SQLite's largest value)"},
+    {"--max-json-values", "SCORERECON_MAX_JSON_VALUES", OPT_SIZE, OFF(limits.max_json_values), 16, 1e9,
+     "JSON values in a job document (large arrays go in base64)"},
+    {"--min-free-space", "SCORERECON_MIN_FREE_SPACE", OPT_SIZE, OFF(min_free_bytes), 0, 1e15,
+     "bytes the data dir's file system keeps free (507 / not ready below)"},
     {"--max-pixels", "SCORERECON_MAX_PIXELS", OPT_SIZE, OFF(limits.max_pixels), 1, 1e10, "pixels per image"},
     {"--max-samples", "SCORERECON_MAX_SAMPLES", OPT_LONG, OFF(limits.max_samples), 1, 1e7, "num_samples"},
     {"--max-chain-steps", "SCORERECON_MAX_CHAIN_STEPS", OPT_DOUBLE, OFF(limits.max_chain_steps), 1, 1e15,

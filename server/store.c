@@ -11,6 +11,7 @@
 struct sr_store {
   sqlite3 *db;
   pthread_mutex_t mu;
+  int write_failed;   /* the last write failed (under mu); cleared by the next write that succeeds */
 };
 
 static const char *SCHEMA =
@@ -24,7 +25,8 @@ static const char *SCHEMA =
     " error TEXT NOT NULL DEFAULT '', error_field TEXT NOT NULL DEFAULT '',"
     " step INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0);"
-    "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);";
+    "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);"
+    "CREATE TABLE IF NOT EXISTS probe(k INTEGER PRIMARY KEY, t REAL NOT NULL);";
 
 #define COLS "seq, id, status, created, started, finished, step, total, error, error_field, attempts"
 
@@ -79,6 +81,31 @@ void sr_store_close(sr_store *st) {
   free(st);
 }
 
+/* After a failed write: SR_STORE_FULL when the file system is full (SQLite maps ENOSPC to SQLITE_FULL), else
+ * SR_STORE_ERROR; logged once per failure, so a full disk names itself in the server log. */
+static int write_error(sr_store *st, const char *what) {
+  int code = sqlite3_errcode(st->db);
+  st->write_failed = 1;
+  fprintf(stderr, "scorerecon: job store: %s failed: %s\n", what, sqlite3_errmsg(st->db));
+  return code == SQLITE_FULL ? SR_STORE_FULL : SR_STORE_ERROR;
+}
+
+/* COMMIT, or ROLLBACK when the commit itself fails (a full disk fails here, at the WAL append): a failed COMMIT
+ * leaves the transaction open, and the next BEGIN would fail for ever. Returns 0 or a write_error code. */
+static int commit(sr_store *st, const char *what) {
+  if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
+    st->write_failed = 0;
+    return 0;
+  }
+  int rc = write_error(st, what);
+  if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+  return rc;
+}
+
+static void rollback(sr_store *st) {
+  if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static sqlite3_stmt *prep(sr_store *st, const char *sql) {
   sqlite3_stmt *s = NULL;
   if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) return NULL;
@@ -87,29 +114,35 @@ static sqlite3_stmt *prep(sr_store *st, const char *sql) {
 
 int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
                     long queue_max, char existing_id[40]) {
-  int rc = -1;
+  int rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
-  sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    rc = write_error(st, "BEGIN (insert)");
+    pthread_mutex_unlock(&st->mu);
+    return rc;
+  }
   if (idem_key) {
     sqlite3_stmt *q = prep(st, "SELECT id, doc FROM jobs WHERE idem_key = ?");
-    if (q) {
-      sqlite3_bind_text(q, 1, idem_key, -1, SQLITE_STATIC);
-      if (sqlite3_step(q) == SQLITE_ROW) {
-        snprintf(existing_id, 40, "%s", (const char *)sqlite3_column_text(q, 0));
-        const void *d = sqlite3_column_blob(q, 1);
-        size_t dl = (size_t)sqlite3_column_bytes(q, 1);
-        rc = (dl == len && (len == 0 || memcmp(d, doc, len) == 0)) ? 1 : 2;
-      }
-      sqlite3_finalize(q);
+    if (!q) goto out;
+    sqlite3_bind_text(q, 1, idem_key, -1, SQLITE_STATIC);
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW) {
+      snprintf(existing_id, 40, "%s", (const char *)sqlite3_column_text(q, 0));
+      const void *d = sqlite3_column_blob(q, 1);
+      size_t dl = (size_t)sqlite3_column_bytes(q, 1);
+      rc = (dl == len && (len == 0 || memcmp(d, doc, len) == 0)) ? 1 : 2;
     }
+    sqlite3_finalize(q);
+    if (r != SQLITE_ROW && r != SQLITE_DONE) goto out;
     if (rc > 0) goto out;
   }
   if (queue_max > 0) { /* in the same transaction: concurrent submissions cannot overfill the queue */
     sqlite3_stmt *q = prep(st, "SELECT count(*) FROM jobs WHERE status = 'queued'");
     if (!q) goto out;
-    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_int64(q, 0) >= queue_max) rc = 3;
+    int r = sqlite3_step(q);
+    if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) >= queue_max) rc = 3;
     sqlite3_finalize(q);
-    if (rc == 3) goto out;
+    if (r != SQLITE_ROW || rc == 3) goto out;
   }
   sqlite3_stmt *s = prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc) VALUES(?, 'queued', ?, ?, ?)");
   if (s) {
@@ -118,11 +151,12 @@ int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, c
     if (idem_key) sqlite3_bind_text(s, 3, idem_key, -1, SQLITE_STATIC);
     else sqlite3_bind_null(s, 3);
     sqlite3_bind_blob(s, 4, doc, (int)len, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : write_error(st, "insert");
     sqlite3_finalize(s);
   }
 out:
-  sqlite3_exec(st->db, rc < 0 ? "ROLLBACK" : "COMMIT", NULL, NULL, NULL);
+  if (rc == 0) rc = commit(st, "insert");
+  else rollback(st);
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
@@ -175,11 +209,15 @@ int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long b
 }
 
 int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len) {
-  int rc = -1;
+  int rc = SR_STORE_ERROR;
+  *doc = NULL;
   pthread_mutex_lock(&st->mu);
-  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) goto unlock;
+  if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    rc = write_error(st, "BEGIN (claim)");
+    goto unlock;
+  }
   sqlite3_stmt *s = prep(st, "SELECT " COLS ", doc FROM jobs WHERE status = 'queued' ORDER BY seq LIMIT 1");
-  if (!s) goto rollback;
+  if (!s) goto done;
   int r = sqlite3_step(s);
   if (r == SQLITE_DONE) {
     rc = 1;
@@ -197,23 +235,27 @@ int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t
   if (rc == 0) {
     sqlite3_stmt *u = prep(st, "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1, step = 0 "
                                "WHERE id = ?");
-    if (!u) rc = -1;
+    if (!u) rc = SR_STORE_ERROR;
     else {
       sqlite3_bind_double(u, 1, now);
       sqlite3_bind_text(u, 2, row->id, -1, SQLITE_STATIC);
-      if (sqlite3_step(u) != SQLITE_DONE) rc = -1;
+      if (sqlite3_step(u) != SQLITE_DONE) rc = write_error(st, "claim");
       sqlite3_finalize(u);
+    }
+    /* the claim holds only once COMMIT succeeds: a full disk fails there, and the job must stay queued */
+    if (rc == 0) rc = commit(st, "claim");
+    if (rc == 0) {
       snprintf(row->status, sizeof row->status, "running");
       row->started = now;
       row->attempts++;
     }
-    if (rc != 0) {
-      free(*doc);
-      *doc = NULL;
-    }
   }
-rollback:
-  sqlite3_exec(st->db, rc == 0 ? "COMMIT" : "ROLLBACK", NULL, NULL, NULL);
+done:
+  if (rc != 0) {
+    free(*doc);
+    *doc = NULL;
+    rollback(st);
+  }
 unlock:
   pthread_mutex_unlock(&st->mu);
   return rc;
@@ -235,7 +277,12 @@ int sr_store_set_status(sr_store *st, const char *id, const char *from, const ch
     sqlite3_bind_text(s, 4, field ? field : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
     if (from) sqlite3_bind_text(s, 6, from, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_DONE) rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
+    if (sqlite3_step(s) == SQLITE_DONE) {
+      rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
+      st->write_failed = 0;
+    } else {
+      rc = write_error(st, "status update");
+    }
     sqlite3_finalize(s);
   }
   pthread_mutex_unlock(&st->mu);
@@ -250,7 +297,12 @@ int sr_store_set_progress(sr_store *st, const char *id, long step, long total) {
     sqlite3_bind_int64(s, 1, step);
     sqlite3_bind_int64(s, 2, total);
     sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+    if (sqlite3_step(s) == SQLITE_DONE) {
+      rc = 0;
+      st->write_failed = 0;
+    } else {
+      rc = write_error(st, "progress update");
+    }
     sqlite3_finalize(s);
   }
   pthread_mutex_unlock(&st->mu);
@@ -318,4 +370,43 @@ int sr_store_ok(sr_store *st) {
                                 "SELECT count(*) FROM jobs NOT INDEXED", NULL, NULL, NULL) == SQLITE_OK;
   pthread_mutex_unlock(&st->mu);
   return ok;
+}
+
+int sr_store_delete_finished(sr_store *st, const char *id) {
+  int rc = SR_STORE_ERROR;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "DELETE FROM jobs WHERE id = ? AND status IN ('succeeded','failed','cancelled')");
+  if (s) {
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    if (sqlite3_step(s) == SQLITE_DONE) {
+      rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
+      st->write_failed = 0;
+    } else {
+      rc = write_error(st, "delete");
+    }
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+/* Writable: after a failed write, one small real write must commit again before the store counts as writable
+ * (readiness asks this; a full disk shows here until space is back, with no restart). */
+int sr_store_writable(sr_store *st, double now) {
+  pthread_mutex_lock(&st->mu);
+  if (st->write_failed) {
+    sqlite3_stmt *s = NULL;
+    int ok = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK &&
+             (s = prep(st, "INSERT OR REPLACE INTO probe(k, t) VALUES(1, ?)")) != NULL;
+    if (ok) {
+      sqlite3_bind_double(s, 1, now);
+      ok = sqlite3_step(s) == SQLITE_DONE;
+    }
+    sqlite3_finalize(s);
+    if (ok && sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) st->write_failed = 0;
+    else rollback(st);
+  }
+  int writable = !st->write_failed;
+  pthread_mutex_unlock(&st->mu);
+  return writable;
 }

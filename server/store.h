@@ -7,6 +7,10 @@
 
 typedef struct sr_store sr_store;
 
+/* Return codes of the writing calls besides their own 0/1/2/3: */
+#define SR_STORE_ERROR (-1) /* the database failed (logged) */
+#define SR_STORE_FULL (-2)  /* the file system is full: the write did not happen; retry once space is back */
+
 typedef struct {
   long seq;
   char id[40];
@@ -28,12 +32,12 @@ void sr_store_close(sr_store *st);
 int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
                     long queue_max, char existing_id[40]);
 int sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* 0 found, 1 absent, -1 error */
-/* Newest first; before_seq 0 = from the newest; status NULL = any. Returns the count or -1. */
 /* Jobs newest first, before_seq > 0 for the page after it; statuses: up to 5 status names to match any of (nstatus 0:
  * every status). */
 int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long before_seq, int limit,
                   sr_job_row *rows);
-/* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); 1 = none. */
+/* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); 1 = none; <0 when
+ * the claim could not be committed (the job stays queued). */
 int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);
 /* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed; returns 0 if
  * changed, 1 if not, -1 on error. */
@@ -46,5 +50,9 @@ int sr_store_requeue_running(sr_store *st);
 int sr_store_counts(sr_store *st, long counts[5]);
 /* Deletes finished jobs that finished before `before`; for each, calls on_delete(user, id) first. */
 int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, const char *id), void *user);
-int sr_store_ok(sr_store *st);   /* 1 if a trivial query succeeds */
+int sr_store_ok(sr_store *st);   /* 1 if a read through the table and its index succeeds */
+/* Deletes a job row that is succeeded, failed or cancelled: 0 deleted, 1 absent or not finished, <0 error. */
+int sr_store_delete_finished(sr_store *st, const char *id);
+/* 1 unless the last write failed and a small probe write still fails (then 0). */
+int sr_store_writable(sr_store *st, double now);
 #endif

@@ -74,9 +74,14 @@ static void spec_inverse(const sr_op *op, const float *c, float *x, float *ws) {
   sr_fft2_inverse(f, (fftwf_complex *)X, x, scratch);
 }
 
-int sr__fft2_spec_init(sr_op *op, const sr_fft2 *f, const double *lambda_half) {
+void sr__fft2_spec_caps(sr_op *op, const sr_fft2 *f) {
+  op->spec_floats = 2 * f->h * f->wh;
+  op->to_spec = spec_forward;
+  op->from_spec = spec_inverse;
+}
+
+int sr__fft2_spec_fill(sr_op *op, const sr_fft2 *f, const float *power, double scale) {
   size_t h = f->h, w = f->w, wh = f->wh, nf = 2 * h * wh;
-  op->spec_floats = nf;
   op->spec_lambda = sr_alloc(nf);
   op->spec_weight = sr_alloc(nf);
   op->spec_dof = sr_alloc(nf);
@@ -87,12 +92,10 @@ int sr__fft2_spec_init(sr_op *op, const sr_fft2 *f, const double *lambda_half) {
       int edge = kv == 0 || (w % 2 == 0 && kv == w / 2);
       float wt = edge ? 1.0f : 2.0f;
       for (int r = 0; r < 2; r++) {
-        op->spec_lambda[2 * k + r] = (float)lambda_half[k];
+        op->spec_lambda[2 * k + r] = (float)((double)power[k] * scale);
         op->spec_weight[2 * k + r] = wt;
         op->spec_dof[2 * k + r] = 0.5f * wt;
       }
     }
-  op->to_spec = spec_forward;
-  op->from_spec = spec_inverse;
   return 0;
 }

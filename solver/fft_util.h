@@ -21,5 +21,9 @@ void sr_fft2_inverse(const sr_fft2 *f, fftwf_complex *X, float *x, float *scratc
  * half spectrum; lambda_half (h*wh values, one per complex slot) are AᵀA's eigenvalues. Fills op->spec_* and
  * the to/from functions; `fft` must live in the op's impl as its first member. Returns -1 on allocation failure. */
 struct sr_op;
-int sr__fft2_spec_init(struct sr_op *op, const sr_fft2 *f, const double *lambda_half);
+/* The spectral form of an operator whose normal is diagonal in the real 2-D DFT: caps sets spec_floats, to_spec
+ * and from_spec (at construction); fill builds the arrays (sr_op_spec_prepare), λ = power[k] · scale on the
+ * half spectrum. */
+void sr__fft2_spec_caps(struct sr_op *op, const sr_fft2 *f);
+int sr__fft2_spec_fill(struct sr_op *op, const sr_fft2 *f, const float *power, double scale);
 #endif

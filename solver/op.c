@@ -162,3 +162,9 @@ int sr__op_chain_members(const sr_op *op, sr_op *const **ops) {
   *ops = c->ops;
   return c->n;
 }
+
+int sr_op_spec_prepare(sr_op *op) {
+  if (!op || !op->to_spec || !op->build_spec) return -1;
+  if (op->spec_lambda && op->spec_weight && op->spec_dof) return 0;
+  return op->build_spec(op);
+}

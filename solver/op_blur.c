@@ -61,6 +61,11 @@ static void blur_forward(const sr_op *op, const float *x, float *y, float *ws) {
 static void blur_adjoint(const sr_op *op, const float *y, float *x, float *ws) { blur_mul(op, y, x, ws, 1); }
 static void blur_normal(const sr_op *op, const float *x, float *o, float *ws) { blur_mul(op, x, o, ws, 2); }
 
+static int blur_build_spec(sr_op *op) {
+  const blur_impl *b = op->impl;
+  return sr__fft2_spec_fill(op, &b->fft, b->hpow, (double)op->n_in);
+}
+
 static void blur_destroy(sr_op *op) {
   blur_impl *b = op->impl;
   if (!b) return;
@@ -134,14 +139,8 @@ sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw,
   op->forward = blur_forward;
   op->adjoint = blur_adjoint;
   op->normal = blur_normal;
-  { /* spectral form: AᵀA = V diag(|ĥ|²) Vᵀ */
-    double *lam = malloc(nc * sizeof(double));
-    if (!lam) goto nomem;
-    for (size_t k = 0; k < nc; k++) lam[k] = (double)b->hpow[k] * (double)n;
-    int bad = sr__fft2_spec_init(op, &b->fft, lam);
-    free(lam);
-    if (bad) goto nomem;
-  }
+  sr__fft2_spec_caps(op, &b->fft); /* AᵀA = V diag(|ĥ|²) Vᵀ, built by blur_build_spec when asked for */
+  op->build_spec = blur_build_spec;
   return op;
 nomem:
   sr_op_free(op);

@@ -120,6 +120,11 @@ static void fourier_normal(const sr_op *op, const float *x, float *out, float *w
   sr_fft2_inverse(&f->fft, (fftwf_complex *)X, out, scratch);
 }
 
+static int fourier_build_spec(sr_op *op) {
+  const fourier_impl *f = op->impl;
+  return sr__fft2_spec_fill(op, &f->fft, f->q, (double)op->n_in);
+}
+
 static void fourier_destroy(sr_op *op) {
   fourier_impl *f = op->impl;
   sr_free(op->obs_mask);
@@ -188,20 +193,8 @@ sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err) {
   op->forward = fourier_forward;
   op->adjoint = fourier_adjoint;
   op->normal = fourier_normal;
-  { /* spectral form: AᵀA = V diag((M(k) + M(−k))/2) Vᵀ */
-    double *lam = malloc(h * wh * sizeof(double));
-    int bad = !lam;
-    if (lam) {
-      for (size_t k = 0; k < h * wh; k++) lam[k] = (double)f->q[k] * (double)n;
-      bad = sr__fft2_spec_init(op, &f->fft, lam);
-      free(lam);
-    }
-    if (bad) {
-      sr_op_free(op);
-      sr_fail(err, SR_ENOMEM, "operator", "out of memory");
-      return NULL;
-    }
-  }
+  sr__fft2_spec_caps(op, &f->fft); /* AᵀA = V diag((M(k) + M(−k))/2) Vᵀ, built by fourier_build_spec */
+  op->build_spec = fourier_build_spec;
   return op;
 }
 

@@ -22,7 +22,6 @@ static void spec_copy(const sr_op *op, const float *x, float *c, float *ws) {
 
 static int diag_spec(sr_op *op) {
   size_t n = op->n_in;
-  op->spec_floats = n;
   op->spec_lambda = sr_alloc(n);
   op->spec_weight = sr_alloc(n);
   op->spec_dof = sr_alloc(n);
@@ -31,7 +30,6 @@ static int diag_spec(sr_op *op) {
     op->spec_lambda[i] = op->obs_mask ? op->obs_mask[i] : 1.0f;
     op->spec_weight[i] = op->spec_dof[i] = 1.0f;
   }
-  op->to_spec = op->from_spec = spec_copy;
   return 0;
 }
 
@@ -57,17 +55,14 @@ static sr_op *diag_new(int rank, const size_t *shape, const char *kind, sr_error
   op->norm2 = 1.0;
   op->forward = op->adjoint = op->normal = mask_apply;
   op->destroy = mask_destroy;
+  op->spec_floats = n; /* the arrays come with sr_op_spec_prepare */
+  op->to_spec = op->from_spec = spec_copy;
+  op->build_spec = diag_spec;
   return op;
 }
 
 sr_op *sr_op_identity(int rank, const size_t *shape, sr_error *err) {
-  sr_op *op = diag_new(rank, shape, "identity", err);
-  if (op && diag_spec(op)) {
-    sr_op_free(op);
-    sr_fail(err, SR_ENOMEM, "operator", "out of memory");
-    return NULL;
-  }
-  return op;
+  return diag_new(rank, shape, "identity", err);
 }
 
 sr_op *sr_op_mask(int rank, const size_t *shape, const float *mask, sr_error *err) {
@@ -85,11 +80,6 @@ sr_op *sr_op_mask(int rank, const size_t *shape, const float *mask, sr_error *er
     kept += mask[i] != 0.0f;
   }
   op->norm2 = kept ? 1.0 : 0.0;
-  if (diag_spec(op)) {
-    sr_op_free(op);
-    sr_fail(err, SR_ENOMEM, "operator.mask", "out of memory");
-    return NULL;
-  }
   return op;
 }
 

@@ -29,13 +29,14 @@ void sr__denoise(sr_batch *bt, const float *x, sr_noise nl, float *x0) {
 int sr__grid_prepare(sr_run_ctx *c) {
   const sr_problem *pb = c->pb;
   if (pb->op) {
+    if (sr_op_spec_prepare(pb->op)) return -1;
     c->sop = pb->op;
   } else { /* no measurement: an all-zero mask (λ = 0 everywhere) makes every data step the identity */
     float *zero = sr_alloc(pb->n);
     if (!zero) return -1;
     c->own_sop = sr_op_mask(pb->rank, pb->shape, zero, NULL);
     sr_free(zero);
-    if (!c->own_sop) return -1;
+    if (!c->own_sop || sr_op_spec_prepare(c->own_sop)) return -1;
     c->sop = c->own_sop;
   }
   const sr_op *op = c->sop;

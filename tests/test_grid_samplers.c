@@ -78,14 +78,14 @@ static void ddim_law(const fixture *fx, gauss_law *g) {
   const sr_problem *pb = &fx->pb;
   const sr_sampler_cfg *s = &pb->sampler;
   size_t n = pb->n;
-  sr_op *own = NULL;
-  const sr_op *op = pb->op;
+  sr_op *own = NULL, *op = pb->op;
   if (!op) {
     float *z = sr_alloc(n);
     own = sr_op_mask(pb->rank, pb->shape, z, NULL);
     sr_free(z);
     op = own;
   }
+  sr_op_spec_prepare(op);
   spec_ctx sc;
   spec_open(&sc, op);
   size_t nf = sc.nf;

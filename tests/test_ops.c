@@ -231,6 +231,10 @@ TEST(mask_generators) {
 static void check_spectral(sr_op *op, const char *what) {
   CHECK(op->to_spec && op->from_spec && op->spec_floats > 0, "%s has no spectral form", what);
   if (!op->to_spec) return;
+  CHECK(op->spec_lambda == NULL, "%s: the spectral arrays are built on demand, not at construction", what);
+  CHECK(sr_op_spec_prepare(op) == 0 && op->spec_lambda && op->spec_weight && op->spec_dof,
+        "%s: sr_op_spec_prepare builds the spectral arrays", what);
+  CHECK(sr_op_spec_prepare(op) == 0, "%s: sr_op_spec_prepare twice", what);
   size_t n = op->n_in, nf = op->spec_floats;
   float *x = sr_alloc(n), *x2 = sr_alloc(n), *c = sr_alloc(nf), *c2 = sr_alloc(nf), *back = sr_alloc(n);
   float *nx = sr_alloc(n), *vx = sr_alloc(n), *e = sr_alloc(n);
