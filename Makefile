@@ -9,29 +9,50 @@ CFLAGS  ?= $(OPT) -g
 PREFIX  ?= /usr/local
 CFLAGS  += -DSR_MODELS_INSTALL_DIR='"$(PREFIX)/share/scorerecon/models"'
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
-           -ffp-contract=off -fno-math-errno -Iinclude -Isolver -Iserver $(SAN)
+           -ffp-contract=off -fno-math-errno $(SAN)
 # OpenBLAS's pthread build, named explicitly: Debian's serial build is SINGLE_THREADED without USE_LOCKING, so
 # concurrent calls from our chain threads race (measured: results changed between runs). sr_init() sets it to one
 # thread per call: chains are the unit of parallel work.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLASDIR := /usr/lib/$(MULTIARCH)/openblas-pthread
 CFLAGS  += -I/usr/include/$(MULTIARCH)/openblas-pthread
-LDLIBS  := -lfftw3f_threads -lfftw3f -lcjson -lpng -lmicrohttpd -lsqlite3 -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) \
-           -lopenblas -lm -pthread $(SAN)
+# Libraries by layer: the solver's, the file formats', the service's. Tests and benchmarks never link the last.
+LIBS_SOLVER  := -lfftw3f_threads -lfftw3f -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm -pthread $(SAN)
+LIBS_FORMAT  := -lcjson -lpng
+LIBS_SERVICE := -lmicrohttpd -lsqlite3
+LDLIBS  := $(LIBS_FORMAT) $(LIBS_SERVICE) $(LIBS_SOLVER)
 
-SOLVER_SRC := $(wildcard solver/*.c)
-SERVER_SRC := $(filter-out server/main.c,$(wildcard server/*.c))
-TEST_SRC   := $(wildcard tests/*.c)
+# The layers, lowest first (README "Layout"):
+#   solver/  numerics: arrays, operators, priors, samplers, networks           sees include/ solver/
+#   format/  file formats: safetensors, .npy, PNG, the JSON ARRAY codec       sees include/ format/
+#   job      server/job_parse.c, models.c, result_write.c: the job document  sees include/ format/ server/
+#   service  server/http.c, jobs.c, store.c, serve.c, main.c                  sees include/ format/ server/
+# Each directory is compiled with only the include paths of its layer and those below, so a header of a higher
+# layer does not compile there; `make check-layers` (part of make test) also reads every #include.
+INC_solver := -Iinclude -Isolver
+INC_format := -Iinclude -Iformat
+INC_server := -Iinclude -Iformat -Iserver
+INC_tests  := -Iinclude -Isolver -Iformat -Iserver
+INC_bench  := -Iinclude -Iformat
+INC_tools  := -Iinclude
+
+SOLVER_SRC  := $(wildcard solver/*.c)
+FORMAT_SRC  := $(wildcard format/*.c)
+JOB_SRC     := server/job_parse.c server/models.c server/result_write.c
+SERVICE_SRC := server/http.c server/jobs.c server/serve.c server/store.c
+TEST_SRC    := $(wildcard tests/*.c)
 # bench/problems.c is no program: the set-up bench_quality and bench_samplers share (linked into both below).
 BENCH_LIB  := bench/problems.c
 BENCH_SRC  := $(filter-out $(BENCH_LIB),$(wildcard bench/*.c))
 
-SOLVER_OBJ := $(SOLVER_SRC:%.c=$(BUILD)/%.o)
-SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/%.o)
-TEST_OBJ   := $(TEST_SRC:%.c=$(BUILD)/%.o)
+SOLVER_OBJ  := $(SOLVER_SRC:%.c=$(BUILD)/%.o)
+FORMAT_OBJ  := $(FORMAT_SRC:%.c=$(BUILD)/%.o)
+JOB_OBJ     := $(JOB_SRC:%.c=$(BUILD)/%.o)
+SERVICE_OBJ := $(SERVICE_SRC:%.c=$(BUILD)/%.o)
+TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: lint-openapi install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
+.PHONY: lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -44,11 +65,19 @@ install: $(BUILD)/scorerecon
 	install -m 755 $(BUILD)/scorerecon $(DESTDIR)$(PREFIX)/bin/scorerecon
 	install -m 644 models/*.safetensors models/README.md $(DESTDIR)$(PREFIX)/share/scorerecon/models/
 
+$(BUILD)/solver/%.o: INC := $(INC_solver)
+$(BUILD)/format/%.o: INC := $(INC_format)
+$(BUILD)/server/%.o: INC := $(INC_server)
+$(BUILD)/tests/%.o: INC := $(INC_tests)
+$(BUILD)/bench/%.o: INC := $(INC_bench)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(CFLAGS) $(INC) -MMD -MP -c $< -o $@
 
 $(BUILD)/libsr.a: $(SOLVER_OBJ)
+	ar rcs $@ $^
+
+$(BUILD)/libsrformat.a: $(FORMAT_OBJ)
 	ar rcs $@ $^
 
 # openapi.yaml goes into the binary (GET /openapi.yaml), through tools/embed.c.
@@ -63,19 +92,23 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml $(BUILD)/embed
 $(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/scorerecon: $(BUILD)/server/main.o $(SERVER_OBJ) $(BUILD)/gen/openapi_yaml.o $(BUILD)/libsr.a
+$(BUILD)/scorerecon: $(BUILD)/server/main.o $(SERVICE_OBJ) $(JOB_OBJ) $(BUILD)/gen/openapi_yaml.o \
+    $(BUILD)/libsrformat.a $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/test_all: $(TEST_OBJ) $(SERVER_OBJ) $(BUILD)/gen/openapi_yaml.o $(BUILD)/libsr.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# The unit tests: the solver, the formats and the job document; never the HTTP service or SQLite (the service is
+# tested through the binary, tests/test_service.py).
+$(BUILD)/test_all: $(TEST_OBJ) $(JOB_OBJ) $(BUILD)/libsrformat.a $(BUILD)/libsr.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER)
 
-$(BUILD)/bench_%: $(BUILD)/bench/%.o $(SERVER_OBJ) $(BUILD)/libsr.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+# Benchmarks: the solver and the formats only.
+$(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libsrformat.a $(BUILD)/libsr.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER)
 
 # The benches on the shared problem set-up (bench/problems.c) link its object too.
-$(BUILD)/bench_quality $(BUILD)/bench_samplers: $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJ) $(SERVER_OBJ) \
-    $(BUILD)/libsr.a
-	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench_quality $(BUILD)/bench_samplers: $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJ) \
+    $(BUILD)/libsrformat.a $(BUILD)/libsr.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER)
 
 # pngcheck FILE: prints "WIDTH HEIGHT MIN MAX" of an 8-bit gray PNG (used by the service's end-to-end test).
 $(BUILD)/pngcheck: tools/pngcheck.c
@@ -90,6 +123,10 @@ asan:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+# Every #include of solver/ and format/ stays in its layer (also part of make test).
+check-layers:
+	@sh tests/check_layers.sh
 
 # openapi.yaml under Redocly CLI's minimal ruleset (also part of make test; skipped where redocly is not installed).
 lint-openapi:
@@ -137,14 +174,14 @@ FUZZ_SECONDS ?= 60
 FUZZ_BUILD   := build-fuzz
 FUZZ_CC      ?= clang
 FUZZ_CFLAGS  := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -ffp-contract=off -fno-math-errno -pthread \
-                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -Iinclude -Isolver -Iserver
-FUZZ_SRC     := tests/fuzz/fuzz_job_parse.c $(SOLVER_SRC) $(SERVER_SRC)
+                -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined $(INC_tests)
+FUZZ_SRC     := tests/fuzz/fuzz_job_parse.c $(SOLVER_SRC) $(FORMAT_SRC) $(JOB_SRC)
 FUZZ_FLAGS   := -max_len=65536 -timeout=10 -rss_limit_mb=2048 -dict=tests/fuzz/job.dict \
                 -artifact_prefix=$(FUZZ_BUILD)/
 
-$(FUZZ_BUILD)/fuzz_job_parse: $(FUZZ_SRC) $(wildcard include/*.h solver/*.h server/*.h)
+$(FUZZ_BUILD)/fuzz_job_parse: $(FUZZ_SRC) $(wildcard include/*.h solver/*.h format/*.h server/*.h)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRC) $(filter-out $(SAN),$(LDLIBS))
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $(FUZZ_SRC) $(LIBS_FORMAT) $(filter-out $(SAN),$(LIBS_SOLVER))
 
 fuzz: deps $(FUZZ_BUILD)/fuzz_job_parse
 	@mkdir -p $(FUZZ_BUILD)/corpus $(FUZZ_BUILD)/seed

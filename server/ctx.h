@@ -52,13 +52,15 @@ typedef struct sr_waiter {
 #define SR_HIST_BUCKETS 10
 extern const double sr_job_seconds_bounds[SR_HIST_BUCKETS]; /* constant table */
 
-typedef struct {
+typedef struct sr_server sr_server;
+
+struct sr_server {
   sr_server_config cfg;
   sr_store *store;
   struct MHD_Daemon *mhd;
   pthread_t *worker_tids;
   int nworkers;
-  pthread_t janitor_tid;
+  pthread_t janitor_tid;     /* serve.c's janitor */
   int janitor_started;
   pthread_mutex_t mu;       /* guards running, waiters; with work_cv / status_cv */
   pthread_cond_t work_cv;   /* a job was queued, or we are stopping */
@@ -74,9 +76,13 @@ typedef struct {
   atomic_long job_seconds_milli;
   atomic_long jobs_finished;
   atomic_long score_evals;
-} sr_server;
+  /* called after every status change of job `id` (from any thread; NULL: nobody listens). serve.c points it at
+   * the HTTP layer's long-poll wake-up, so that jobs.c and http.c do not call each other. */
+  void (*on_status)(sr_server *srv, const char *id);
+};
 
-/* jobs.c */
+
+/* jobs.c: the workers (the janitor that calls sr_jobs_prune and the HTTP layer's timers lives in serve.c) */
 int sr_jobs_start(sr_server *srv);
 void sr_jobs_stop(sr_server *srv);               /* interrupts running jobs (they go back to queued) and joins */
 void sr_jobs_notify(sr_server *srv);             /* a job was queued */
@@ -95,6 +101,7 @@ void sr_http_stop(sr_server *srv);
 void sr_http_resume_waiters(sr_server *srv, const char *id, int all_expired_or_any);
 /* Closes connections whose request (headers and body) has not fully arrived within conn_timeout_s of the
  * connection opening or its previous request ending, plus one second per 64 KiB of body received: a client that
- * trickles bytes never goes idle, so libmicrohttpd's idle timeout alone does not stop it. Called by the janitor. */
+ * trickles bytes never goes idle, so libmicrohttpd's idle timeout alone does not stop it. Called by serve.c's
+ * janitor. */
 void sr_http_reap_slow(sr_server *srv);
 #endif

@@ -1,6 +1,6 @@
 /* jobs.c — the job queue's workers: claim the oldest queued job, run it with progress and cancellation, write
- * its result files (write, fsync, rename) and only then commit its final status; also the janitor that prunes
- * old jobs and wakes long-polls whose time is up. */
+ * its result files (write, fsync, rename) and only then commit its final status; pruning of old jobs. It knows
+ * nothing of HTTP: a status change is announced through srv->on_status. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +156,7 @@ void sr_status_changed(sr_server *srv, const char *id) {
   pthread_mutex_lock(&srv->mu);
   pthread_cond_broadcast(&srv->status_cv);
   pthread_mutex_unlock(&srv->mu);
-  sr_http_resume_waiters(srv, id, 0);
+  if (srv->on_status) srv->on_status(srv, id); /* the HTTP layer wakes its long-polls (set by serve.c) */
 }
 
 static void observe_seconds(sr_server *srv, double secs) {
@@ -287,21 +287,6 @@ void sr_jobs_prune(sr_server *srv) {
   if (srv->cfg.retention_s > 0) sr_store_prune(srv->store, sr_now() - srv->cfg.retention_s, delete_result_files, srv);
 }
 
-/* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request;
- * every 10 s: prune. */
-static void *janitor_main(void *arg) {
-  sr_server *srv = arg;
-  int tick = 0;
-  while (!atomic_load(&srv->stopping)) {
-    struct timespec ts = {0, 100 * 1000 * 1000};
-    nanosleep(&ts, NULL);
-    sr_http_resume_waiters(srv, NULL, 1);
-    sr_http_reap_slow(srv);
-    if (++tick % 100 == 0) sr_jobs_prune(srv);
-  }
-  return NULL;
-}
-
 int sr_jobs_start(sr_server *srv) {
   srv->worker_tids = calloc((size_t)srv->cfg.workers, sizeof(pthread_t));
   if (!srv->worker_tids) return -1;
@@ -309,8 +294,7 @@ int sr_jobs_start(sr_server *srv) {
     if (pthread_create(&srv->worker_tids[i], NULL, worker_main, srv)) break;
     srv->nworkers++;
   }
-  if (pthread_create(&srv->janitor_tid, NULL, janitor_main, srv) == 0) srv->janitor_started = 1;
-  return srv->nworkers == srv->cfg.workers && srv->janitor_started ? 0 : -1;
+  return srv->nworkers == srv->cfg.workers ? 0 : -1;
 }
 
 void sr_jobs_notify(sr_server *srv) {
@@ -325,7 +309,6 @@ void sr_jobs_stop(sr_server *srv) {
   pthread_cond_broadcast(&srv->work_cv);
   pthread_mutex_unlock(&srv->mu);
   for (int i = 0; i < srv->nworkers; i++) pthread_join(srv->worker_tids[i], NULL);
-  if (srv->janitor_started) pthread_join(srv->janitor_tid, NULL);
   free(srv->worker_tids);
   srv->worker_tids = NULL;
   srv->nworkers = 0;

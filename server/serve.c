@@ -45,6 +45,25 @@ static int lock_data_dir(const char *dir) {
   return fd;
 }
 
+/* ---------------------------------------------------------------- assembly: the janitor and the status hook */
+
+static void wake_long_polls(sr_server *srv, const char *id) { sr_http_resume_waiters(srv, id, 0); }
+
+/* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request;
+ * every 10 s: prune old jobs. */
+static void *janitor_main(void *arg) {
+  sr_server *srv = arg;
+  int tick = 0;
+  while (!atomic_load(&srv->stopping)) {
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    sr_http_resume_waiters(srv, NULL, 1);
+    sr_http_reap_slow(srv);
+    if (++tick % 100 == 0) sr_jobs_prune(srv);
+  }
+  return NULL;
+}
+
 void sr_server_config_default(sr_server_config *cfg) {
   memset(cfg, 0, sizeof *cfg);
   snprintf(cfg->host, sizeof cfg->host, "127.0.0.1");
@@ -314,8 +333,12 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon: %d job(s) left running by an earlier stop go back to the queue (same seed, same "
                     "answer)\n", requeued);
   sr_jobs_prune(&srv);
-  if (sr_jobs_start(&srv)) {
+  srv.on_status = wake_long_polls;
+  if (pthread_create(&srv.janitor_tid, NULL, janitor_main, &srv) == 0) srv.janitor_started = 1;
+  if (!srv.janitor_started || sr_jobs_start(&srv)) {
     fprintf(stderr, "scorerecon serve: cannot start the worker threads\n");
+    atomic_store(&srv.stopping, 1);
+    if (srv.janitor_started) pthread_join(srv.janitor_tid, NULL);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
     close(lock_fd);
@@ -323,6 +346,8 @@ int sr_serve_main(int argc, char **argv) {
   }
   if (sr_http_start(&srv, err, sizeof err)) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
+    atomic_store(&srv.stopping, 1);
+    pthread_join(srv.janitor_tid, NULL);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
     close(lock_fd);
@@ -341,6 +366,7 @@ int sr_serve_main(int argc, char **argv) {
   sigwait(&set, &sig);
   fprintf(stderr, "scorerecon: %s: stopping (running jobs go back to the queue)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   atomic_store(&srv.stopping, 1);
+  pthread_join(srv.janitor_tid, NULL); /* within 100 ms: before the HTTP layer it calls into goes */
   sr_http_stop(&srv);
   sr_jobs_stop(&srv);
   sr_store_close(srv.store);

@@ -30,6 +30,9 @@ else
   echo "service: 0 passed, 1 failed"
   total_f=$((total_f + 1))
 fi
+# every #include within its layer (README "Layout")
+run_suite sh tests/check_layers.sh
+run_suite /usr/bin/python3 tests/check_cycles.py "$BUILD"
 # openapi.yaml under a third-party linter, where Redocly CLI is installed (skipped with a message elsewhere)
 run_suite sh tests/lint_openapi.sh
 echo "$total_p passed, $total_f failed"
