@@ -34,7 +34,8 @@ typedef enum {
   SR_ELIMIT = 3,    /* a configured limit was exceeded */
   SR_ECANCELLED = 4,
   SR_EINTERNAL = 5,
-  SR_EDIVERGED = 6  /* a chain's state became NaN or Inf: the settings are numerically unstable */
+  SR_EDIVERGED = 6, /* a chain's state became NaN or Inf: the settings are numerically unstable */
+  SR_ESYNTAX = 7    /* the text is not valid JSON (the job parser; the error gives line and column) */
 } sr_status;
 
 typedef struct {

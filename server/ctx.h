@@ -86,8 +86,14 @@ struct sr_server {
 int sr_jobs_start(sr_server *srv);
 void sr_jobs_stop(sr_server *srv);               /* interrupts running jobs (they go back to queued) and joins */
 void sr_jobs_notify(sr_server *srv);             /* a job was queued */
-/* Cancels: returns 0 cancelled (queued job), 1 cancel requested (running job), 2 not cancellable, -1 error. */
-int sr_jobs_cancel(sr_server *srv, const char *id);
+typedef enum {
+  SR_CANCEL_STORE_FULL = -2, /* the store could not write (a full disk) */
+  SR_CANCEL_ERROR = -1,      /* the store failed */
+  SR_CANCEL_DONE = 0,        /* it was queued: now cancelled */
+  SR_CANCEL_ASKED = 1,       /* it is running: it stops at its next sampler step */
+  SR_CANCEL_FINAL = 2,       /* it is final already (succeeded, failed, cancelled) */
+} sr_cancel_rc;
+sr_cancel_rc sr_jobs_cancel(sr_server *srv, const char *id);
 int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total);  /* 1 if running here */
 void sr_status_changed(sr_server *srv, const char *id);                        /* wakes waiters */
 void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap);

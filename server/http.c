@@ -359,9 +359,9 @@ void sr_http_resume_waiters(sr_server *srv, const char *id, int expired) {
 
 static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_state *rs, const char *id) {
   sr_job_row row;
-  int rc = sr_store_get(srv->store, id, &row);
-  if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
-  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  sr_store_rc rc = sr_store_get(srv->store, id, &row);
+  if (rc == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc != SR_STORE_OK) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   long wait;
   if (query_long(c, "wait", 0, srv->cfg.max_wait_s, 0, &wait))
   {
@@ -393,7 +393,7 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
       pthread_mutex_unlock(&srv->mu);
       /* the status may have changed between the read and the suspension */
       sr_job_row again;
-      if (sr_store_get(srv->store, id, &again) != 0 || strcmp(again.status, row.status))
+      if (sr_store_get(srv->store, id, &again) != SR_STORE_OK || strcmp(again.status, row.status))
         sr_http_resume_waiters(srv, id, 0);
       return MHD_YES;
     }
@@ -481,7 +481,7 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   sr_error err;
   sr_status st = sr_job_parse(rs->body, rs->len, &srv->cfg.limits, &pb, &err);
   if (st) {
-    int syntax = !strcmp(err.field, "job") && strstr(err.msg, "not valid JSON");
+    int syntax = st == SR_ESYNTAX;
     if (st == SR_ENOMEM) return problem(srv, c, 503, "out-of-memory", err.msg, err.field, "Retry-After", "5");
     return problem(srv, c, syntax ? 400 : 422,
                    syntax ? "malformed-json" : st == SR_ELIMIT ? "limit-exceeded" : "invalid-job", err.msg,
@@ -491,18 +491,19 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   char id[33], existing[40] = "";
   if (new_id(id)) return problem(srv, c, 500, "internal", "no randomness for a job id", NULL, NULL, NULL);
   /* a retry of an accepted job (same key, same body) gets its job even when the queue is full */
-  int rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, existing);
+  sr_store_rc rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, existing);
   if (rc == SR_STORE_FULL) return insufficient_storage(srv, c);
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
-  if (rc == 3) return problem(srv, c, 429, "queue-full", "the queue is full; retry later", NULL, "Retry-After", "10");
-  if (rc == 2)
+  if (rc == SR_STORE_QUEUE_FULL)
+    return problem(srv, c, 429, "queue-full", "the queue is full; retry later", NULL, "Retry-After", "10");
+  if (rc == SR_STORE_KEY_REUSED)
     return problem(srv, c, 422, "idempotency-key-reused", "this Idempotency-Key was used with another body",
                    "Idempotency-Key", NULL, NULL);
-  const char *jid = rc == 1 ? existing : id;
+  const char *jid = rc == SR_STORE_EXISTING ? existing : id;
   sr_job_row row; /* read before a worker is woken: a new job answers as queued */
-  if (sr_store_get(srv->store, jid, &row) != 0)
+  if (sr_store_get(srv->store, jid, &row) != SR_STORE_OK)
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
-  if (rc == 0) sr_jobs_notify(srv);
+  if (rc == SR_STORE_OK) sr_jobs_notify(srv);
   char loc[64];
   snprintf(loc, sizeof loc, "/v1/jobs/%s", jid);
   return send_json(srv, c, 202, job_json(srv, &row), "Location", loc);
@@ -524,14 +525,14 @@ static void remove_result_dir(sr_server *srv, const char *id) {
  * (succeeded, failed, cancelled) is purged, its row and its files (204). */
 static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, const char *id) {
   sr_job_row row;
-  int rc = sr_store_get(srv->store, id, &row);
-  if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
-  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  sr_store_rc rc = sr_store_get(srv->store, id, &row);
+  if (rc == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc != SR_STORE_OK) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   if (terminal(row.status)) {
-    int dr = sr_store_delete_finished(srv->store, id);
+    sr_store_rc dr = sr_store_delete_finished(srv->store, id);
     if (dr == SR_STORE_FULL) return insufficient_storage(srv, c);
     if (dr < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
-    if (dr == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL); /* raced */
+    if (dr == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL); /* raced */
     remove_result_dir(srv, id); /* after the row: a row never points at files that are gone */
     struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
@@ -540,8 +541,8 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
     atomic_fetch_add(&srv->http_by_code[204], 1);
     return ret;
   }
-  int cr = sr_jobs_cancel(srv, id);
-  if (cr == 1) { /* running: it stops within one sampler step; wait for that, a few seconds at most */
+  sr_cancel_rc cr = sr_jobs_cancel(srv, id);
+  if (cr == SR_CANCEL_ASKED) { /* running: it stops within one sampler step; wait for that, a few seconds at most */
     double until = sr_now() + 5;
     pthread_mutex_lock(&srv->mu);
     while (sr_now() < until) {
@@ -554,18 +555,19 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
       }
       pthread_cond_timedwait(&srv->status_cv, &srv->mu, &ts);
       pthread_mutex_unlock(&srv->mu);
-      int done = sr_store_get(srv->store, id, &row) == 0 && terminal(row.status);
+      int done = sr_store_get(srv->store, id, &row) == SR_STORE_OK && terminal(row.status);
       pthread_mutex_lock(&srv->mu);
       if (done) break;
     }
     pthread_mutex_unlock(&srv->mu);
-  } else if (cr == SR_STORE_FULL) {
+  } else if (cr == SR_CANCEL_STORE_FULL) {
     return insufficient_storage(srv, c);
   } else if (cr < 0) {
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   }
-  /* cr == 2: it finished between the read and the cancel: answer with what it is now (a second DELETE purges) */
-  if (sr_store_get(srv->store, id, &row) != 0)
+  /* SR_CANCEL_FINAL: it finished between the read and the cancel: answer with what it is now (a second DELETE
+   * purges it) */
+  if (sr_store_get(srv->store, id, &row) != SR_STORE_OK)
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   return send_json(srv, c, terminal(row.status) ? 200 : 202, job_json(srv, &row), NULL, NULL);
 }
@@ -616,9 +618,9 @@ static char *read_file(const char *path, size_t *len) {
 
 static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, const char *id, const char *file) {
   sr_job_row row;
-  int rc = sr_store_get(srv->store, id, &row);
-  if (rc == 1) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
-  if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  sr_store_rc rc = sr_store_get(srv->store, id, &row);
+  if (rc == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc != SR_STORE_OK) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   if (strcmp(row.status, "succeeded")) {
     char d[128];
     snprintf(d, sizeof d, "the job is %s: a result exists only once it has succeeded", row.status);

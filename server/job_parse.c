@@ -10,7 +10,6 @@
 #include "array_json.h"
 #include "job.h"
 #include "models.h"
-#include "safetensors.h"
 
 void sr_limits_default(sr_limits *lim) {
   lim->max_pixels = (size_t)1 << 22;      /* 2048 x 2048 */
@@ -481,11 +480,6 @@ static int parse_doubles(const cJSON *obj, const char *path, const char *key, do
 
 /* ---------------------------------------------------------------- learned priors */
 
-static void release_model_file(void *arg) {
-  sr_safetensors_close(arg);
-  free(arg);
-}
-
 static int parse_score_model(parse_ctx *c, const cJSON *v) {
   sr_error *err = c->err;
   sr_problem *pb = c->pb;
@@ -494,45 +488,15 @@ static int parse_score_model(parse_ctx *c, const cJSON *v) {
   const cJSON *m = cJSON_GetObjectItemCaseSensitive(v, "model");
   if (!cJSON_IsString(m)) return sr_fail(err, SR_EINVAL, "prior.model", "must be the name of a model (see `scorerecon "
                                          "models` or GET /v1/models)"), -1;
-  const char *name = m->valuestring;
-  size_t nl = strlen(name);
-  int ok = nl >= 1 && nl <= 64 && name[0] != '.';
-  for (size_t i = 0; ok && i < nl; i++)
-    ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
-         name[i] == '-' || name[i] == '_' || name[i] == '.';
-  if (!ok) return sr_fail(err, SR_EINVAL, "prior.model", "must be 1 to 64 letters, digits, '-', '_' or '.'"), -1;
-  char path[1400];
-  snprintf(path, sizeof path, "%s/%s.safetensors", c->lim->models_dir ? c->lim->models_dir : "models", name);
-  sr_safetensors *file = calloc(1, sizeof *file);
-  if (!file) return sr_fail(err, SR_ENOMEM, "prior.model", "out of memory"), -1;
-  sr_error e2;
-  if (access(path, R_OK)) {
-    free(file);
-    return sr_fail(err, SR_EINVAL, "prior.model", "\"%s\" is not an installed model (no %s)", name, path), -1;
-  }
-  if (sr_safetensors_open(path, file, &e2)) {
-    free(file);
-    return sr_fail(err, e2.code, "prior.model", "%s", e2.msg), -1;
-  }
-  sr_unet *net = sr_unet_create(&file->set, &e2);
-  if (!net) {
-    release_model_file(file);
-    return sr_fail(err, e2.code, "prior.model", "%s: %s", name, e2.msg), -1;
-  }
   size_t h, w;
-  double smin, smax;
-  sr_unet_info(net, &h, &w, &smin, &smax);
+  pb->prior = sr_model_load_prior(c->lim->models_dir, m->valuestring, &h, &w, &c->model_sampler, err);
+  if (!pb->prior) return -1;
   if (pb->rank != 2 || pb->shape[0] != h || pb->shape[1] != w) {
-    sr_unet_free(net);
-    release_model_file(file);
     char s1[64];
     return sr_fail(err, SR_EINVAL, "shape", "%s does not match model %s's image size [%zu,%zu]",
-                   sr_shape_str(pb->rank, pb->shape, s1, sizeof s1), name, h, w), -1;
+                   sr_shape_str(pb->rank, pb->shape, s1, sizeof s1), m->valuestring, h, w), -1;
   }
-  for (size_t i = 0; i < file->nmeta; i++)
-    if (!strcmp(file->keys[i], "sampler")) c->model_sampler = cJSON_Parse(file->vals[i]);
-  pb->prior = sr_prior_score_model(net, release_model_file, file, err);
-  return pb->prior ? 0 : -1;
+  return 0;
 }
 
 /* {"type": "ising", "coupling": J, "field": h, "boundary": "free" | "periodic", "values": [a, b]} */
@@ -1092,7 +1056,7 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
     for (size_t i = 0; i < off && i < len; i++) {
       if (text[i] == '\n') { line++; col = 1; } else col++;
     }
-    return sr_fail(err, SR_EINVAL, "job", "is not valid JSON (line %zu, column %zu)", line, col);
+    return sr_fail(err, SR_ESYNTAX, "job", "is not valid JSON (line %zu, column %zu)", line, col);
   }
   char path[512] = "";
   parse_ctx c = {lim, err, pb, NULL};

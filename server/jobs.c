@@ -227,7 +227,8 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
   /* The final status must land, or the job would stay `running` until a restart: retry with back-off while the
    * store cannot write (a full disk), until it commits or the server stops (then the restart requeues it). */
   for (double pause = 0.1;; pause = pause < 5 ? pause * 2 : 5) {
-    int rc = sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL, field);
+    sr_store_rc rc = sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL,
+                                         field);
     if (rc >= 0 || atomic_load(&srv->stopping)) break;
     sleep_unless_stopping(srv, pause);
   }
@@ -250,8 +251,8 @@ static void *worker_main(void *arg) {
     sr_job_row row;
     char *doc = NULL;
     size_t len = 0;
-    int rc = sr_store_claim(srv->store, sr_now(), &row, &doc, &len);
-    if (rc == 0) {
+    sr_store_rc rc = sr_store_claim(srv->store, sr_now(), &row, &doc, &len);
+    if (rc == SR_STORE_OK) {
       backoff = 0;
       run_job(srv, &row, doc, len);
       free(doc);
@@ -314,13 +315,14 @@ void sr_jobs_stop(sr_server *srv) {
   srv->nworkers = 0;
 }
 
-int sr_jobs_cancel(sr_server *srv, const char *id) {
-  int rc = sr_store_set_status(srv->store, id, "queued", "cancelled", sr_now(), NULL, NULL);
-  if (rc == 0) {
+sr_cancel_rc sr_jobs_cancel(sr_server *srv, const char *id) {
+  sr_store_rc rc = sr_store_set_status(srv->store, id, "queued", "cancelled", sr_now(), NULL, NULL);
+  if (rc == SR_STORE_OK) {
     sr_status_changed(srv, id);
-    return 0;
+    return SR_CANCEL_DONE;
   }
-  if (rc < 0) return rc;
+  if (rc == SR_STORE_FULL) return SR_CANCEL_STORE_FULL;
+  if (rc < 0) return SR_CANCEL_ERROR;
   /* Not queued any more. A worker registers a job in `running` right after claiming it, so a job the store
    * calls running may need a moment to appear: look for up to a second. */
   for (int tries = 0; tries < 100; tries++) {
@@ -332,13 +334,13 @@ int sr_jobs_cancel(sr_server *srv, const char *id) {
         found = 1;
       }
     pthread_mutex_unlock(&srv->mu);
-    if (found) return 1;
+    if (found) return SR_CANCEL_ASKED;
     sr_job_row row;
-    if (sr_store_get(srv->store, id, &row) != 0 || strcmp(row.status, "running")) return 2;
+    if (sr_store_get(srv->store, id, &row) != SR_STORE_OK || strcmp(row.status, "running")) return SR_CANCEL_FINAL;
     struct timespec ts = {0, 10 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
-  return 2;
+  return SR_CANCEL_FINAL;
 }
 
 int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total) {

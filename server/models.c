@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "safetensors.h"
 
@@ -163,4 +164,54 @@ cJSON *sr_models_json(const char *dir) {
     free(names[i]);
   }
   return o;
+}
+
+/* ---------------------------------------------------------------- loading one model */
+
+static void release_model_file(void *arg) {
+  sr_safetensors_close(arg);
+  free(arg);
+}
+
+sr_prior *sr_model_load_prior(const char *dir, const char *name, size_t *h, size_t *w, cJSON **sampler,
+                              sr_error *err) {
+  *sampler = NULL;
+  size_t nl = strlen(name);
+  int ok = nl >= 1 && nl <= 64 && name[0] != '.';
+  for (size_t i = 0; ok && i < nl; i++) /* a name, never a path */
+    ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= 'A' && name[i] <= 'Z') || (name[i] >= '0' && name[i] <= '9') ||
+         name[i] == '-' || name[i] == '_' || name[i] == '.';
+  if (!ok) {
+    sr_fail(err, SR_EINVAL, "prior.model", "must be 1 to 64 letters, digits, '-', '_' or '.'");
+    return NULL;
+  }
+  char path[1400];
+  snprintf(path, sizeof path, "%s/%s.safetensors", dir ? dir : "models", name);
+  if (access(path, R_OK)) {
+    sr_fail(err, SR_EINVAL, "prior.model", "\"%s\" is not an installed model (no %s)", name, path);
+    return NULL;
+  }
+  sr_safetensors *file = calloc(1, sizeof *file);
+  if (!file) {
+    sr_fail(err, SR_ENOMEM, "prior.model", "out of memory");
+    return NULL;
+  }
+  sr_error e2;
+  if (sr_safetensors_open(path, file, &e2)) {
+    free(file);
+    sr_fail(err, e2.code, "prior.model", "%s", e2.msg);
+    return NULL;
+  }
+  sr_unet *net = sr_unet_create(&file->set, &e2);
+  if (!net) {
+    release_model_file(file);
+    sr_fail(err, e2.code, "prior.model", "%s: %s", name, e2.msg);
+    return NULL;
+  }
+  double smin, smax;
+  sr_unet_info(net, h, w, &smin, &smax);
+  const char *rec = meta(file, "sampler");
+  sr_prior *p = sr_prior_score_model(net, release_model_file, file, err); /* owns net and file from here */
+  if (p && rec) *sampler = cJSON_Parse(rec);
+  return p;
 }

@@ -28,4 +28,10 @@ cJSON *sr_auto_sampler(const char *prior_type, const char *op_kind);
 /* Marks a parsed sampler as chosen by "auto" (the result echoes "auto": true) and asks whether it was. */
 void sr_sampler_mark_auto(sr_sampler_cfg *s);
 int sr_sampler_is_auto(const sr_sampler_cfg *s);
+/* The one place a score model is loaded: DIR/NAME.safetensors (NAME: 1 to 64 letters, digits, '-', '_', '.'; dir
+ * NULL: "models") is mapped, its network built and returned as a prior, which owns both (sr_prior_free releases
+ * them). *h, *w: the model's image size; *sampler: its recommended sampler from the file's metadata, parsed (a new
+ * cJSON object, caller frees; NULL if none). Errors name "prior.model". */
+sr_prior *sr_model_load_prior(const char *dir, const char *name, size_t *h, size_t *w, cJSON **sampler,
+                              sr_error *err);
 #endif

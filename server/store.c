@@ -83,7 +83,7 @@ void sr_store_close(sr_store *st) {
 
 /* After a failed write: SR_STORE_FULL when the file system is full (SQLite maps ENOSPC to SQLITE_FULL), else
  * SR_STORE_ERROR; logged once per failure, so a full disk names itself in the server log. */
-static int write_error(sr_store *st, const char *what) {
+static sr_store_rc write_error(sr_store *st, const char *what) {
   int code = sqlite3_errcode(st->db);
   st->write_failed = 1;
   fprintf(stderr, "scorerecon: job store: %s failed: %s\n", what, sqlite3_errmsg(st->db));
@@ -92,12 +92,12 @@ static int write_error(sr_store *st, const char *what) {
 
 /* COMMIT, or ROLLBACK when the commit itself fails (a full disk fails here, at the WAL append): a failed COMMIT
  * leaves the transaction open, and the next BEGIN would fail for ever. Returns 0 or a write_error code. */
-static int commit(sr_store *st, const char *what) {
+static sr_store_rc commit(sr_store *st, const char *what) {
   if (sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK) {
     st->write_failed = 0;
-    return 0;
+    return SR_STORE_OK;
   }
-  int rc = write_error(st, what);
+  sr_store_rc rc = write_error(st, what);
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   return rc;
 }
@@ -112,7 +112,7 @@ static sqlite3_stmt *prep(sr_store *st, const char *sql) {
   return s;
 }
 
-int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
+sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
                     long queue_max, char existing_id[40]) {
   int rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
@@ -130,19 +130,19 @@ int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, c
       snprintf(existing_id, 40, "%s", (const char *)sqlite3_column_text(q, 0));
       const void *d = sqlite3_column_blob(q, 1);
       size_t dl = (size_t)sqlite3_column_bytes(q, 1);
-      rc = (dl == len && (len == 0 || memcmp(d, doc, len) == 0)) ? 1 : 2;
+      rc = (dl == len && (len == 0 || memcmp(d, doc, len) == 0)) ? SR_STORE_EXISTING : SR_STORE_KEY_REUSED;
     }
     sqlite3_finalize(q);
     if (r != SQLITE_ROW && r != SQLITE_DONE) goto out;
-    if (rc > 0) goto out;
+    if (rc != SR_STORE_ERROR) goto out;
   }
   if (queue_max > 0) { /* in the same transaction: concurrent submissions cannot overfill the queue */
     sqlite3_stmt *q = prep(st, "SELECT count(*) FROM jobs WHERE status = 'queued'");
     if (!q) goto out;
     int r = sqlite3_step(q);
-    if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) >= queue_max) rc = 3;
+    if (r == SQLITE_ROW && sqlite3_column_int64(q, 0) >= queue_max) rc = SR_STORE_QUEUE_FULL;
     sqlite3_finalize(q);
-    if (r != SQLITE_ROW || rc == 3) goto out;
+    if (r != SQLITE_ROW || rc == SR_STORE_QUEUE_FULL) goto out;
   }
   sqlite3_stmt *s = prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc) VALUES(?, 'queued', ?, ?, ?)");
   if (s) {
@@ -151,18 +151,18 @@ int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, c
     if (idem_key) sqlite3_bind_text(s, 3, idem_key, -1, SQLITE_STATIC);
     else sqlite3_bind_null(s, 3);
     sqlite3_bind_blob(s, 4, doc, (int)len, SQLITE_STATIC);
-    rc = sqlite3_step(s) == SQLITE_DONE ? 0 : write_error(st, "insert");
+    rc = sqlite3_step(s) == SQLITE_DONE ? SR_STORE_OK : write_error(st, "insert");
     sqlite3_finalize(s);
   }
 out:
-  if (rc == 0) rc = commit(st, "insert");
+  if (rc == SR_STORE_OK) rc = commit(st, "insert");
   else rollback(st);
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
 
-int sr_store_get(sr_store *st, const char *id, sr_job_row *row) {
-  int rc = -1;
+sr_store_rc sr_store_get(sr_store *st, const char *id, sr_job_row *row) {
+  sr_store_rc rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
   sqlite3_stmt *s = prep(st, "SELECT " COLS " FROM jobs WHERE id = ?");
   if (s) {
@@ -170,9 +170,9 @@ int sr_store_get(sr_store *st, const char *id, sr_job_row *row) {
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
       read_row(s, row);
-      rc = 0;
+      rc = SR_STORE_OK;
     } else if (r == SQLITE_DONE) {
-      rc = 1;
+      rc = SR_STORE_NONE;
     }
     sqlite3_finalize(s);
   }
@@ -208,8 +208,8 @@ int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long b
   return n;
 }
 
-int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len) {
-  int rc = SR_STORE_ERROR;
+sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len) {
+  sr_store_rc rc = SR_STORE_ERROR;
   *doc = NULL;
   pthread_mutex_lock(&st->mu);
   if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -220,7 +220,7 @@ int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t
   if (!s) goto done;
   int r = sqlite3_step(s);
   if (r == SQLITE_DONE) {
-    rc = 1;
+    rc = SR_STORE_NONE;
   } else if (r == SQLITE_ROW) {
     read_row(s, row);
     *len = (size_t)sqlite3_column_bytes(s, 11);
@@ -228,11 +228,11 @@ int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t
     if (*doc) {
       memcpy(*doc, sqlite3_column_blob(s, 11), *len);
       (*doc)[*len] = 0;
-      rc = 0;
+      rc = SR_STORE_OK;
     }
   }
   sqlite3_finalize(s);
-  if (rc == 0) {
+  if (rc == SR_STORE_OK) {
     sqlite3_stmt *u = prep(st, "UPDATE jobs SET status = 'running', started = ?, attempts = attempts + 1, step = 0 "
                                "WHERE id = ?");
     if (!u) rc = SR_STORE_ERROR;
@@ -243,15 +243,15 @@ int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t
       sqlite3_finalize(u);
     }
     /* the claim holds only once COMMIT succeeds: a full disk fails there, and the job must stay queued */
-    if (rc == 0) rc = commit(st, "claim");
-    if (rc == 0) {
+    if (rc == SR_STORE_OK) rc = commit(st, "claim");
+    if (rc == SR_STORE_OK) {
       snprintf(row->status, sizeof row->status, "running");
       row->started = now;
       row->attempts++;
     }
   }
 done:
-  if (rc != 0) {
+  if (rc != SR_STORE_OK) {
     free(*doc);
     *doc = NULL;
     rollback(st);
@@ -261,9 +261,9 @@ unlock:
   return rc;
 }
 
-int sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
-                        const char *error, const char *field) {
-  int rc = -1;
+sr_store_rc sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
+                                const char *error, const char *field) {
+  sr_store_rc rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
   int final = strcmp(to, "queued") && strcmp(to, "running");
   sqlite3_stmt *s = prep(st, from ? "UPDATE jobs SET status = ?1, finished = ?2, error = ?3, error_field = ?4 "
@@ -278,7 +278,7 @@ int sr_store_set_status(sr_store *st, const char *id, const char *from, const ch
     sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
     if (from) sqlite3_bind_text(s, 6, from, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_DONE) {
-      rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
+      rc = sqlite3_changes(st->db) > 0 ? SR_STORE_OK : SR_STORE_NONE;
       st->write_failed = 0;
     } else {
       rc = write_error(st, "status update");
@@ -289,8 +289,8 @@ int sr_store_set_status(sr_store *st, const char *id, const char *from, const ch
   return rc;
 }
 
-int sr_store_set_progress(sr_store *st, const char *id, long step, long total) {
-  int rc = -1;
+sr_store_rc sr_store_set_progress(sr_store *st, const char *id, long step, long total) {
+  sr_store_rc rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
   sqlite3_stmt *s = prep(st, "UPDATE jobs SET step = ?, total = ? WHERE id = ?");
   if (s) {
@@ -298,7 +298,7 @@ int sr_store_set_progress(sr_store *st, const char *id, long step, long total) {
     sqlite3_bind_int64(s, 2, total);
     sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_DONE) {
-      rc = 0;
+      rc = SR_STORE_OK;
       st->write_failed = 0;
     } else {
       rc = write_error(st, "progress update");
@@ -372,14 +372,14 @@ int sr_store_ok(sr_store *st) {
   return ok;
 }
 
-int sr_store_delete_finished(sr_store *st, const char *id) {
-  int rc = SR_STORE_ERROR;
+sr_store_rc sr_store_delete_finished(sr_store *st, const char *id) {
+  sr_store_rc rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
   sqlite3_stmt *s = prep(st, "DELETE FROM jobs WHERE id = ? AND status IN ('succeeded','failed','cancelled')");
   if (s) {
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     if (sqlite3_step(s) == SQLITE_DONE) {
-      rc = sqlite3_changes(st->db) > 0 ? 0 : 1;
+      rc = sqlite3_changes(st->db) > 0 ? SR_STORE_OK : SR_STORE_NONE;
       st->write_failed = 0;
     } else {
       rc = write_error(st, "delete");

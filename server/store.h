@@ -7,9 +7,16 @@
 
 typedef struct sr_store sr_store;
 
-/* Return codes of the writing calls besides their own 0/1/2/3: */
-#define SR_STORE_ERROR (-1) /* the database failed (logged) */
-#define SR_STORE_FULL (-2)  /* the file system is full: the write did not happen; retry once space is back */
+/* What a store call answers. Negative: it failed; the store is unchanged. */
+typedef enum {
+  SR_STORE_FULL = -2,       /* the file system is full: the write did not happen; retry once space is back */
+  SR_STORE_ERROR = -1,      /* the database failed (logged) */
+  SR_STORE_OK = 0,          /* done (found, inserted, claimed, changed, deleted) */
+  SR_STORE_NONE = 1,        /* no such job, none queued, or not in the status asked for */
+  SR_STORE_EXISTING = 2,    /* insert: the Idempotency-Key was used with this very body: existing_id is that job */
+  SR_STORE_KEY_REUSED = 3,  /* insert: the Idempotency-Key was used with another body */
+  SR_STORE_QUEUE_FULL = 4,  /* insert: queue_max jobs are queued already */
+} sr_store_rc;
 
 typedef struct {
   long seq;
@@ -26,24 +33,23 @@ typedef struct {
 int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap);
 void sr_store_close(sr_store *st);
 
-/* Inserts a queued job. With an idempotency key already used: returns 1 and fills existing_id when the stored
- * document is byte-identical, 2 when it differs (whether or not the queue is full). Otherwise returns 3 when
- * queue_max > 0 jobs are already queued, -1 on a database error, 0 on insert. One transaction throughout. */
-int sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
+/* Inserts a queued job. With an idempotency key already used: EXISTING (existing_id filled) when the stored
+ * document is byte-identical, KEY_REUSED when it differs (whether or not the queue is full). Otherwise QUEUE_FULL
+ * when queue_max > 0 jobs are already queued, or OK. One transaction throughout. */
+sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
                     long queue_max, char existing_id[40]);
-int sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* 0 found, 1 absent, -1 error */
+sr_store_rc sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* OK, NONE (absent) or an error */
 /* Jobs newest first, before_seq > 0 for the page after it; statuses: up to 5 status names to match any of (nstatus 0:
  * every status). */
 int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long before_seq, int limit,
                   sr_job_row *rows);
-/* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); 1 = none; <0 when
- * the claim could not be committed (the job stays queued). */
-int sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);
-/* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed; returns 0 if
- * changed, 1 if not, -1 on error. */
-int sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
+/* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); NONE: nothing queued;
+ * an error when the claim could not be committed (the job stays queued). */
+sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);
+/* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed: OK, or NONE. */
+sr_store_rc sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
                         const char *error, const char *field);
-int sr_store_set_progress(sr_store *st, const char *id, long step, long total);
+sr_store_rc sr_store_set_progress(sr_store *st, const char *id, long step, long total);
 /* Jobs left running by a crash go back to the queue; returns how many. */
 int sr_store_requeue_running(sr_store *st);
 /* counts[0..4] = queued running succeeded failed cancelled */
@@ -51,8 +57,8 @@ int sr_store_counts(sr_store *st, long counts[5]);
 /* Deletes finished jobs that finished before `before`; for each, calls on_delete(user, id) first. */
 int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, const char *id), void *user);
 int sr_store_ok(sr_store *st);   /* 1 if a read through the table and its index succeeds */
-/* Deletes a job row that is succeeded, failed or cancelled: 0 deleted, 1 absent or not finished, <0 error. */
-int sr_store_delete_finished(sr_store *st, const char *id);
+/* Deletes a job row that is succeeded, failed or cancelled: OK, or NONE (absent or not finished). */
+sr_store_rc sr_store_delete_finished(sr_store *st, const char *id);
 /* 1 unless the last write failed and a small probe write still fails (then 0). */
 int sr_store_writable(sr_store *st, double now);
 #endif

@@ -35,6 +35,7 @@ const char *sr_status_name(sr_status s) {
   case SR_ECANCELLED: return "cancelled";
   case SR_EINTERNAL: return "internal error";
   case SR_EDIVERGED: return "diverged";
+  case SR_ESYNTAX: return "not JSON";
   }
   return "unknown";
 }

@@ -79,13 +79,13 @@ typedef struct {
 
 static const bad_case BAD[] = {
     /* ---- the document */
-    {"{'shape':[4,4],", "job", "is not valid JSON (line 1, column", 0},
-    {NONE1 VALID_TAIL " x", "job", "is not valid JSON", 0},
-    {"", "job", "is not valid JSON (line 1, column 1)", 0},
-    {"{'shape':[4],\n 'seed': }", "job", "(line 2, column", 0},
+    {"{'shape':[4,4],", "job", "is not valid JSON (line 1, column", SR_ESYNTAX},
+    {NONE1 VALID_TAIL " x", "job", "is not valid JSON", SR_ESYNTAX},
+    {"", "job", "is not valid JSON (line 1, column 1)", SR_ESYNTAX},
+    {"{'shape':[4],\n 'seed': }", "job", "(line 2, column", SR_ESYNTAX},
     {"[1, 2]", "job", "must be a JSON object", 0},
     {"'hello'", "job", "must be a JSON object", 0},
-    {NONE1 VALID_TAIL ",", "job", "is not valid JSON", 0},
+    {NONE1 VALID_TAIL ",", "job", "is not valid JSON", SR_ESYNTAX},
     {NONE1 "," GAUSS "," LANGEVIN ",'extra':1}", "extra", "is not a known field (known here: shape,", 0},
     {NONE1 "," GAUSS "," LANGEVIN ",'seed':1,'seed':2}", "seed", "appears more than once in its object", 0},
     {NONE1 ",'prior':{'type':'gaussian','std':1,'std':2}," LANGEVIN "}", "prior.std", "appears more than once", 0},
@@ -347,7 +347,7 @@ static const bad_case BAD[] = {
      "must be larger than sampler.sigma_min", 0},
     {MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','levels':1}}", "sampler.levels", "must be between 2", 0},
     /* ---- num_samples, seed, ground truth, outputs, work limits */
-    {NONE1 VALID_TAIL ",'num_samples':0}", "job", "is not valid JSON", 0},
+    {NONE1 VALID_TAIL ",'num_samples':0}", "job", "is not valid JSON", SR_ESYNTAX},
     {NONE1 ",'num_samples':0" VALID_TAIL, "num_samples", "must be between 1 and 4096", 0},
     {NONE1 ",'num_samples':4097" VALID_TAIL, "num_samples", "must be between 1 and 4096", 0},
     {NONE1 ",'num_samples':'8'" VALID_TAIL, "num_samples", "must be a number", 0},
