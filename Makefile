@@ -25,7 +25,8 @@ LDLIBS  := $(LIBS_FORMAT) $(LIBS_SERVICE) $(LIBS_SOLVER)
 # The layers, lowest first (README "Layout"):
 #   solver/  numerics: arrays, operators, priors, samplers, networks           sees include/ solver/
 #   format/  file formats: safetensors, .npy, PNG, the JSON ARRAY codec       sees include/ format/
-#   job      server/job_parse.c, models.c, result_write.c: the job document  sees include/ format/ server/
+#   job      server/job_parse.c, models.c, result_write.c, options.c: the job  sees include/ format/ server/
+#            document, its limits and the table of options
 #   service  server/http.c, jobs.c, store.c, serve.c, main.c                  sees include/ format/ server/
 # Each directory is compiled with only the include paths of its layer and those below, so a header of a higher
 # layer does not compile there; `make check-layers` (part of make test) also reads every #include.
@@ -38,7 +39,7 @@ INC_tools  := -Iinclude
 
 SOLVER_SRC  := $(wildcard solver/*.c)
 FORMAT_SRC  := $(wildcard format/*.c)
-JOB_SRC     := server/job_parse.c server/models.c server/result_write.c
+JOB_SRC     := server/job_parse.c server/models.c server/result_write.c server/options.c
 SERVICE_SRC := server/http.c server/jobs.c server/serve.c server/store.c
 TEST_SRC    := $(wildcard tests/*.c)
 # bench/problems.c is no program: the set-up bench_quality and bench_samplers share (linked into both below).

@@ -2,36 +2,16 @@
  * metrics. Everything a request handler or worker touches lives here; there is no other mutable global. */
 #ifndef SR_CTX_H
 #define SR_CTX_H
-/* The largest bearer token a --token-file may hold (bytes, after trailing white space is stripped). */
-#define SR_TOKEN_MAX 4096
-
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "config.h"
 #include "job.h"
 #include "store.h"
 
 struct MHD_Daemon;
 struct MHD_Connection;
 
-typedef struct {
-  char host[256];
-  int port;
-  char data_dir[1024];
-  char models_dir[1024];
-  char token[SR_TOKEN_MAX + 1]; /* empty = no authentication; a longer token file is refused at start */
-  int workers;              /* jobs run at once */
-  int job_threads;          /* threads inside one job (sr_run) */
-  int http_threads;         /* libmicrohttpd thread pool */
-  long queue_max;           /* queued jobs before 429 */
-  double retention_s;       /* finished jobs are pruned after this many seconds (0 = keep) */
-  unsigned conn_timeout_s, max_connections, per_ip_connections;
-  int max_wait_s;           /* ?wait= upper bound */
-  size_t min_free_bytes;    /* free space the data dir keeps: below it POST answers 507 and /readyz 503 */
-  sr_limits limits;         /* job limits; limits.max_doc_bytes is the request body limit */
-} sr_server_config;
-
-void sr_server_config_default(sr_server_config *cfg);
 
 /* A job being run by a worker: progress and the cancel flag, read by handlers. */
 typedef struct sr_running {

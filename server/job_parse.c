@@ -11,15 +11,6 @@
 #include "job.h"
 #include "models.h"
 
-void sr_limits_default(sr_limits *lim) {
-  lim->max_pixels = (size_t)1 << 22;      /* 2048 x 2048 */
-  lim->max_samples = 4096;
-  lim->max_chain_steps = 1e8;
-  lim->max_output_values = 1e9 / 4;       /* 1 GB of float32 */
-  lim->max_doc_bytes = (size_t)256 << 20;
-  lim->max_json_values = (size_t)1 << 18; /* a 512 x 512 image as nested lists; about 20 MB of parse tree */
-  lim->models_dir = "models";
-}
 
 typedef struct {
   const sr_limits *lim;

@@ -264,8 +264,9 @@ done
 # serve --help: every option with its variable, default and range
 run_bin "$T/os" "$T/es" serve --help
 check "serve --help exits 0" rc_is 0
-check "serve --help shows defaults" has "$T/os" "(default 127.0.0.1:8080)"
-check "serve --help shows ranges" has "$T/os" "SCORERECON_WORKERS             jobs run at once (default 1, range 1 .. 256)"
+check "serve --help shows defaults" has "$T/os" "(default 127.0.0.1:8080, range port 0-65535)"
+check "serve --help shows ranges" has "$T/os" "SCORERECON_WORKERS             jobs run at once (default 1, range 1-256)"
+check "serve --help says what a limit does" has "$T/os" "(default 33554432 (32 MiB), range 1024-1e9; over it: 413 body-too-large)"
 # an unwritable -o is found before the job runs: a job of 2·10^7 Langevin steps (minutes) fails at once
 sed 's/"steps": 200/"steps": 20000000/' "$T/job.json" >"$T/long.json"
 t0=$(date +%s)

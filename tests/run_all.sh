@@ -32,6 +32,7 @@ else
 fi
 # every #include within its layer (README "Layout")
 run_suite sh tests/check_layers.sh
+run_suite sh tests/check_options.sh "$BUILD/scorerecon"
 run_suite /usr/bin/python3 tests/check_cycles.py "$BUILD"
 # openapi.yaml under a third-party linter, where Redocly CLI is installed (skipped with a message elsewhere)
 run_suite sh tests/lint_openapi.sh

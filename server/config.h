@@ -1,0 +1,28 @@
+/* config.h — the service's configuration, plain data: what `scorerecon serve` is told by its flags and
+ * environment variables (server/options.c holds the table of them, with their defaults and ranges). */
+#ifndef SR_CONFIG_H
+#define SR_CONFIG_H
+#include <stddef.h>
+
+#include "job.h"
+
+/* The largest bearer token a --token-file may hold (bytes, after trailing white space is stripped). */
+#define SR_TOKEN_MAX 4096
+
+typedef struct {
+  char host[256];
+  int port;
+  char data_dir[1024];
+  char models_dir[1024];
+  char token[SR_TOKEN_MAX + 1]; /* empty = no authentication; a longer token file is refused at start */
+  int workers;              /* jobs run at once */
+  int job_threads;          /* threads inside one job (sr_run) */
+  int http_threads;         /* libmicrohttpd thread pool */
+  long queue_max;           /* queued jobs before 429 */
+  double retention_s;       /* finished jobs are pruned after this many seconds (0 = keep) */
+  unsigned conn_timeout_s, max_connections, per_ip_connections;
+  int max_wait_s;           /* ?wait= upper bound */
+  size_t min_free_bytes;    /* free space the data dir keeps: below it POST answers 507 and /readyz 503 */
+  sr_limits limits;         /* job limits; limits.max_doc_bytes is the request body limit */
+} sr_server_config;
+#endif
