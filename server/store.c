@@ -102,6 +102,19 @@ static sr_store_rc commit(sr_store *st, const char *what) {
   return rc;
 }
 
+/* Runs one bound UPDATE or DELETE and finalizes it: OK when it changed a row, NONE when none matched. */
+static sr_store_rc step_write(sr_store *st, sqlite3_stmt *s, const char *what) {
+  sr_store_rc rc;
+  if (sqlite3_step(s) == SQLITE_DONE) {
+    rc = sqlite3_changes(st->db) > 0 ? SR_STORE_OK : SR_STORE_NONE;
+    st->write_failed = 0;
+  } else {
+    rc = write_error(st, what);
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
+
 static void rollback(sr_store *st) {
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -277,13 +290,7 @@ sr_store_rc sr_store_set_status(sr_store *st, const char *id, const char *from, 
     sqlite3_bind_text(s, 4, field ? field : "", -1, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, id, -1, SQLITE_STATIC);
     if (from) sqlite3_bind_text(s, 6, from, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_DONE) {
-      rc = sqlite3_changes(st->db) > 0 ? SR_STORE_OK : SR_STORE_NONE;
-      st->write_failed = 0;
-    } else {
-      rc = write_error(st, "status update");
-    }
-    sqlite3_finalize(s);
+    rc = step_write(st, s, "status update");
   }
   pthread_mutex_unlock(&st->mu);
   return rc;
@@ -378,13 +385,7 @@ sr_store_rc sr_store_delete_finished(sr_store *st, const char *id) {
   sqlite3_stmt *s = prep(st, "DELETE FROM jobs WHERE id = ? AND status IN ('succeeded','failed','cancelled')");
   if (s) {
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_DONE) {
-      rc = sqlite3_changes(st->db) > 0 ? SR_STORE_OK : SR_STORE_NONE;
-      st->write_failed = 0;
-    } else {
-      rc = write_error(st, "delete");
-    }
-    sqlite3_finalize(s);
+    rc = step_write(st, s, "delete");
   }
   pthread_mutex_unlock(&st->mu);
   return rc;

@@ -1266,6 +1266,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def fill_up(path):
+    """Writes zeros to path until the file system is full."""
+    with open(path, "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
 def test_disk_full():
     """The data dir on a small tmpfs, filled up while a job runs and another waits: POST 507, /readyz 503, no busy
     loop, no job left running for ever; all well again, without a restart, once space is back."""
@@ -1291,13 +1302,7 @@ def test_disk_full():
         wait_progress(port, long_job, 0.0, 30)
         queued = submit(port, image_job(8, 8, 50, samples=2, seed=2)).json()["id"]
         filler = os.path.join(mnt, "filler")
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        fill_up(filler)
         r = submit(port, image_job(8, 8, 50, samples=2, seed=3))
         ok(problem_is(r, 507, "insufficient-storage") and int(r.header("Retry-After") or "0") > 0,
            "disk full: POST answers 507 with Retry-After", r)
@@ -1332,13 +1337,7 @@ def test_disk_full():
         # a result that cannot be written: the job fails with a clear error, not left running
         jid = submit(port, image_job(64, 64, 30000, samples=4, seed=42, b64=True)).json()["id"]
         wait_progress(port, jid, 0.0, 30)
-        with open(filler, "wb") as f:
-            try:
-                while True:
-                    f.write(b"\0" * 65536)
-                    f.flush()
-            except OSError:
-                pass
+        fill_up(filler)
         deadline = time.time() + 60
         while time.time() < deadline:  # until the sampler is done (its status may not land while the disk is full)
             j = request(port, "GET", "/v1/jobs/" + jid).json()
