@@ -207,6 +207,8 @@ static cJSON *job_json(sr_server *srv, const sr_job_row *row) {
   cJSON_AddNumberToObject(p, "total", (double)total);
   cJSON_AddNumberToObject(p, "fraction", total > 0 ? (double)step / (double)total : 0.0);
   cJSON_AddNumberToObject(o, "attempts", row->attempts);
+  cJSON *labels = cJSON_Parse(row->labels);
+  cJSON_AddItemToObject(o, "labels", labels ? labels : cJSON_CreateObject());
   if (row->error[0]) {
     cJSON *e = cJSON_AddObjectToObject(o, "error");
     cJSON_AddStringToObject(e, "detail", row->error);
@@ -218,6 +220,8 @@ static cJSON *job_json(sr_server *srv, const sr_job_row *row) {
   cJSON_AddStringToObject(l, "self", b);
   snprintf(b, sizeof b, "/v1/jobs/%s/result", row->id);
   cJSON_AddStringToObject(l, "result", b);
+  snprintf(b, sizeof b, "/v1/jobs/%s/job", row->id);
+  cJSON_AddStringToObject(l, "job", b);
   return o;
 }
 
@@ -401,15 +405,32 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
   return send_json(srv, c, 200, job_json(srv, &row), NULL, NULL);
 }
 
-/* ?status= may repeat: the statuses named, each once, and whether one was not a status. */
+/* ?status= and ?label=k:v may repeat: the statuses named, each once; the labels (all must match); what was bad. */
 typedef struct {
   const char *names[5];
   int n, bad;
+  sr_labels labels;
+  int bad_label;
 } status_filter;
 
 static enum MHD_Result collect_status(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
   (void)kind;
   status_filter *f = cls;
+  if (!strcmp(key, "label")) {
+    const char *colon = value ? strchr(value, ':') : NULL;
+    size_t kl = colon ? (size_t)(colon - value) : 0;
+    if (!colon || kl > SR_LABEL_KEY_MAX || f->labels.n == SR_LIST_LABELS) {
+      f->bad_label = 1;
+      return MHD_YES;
+    }
+    sr_labels *l = &f->labels;
+    memcpy(l->key[l->n], value, kl);
+    l->key[l->n][kl] = 0;
+    snprintf(l->value[l->n], sizeof l->value[l->n], "%s", colon + 1);
+    if (!sr_label_key_ok(l->key[l->n]) || !sr_label_value_ok(colon + 1)) f->bad_label = 1;
+    else l->n++;
+    return MHD_YES;
+  }
   if (strcmp(key, "status")) return MHD_YES;
   static const char *const all[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
   int which = -1;
@@ -438,9 +459,12 @@ static enum MHD_Result list_jobs(sr_server *srv, struct MHD_Connection *c) {
   if (sf.bad)
     return problem(srv, c, 400, "bad-query", "status must be queued, running, succeeded, failed or cancelled "
                    "(repeat it for several)", "status", NULL, NULL);
+  if (sf.bad_label)
+    return problem(srv, c, 400, "bad-query", "label must be KEY:VALUE with a label key and value (docs/job-format.md, "
+                   "Labels), at most 4 of them (all must match)", "label", NULL, NULL);
   sr_job_row *rows = calloc((size_t)limit, sizeof *rows);
   if (!rows) return problem(srv, c, 500, "internal", "out of memory", NULL, NULL, NULL);
-  int n = sr_store_list(srv->store, sf.names, sf.n, cursor, (int)limit, rows);
+  int n = sr_store_list(srv->store, sf.names, sf.n, &sf.labels, cursor, (int)limit, rows);
   if (n < 0) {
     free(rows);
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
@@ -479,7 +503,8 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   if (!storage_ok(srv, 2.0 * (double)rs->len)) return insufficient_storage(srv, c);
   sr_problem pb;
   sr_error err;
-  sr_status st = sr_job_parse(rs->body, rs->len, &srv->cfg.limits, &pb, &err);
+  sr_job_meta meta = {0};
+  sr_status st = sr_job_parse_meta(rs->body, rs->len, &srv->cfg.limits, &pb, &err, &meta);
   if (st) {
     int syntax = st == SR_ESYNTAX;
     if (st == SR_ENOMEM) return problem(srv, c, 503, "out-of-memory", err.msg, err.field, "Retry-After", "5");
@@ -491,7 +516,8 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   char id[33], existing[40] = "";
   if (new_id(id)) return problem(srv, c, 500, "internal", "no randomness for a job id", NULL, NULL, NULL);
   /* a retry of an accepted job (same key, same body) gets its job even when the queue is full */
-  sr_store_rc rc = sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, existing);
+  sr_store_rc rc =
+      sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, &meta.labels, existing);
   if (rc == SR_STORE_FULL) return insufficient_storage(srv, c);
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   if (rc == SR_STORE_QUEUE_FULL)
@@ -706,6 +732,30 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
                  disp);
 }
 
+/* The job as submitted, with every generator replaced by the ARRAY it made (the same parser, materialising), so
+ * that POSTing it again, or `scorerecon run` on it, reproduces the job. A document that no longer parses here
+ * (a model since removed) is served as it was submitted. */
+static enum MHD_Result get_job_doc(sr_server *srv, struct MHD_Connection *c, const char *id) {
+  char *doc;
+  size_t len;
+  sr_store_rc rc = sr_store_get_doc(srv->store, id, &doc, &len);
+  if (rc == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc != SR_STORE_OK) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  sr_problem pb;
+  sr_error err;
+  sr_job_meta meta = {.materialise = 1};
+  if (sr_job_parse_meta(doc, len, &srv->cfg.limits, &pb, &err, &meta) == SR_OK) {
+    sr_problem_clear(&pb);
+    free(doc);
+    doc = meta.doc;
+    len = strlen(doc);
+  } else {
+    fprintf(stderr, "scorerecon: job %s: its document no longer parses (%s: %s); served as submitted\n", id,
+            err.field, err.msg);
+  }
+  return send_buf(srv, c, 200, "application/json", doc, len, NULL, NULL);
+}
+
 static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
   static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
   long counts[5];
@@ -828,6 +878,7 @@ static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state
       return not_allowed(srv, c, "GET, DELETE");
     }
     if (!strcmp(slash, "/result")) return get ? get_result(srv, c, jid, NULL) : not_allowed(srv, c, "GET");
+    if (!strcmp(slash, "/job")) return get ? get_job_doc(srv, c, jid) : not_allowed(srv, c, "GET");
     if (!strncmp(slash, "/result/", 8)) return get ? get_result(srv, c, jid, slash + 8) : not_allowed(srv, c, "GET");
   }
   return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);

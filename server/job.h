@@ -23,6 +23,34 @@ void sr_limits_default(sr_limits *lim);
  * cleared and err names the field. text need not be NUL-terminated. */
 sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err);
 
+/* Labels: "labels": {"key": "value"} — at most SR_LABELS_MAX; a key is 1 to 63 of [a-z0-9._/-] starting with a
+ * letter or digit; a value 0 to 127 printable characters (no control characters). The solver never sees them. */
+#define SR_LABELS_MAX 16
+#define SR_LABEL_KEY_MAX 63
+#define SR_LABEL_VALUE_MAX 127
+typedef struct {
+  int n;
+  char key[SR_LABELS_MAX][SR_LABEL_KEY_MAX + 1];   /* sorted by key */
+  char value[SR_LABELS_MAX][SR_LABEL_VALUE_MAX + 1];
+} sr_labels;
+
+/* What the service needs of a job document besides the problem. */
+typedef struct {
+  int materialise;   /* in: set doc to the document with every generator ({"random": ...}, {"cartesian": ...},
+                      * {"gaussian": ...}) replaced by the ARRAY it generates, so the job can be reproduced as is */
+  char *doc;         /* out (materialise): malloc'd JSON text, the caller frees it */
+  sr_labels labels;  /* out: the job's labels */
+} sr_job_meta;
+
+/* sr_job_parse that also fills meta (NULL: none). */
+sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err,
+                            sr_job_meta *meta);
+/* 1 if key / value are valid label text (the rules above). */
+int sr_label_key_ok(const char *key);
+int sr_label_value_ok(const char *value);
+/* The labels as a JSON object (a new tree, caller frees). */
+cJSON *sr_labels_json(const sr_labels *l);
+
 /* The result document (caller owns the cJSON tree). lists: nested lists instead of base64. */
 cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists);
 #endif

@@ -12,12 +12,35 @@
 #include "models.h"
 
 
+/* A generator of the document and the ARRAY that replaces it when the document is materialised. */
+typedef struct {
+  cJSON *parent, *node, *array; /* array: owned until it replaces node */
+} gen_item;
+
 typedef struct {
   const sr_limits *lim;
   sr_error *err;
   sr_problem *pb;
   cJSON *model_sampler;   /* a learned prior's recommended sampler (its metadata), owned; NULL if none */
+  sr_job_meta *meta;      /* NULL: the caller wants the problem only */
+  gen_item *gen;          /* meta->materialise: the generators met, in document order (owned) */
+  size_t ngen;
 } parse_ctx;
+
+/* Records the ARRAY a generator made (materialise only); -1 when out of memory. */
+static int note_generated(parse_ctx *c, const cJSON *parent, const cJSON *node, const float *buf, size_t h, size_t w) {
+  if (!c->meta || !c->meta->materialise) return 0;
+  size_t shape[2] = {h, w};
+  cJSON *a = sr_jarray_encode(buf, 2, shape, 0, 0);
+  gen_item *g = a ? realloc(c->gen, (c->ngen + 1) * sizeof *g) : NULL;
+  if (!g) {
+    cJSON_Delete(a);
+    return -1;
+  }
+  c->gen = g;
+  c->gen[c->ngen++] = (gen_item){(cJSON *)parent, (cJSON *)node, a};
+  return 0;
+}
 
 /* ---------------------------------------------------------------- small typed getters */
 
@@ -379,7 +402,8 @@ static sr_op *parse_one_op(parse_ctx *c, const cJSON *o, const char *path, int i
         sr_fail(err, SR_EINVAL, gf, "is not a known generator (%s)", blur ? "gaussian" : "cartesian, random");
         return NULL;
       }
-      if (!buf) {
+      if (!buf || note_generated(c, o, v, buf, kh, kw)) {
+        sr_free(buf);
         sr_fail(err, SR_ENOMEM, f, "out of memory");
         return NULL;
       }
@@ -908,14 +932,75 @@ static int parse_outputs(parse_ctx *c, const cJSON *v) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- labels */
+
+int sr_label_key_ok(const char *key) {
+  size_t n = strlen(key);
+  if (n < 1 || n > SR_LABEL_KEY_MAX || !((key[0] >= 'a' && key[0] <= 'z') || (key[0] >= '0' && key[0] <= '9')))
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = key[i];
+    if (!((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '/' || ch == '-'))
+      return 0;
+  }
+  return 1;
+}
+
+int sr_label_value_ok(const char *value) {
+  size_t n = strlen(value);
+  if (n > SR_LABEL_VALUE_MAX) return 0;
+  for (size_t i = 0; i < n; i++)
+    if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f) return 0;
+  return 1;
+}
+
+static int by_key(const void *a, const void *b) { return strcmp(*(const char *const *)a, *(const char *const *)b); }
+
+static int parse_labels(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  if (!v) return 0;
+  if (!cJSON_IsObject(v))
+    return sr_fail(err, SR_EINVAL, "labels", "must be an object of strings, e.g. {\"project\": \"knee\"}"), -1;
+  const char *keys[SR_LABELS_MAX];
+  int n = 0;
+  for (const cJSON *e = v->child; e; e = e->next) {
+    char f[128];
+    snprintf(f, sizeof f, "labels.%.60s", e->string);
+    if (n == SR_LABELS_MAX) return sr_fail(err, SR_EINVAL, "labels", "holds more than %d labels", SR_LABELS_MAX), -1;
+    if (!sr_label_key_ok(e->string))
+      return sr_fail(err, SR_EINVAL, f, "is not a label key: 1 to %d of a-z 0-9 . _ / - (starting with a letter or "
+                     "digit)", SR_LABEL_KEY_MAX), -1;
+    if (!cJSON_IsString(e) || !sr_label_value_ok(e->valuestring))
+      return sr_fail(err, SR_EINVAL, f, "must be a string of at most %d characters, without control characters",
+                     SR_LABEL_VALUE_MAX), -1;
+    keys[n++] = e->string;
+  }
+  if (!c->meta) return 0;
+  qsort(keys, (size_t)n, sizeof *keys, by_key);
+  sr_labels *l = &c->meta->labels;
+  l->n = n;
+  for (int i = 0; i < n; i++) {
+    snprintf(l->key[i], sizeof l->key[i], "%s", keys[i]);
+    snprintf(l->value[i], sizeof l->value[i], "%s", cJSON_GetObjectItemCaseSensitive(v, keys[i])->valuestring);
+  }
+  return 0;
+}
+
+cJSON *sr_labels_json(const sr_labels *l) {
+  cJSON *o = cJSON_CreateObject();
+  for (int i = 0; o && i < l->n; i++) cJSON_AddStringToObject(o, l->key[i], l->value[i]);
+  return o;
+}
+
 static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   sr_problem *pb = c->pb;
   sr_error *err = c->err;
   const sr_limits *lim = c->lim;
   if (!cJSON_IsObject(doc)) return sr_fail(err, SR_EINVAL, "job", "must be a JSON object");
   static const char *const k[] = {"shape", "operator", "noise", "observation", "prior", "sampler", "num_samples",
-                                  "seed", "ground_truth", "outputs", NULL};
+                                  "seed", "ground_truth", "outputs", "labels", NULL};
   if (check_keys(doc, "", k, err)) return SR_EINVAL;
+  if (parse_labels(c, cJSON_GetObjectItemCaseSensitive(doc, "labels"))) return SR_EINVAL;
   /* shape */
   const cJSON *sh = cJSON_GetObjectItemCaseSensitive(doc, "shape");
   if (!sh) return sr_fail(err, SR_EINVAL, "shape", "is required ([H, W] for an image, [N] for a signal)");
@@ -1019,8 +1104,17 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
 }
 
 sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err) {
+  return sr_job_parse_meta(text, len, lim, pb, err, NULL);
+}
+
+sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err,
+                            sr_job_meta *meta) {
   sr_problem_init(pb);
   if (err) memset(err, 0, sizeof *err);
+  if (meta) {
+    meta->doc = NULL;
+    memset(&meta->labels, 0, sizeof meta->labels);
+  }
   if (len > lim->max_doc_bytes)
     return sr_fail(err, SR_ELIMIT, "job", "document is %zu bytes, over the limit of %zu", len, lim->max_doc_bytes);
   if (memchr(text, 0, len)) return sr_fail(err, SR_EINVAL, "job", "document contains a NUL byte");
@@ -1050,9 +1144,21 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
     return sr_fail(err, SR_ESYNTAX, "job", "is not valid JSON (line %zu, column %zu)", line, col);
   }
   char path[512] = "";
-  parse_ctx c = {lim, err, pb, NULL};
+  parse_ctx c = {lim, err, pb, NULL, meta, NULL, 0};
   sr_status st = no_duplicate_keys(doc, path, sizeof path, err);
   if (!st) st = parse_doc(&c, doc);
+  for (size_t i = 0; i < c.ngen; i++) { /* materialise: each generator becomes its ARRAY */
+    if (!st) {
+      cJSON_ReplaceItemInObjectCaseSensitive(c.gen[i].parent, c.gen[i].node->string, c.gen[i].array);
+      c.gen[i].array = NULL;
+    }
+    cJSON_Delete(c.gen[i].array);
+  }
+  free(c.gen);
+  if (!st && meta && meta->materialise) {
+    meta->doc = cJSON_PrintUnformatted(doc);
+    if (!meta->doc) st = sr_fail(err, SR_ENOMEM, "job", "out of memory");
+  }
   cJSON_Delete(doc);
   cJSON_Delete(c.model_sampler);
   if (st) sr_problem_clear(pb);

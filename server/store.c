@@ -26,9 +26,13 @@ static const char *SCHEMA =
     " step INTEGER NOT NULL DEFAULT 0, total INTEGER NOT NULL DEFAULT 0,"
     " attempts INTEGER NOT NULL DEFAULT 0);"
     "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);"
-    "CREATE TABLE IF NOT EXISTS probe(k INTEGER PRIMARY KEY, t REAL NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS probe(k INTEGER PRIMARY KEY, t REAL NOT NULL);"
+    /* labels: for ?label=k:v (the index), and as JSON on the job's row (to show them) */
+    "CREATE TABLE IF NOT EXISTS labels(k TEXT NOT NULL, v TEXT NOT NULL, seq INTEGER NOT NULL,"
+    " PRIMARY KEY(k, v, seq)) WITHOUT ROWID;"
+    "CREATE INDEX IF NOT EXISTS labels_seq ON labels(seq);";
 
-#define COLS "seq, id, status, created, started, finished, step, total, error, error_field, attempts"
+#define COLS "seq, id, status, created, started, finished, step, total, error, error_field, attempts, labels"
 
 static void read_row(sqlite3_stmt *s, sr_job_row *r) {
   memset(r, 0, sizeof *r);
@@ -44,6 +48,21 @@ static void read_row(sqlite3_stmt *s, sr_job_row *r) {
   snprintf(r->error, sizeof r->error, "%s", e ? (const char *)e : "");
   snprintf(r->error_field, sizeof r->error_field, "%s", f ? (const char *)f : "");
   r->attempts = sqlite3_column_int(s, 10);
+  const unsigned char *l = sqlite3_column_text(s, 11);
+  snprintf(r->labels, sizeof r->labels, "%s", l ? (const char *)l : "{}");
+}
+
+/* A database from before labels gets its column (every older job: no labels). */
+static int add_labels_column(sqlite3 *db, char **msg) {
+  sqlite3_stmt *s = NULL;
+  int has = 0;
+  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'labels'", -1, &s, NULL) ==
+      SQLITE_OK)
+    has = sqlite3_step(s) == SQLITE_ROW;
+  sqlite3_finalize(s);
+  if (has) return 0;
+  return sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'", NULL, NULL, msg) !=
+         SQLITE_OK;
 }
 
 int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap) {
@@ -62,7 +81,7 @@ int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap) {
   sqlite3_busy_timeout(st->db, 5000);
   char *msg = NULL;
   if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) != SQLITE_OK ||
-      sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK) {
+      sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK || add_labels_column(st->db, &msg)) {
     snprintf(err, cap, "cannot set up %s: %s", path, msg ? msg : "?");
     sqlite3_free(msg);
     sqlite3_close(st->db);
@@ -126,7 +145,7 @@ static sqlite3_stmt *prep(sr_store *st, const char *sql) {
 }
 
 sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
-                    long queue_max, char existing_id[40]) {
+                    long queue_max, const sr_labels *labels, char existing_id[40]) {
   int rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
   if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -157,16 +176,35 @@ sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_
     sqlite3_finalize(q);
     if (r != SQLITE_ROW || rc == SR_STORE_QUEUE_FULL) goto out;
   }
-  sqlite3_stmt *s = prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc) VALUES(?, 'queued', ?, ?, ?)");
+  cJSON *lj = labels ? sr_labels_json(labels) : cJSON_CreateObject();
+  char *ltext = lj ? cJSON_PrintUnformatted(lj) : NULL;
+  cJSON_Delete(lj);
+  sqlite3_stmt *s = ltext ? prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc, labels) "
+                                     "VALUES(?, 'queued', ?, ?, ?, ?)") : NULL;
   if (s) {
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 2, now);
     if (idem_key) sqlite3_bind_text(s, 3, idem_key, -1, SQLITE_STATIC);
     else sqlite3_bind_null(s, 3);
     sqlite3_bind_blob(s, 4, doc, (int)len, SQLITE_STATIC);
+    sqlite3_bind_text(s, 5, ltext, -1, SQLITE_STATIC);
     rc = sqlite3_step(s) == SQLITE_DONE ? SR_STORE_OK : write_error(st, "insert");
     sqlite3_finalize(s);
   }
+  long long seq = sqlite3_last_insert_rowid(st->db);
+  for (int i = 0; rc == SR_STORE_OK && labels && i < labels->n; i++) {
+    sqlite3_stmt *q = prep(st, "INSERT INTO labels(k, v, seq) VALUES(?, ?, ?)");
+    if (!q) {
+      rc = SR_STORE_ERROR;
+      break;
+    }
+    sqlite3_bind_text(q, 1, labels->key[i], -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, labels->value[i], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, seq);
+    if (sqlite3_step(q) != SQLITE_DONE) rc = write_error(st, "insert (labels)");
+    sqlite3_finalize(q);
+  }
+  free(ltext);
 out:
   if (rc == SR_STORE_OK) rc = commit(st, "insert");
   else rollback(st);
@@ -193,19 +231,32 @@ sr_store_rc sr_store_get(sr_store *st, const char *id, sr_job_row *row) {
   return rc;
 }
 
-int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long before_seq, int limit,
-                  sr_job_row *rows) {
+int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, const sr_labels *with, long before_seq,
+                  int limit, sr_job_row *rows) {
   int n = -1;
   pthread_mutex_lock(&st->mu);
   /* status IN (?4, ...) with one placeholder per status, so that the planner uses the (status, seq) index */
   static const char *const in[6] = {"", "status IN (?4) AND ", "status IN (?4, ?5) AND ", "status IN (?4, ?5, ?6) AND ",
                                     "status IN (?4, ?5, ?6, ?7) AND ", "status IN (?4, ?5, ?6, ?7, ?8) AND "};
   if (nstatus < 0 || nstatus > 5) nstatus = 0;
-  char sql[512];
-  snprintf(sql, sizeof sql, "SELECT " COLS " FROM jobs WHERE %sseq < ?2 ORDER BY seq DESC LIMIT ?3", in[nstatus]);
+  int nl = with ? with->n : 0;
+  if (nl > SR_LIST_LABELS) nl = SR_LIST_LABELS;
+  /* each label k:v: the job's seq among those the (k, v, seq) key lists */
+  char sql[1024], lab[512] = "";
+  for (int i = 0; i < nl; i++) {
+    size_t o = strlen(lab);
+    snprintf(lab + o, sizeof lab - o, "seq IN (SELECT seq FROM labels WHERE k = ?%d AND v = ?%d) AND ", 10 + 2 * i,
+             11 + 2 * i);
+  }
+  snprintf(sql, sizeof sql, "SELECT " COLS " FROM jobs WHERE %s%sseq < ?2 ORDER BY seq DESC LIMIT ?3", in[nstatus],
+           lab);
   sqlite3_stmt *s = prep(st, sql);
   if (s) {
     for (int i = 0; i < nstatus; i++) sqlite3_bind_text(s, 4 + i, statuses[i], -1, SQLITE_STATIC);
+    for (int i = 0; i < nl; i++) {
+      sqlite3_bind_text(s, 10 + 2 * i, with->key[i], -1, SQLITE_STATIC);
+      sqlite3_bind_text(s, 11 + 2 * i, with->value[i], -1, SQLITE_STATIC);
+    }
     sqlite3_bind_int64(s, 2, before_seq > 0 ? before_seq : (long)9e18);
     sqlite3_bind_int(s, 3, limit);
     n = 0;
@@ -236,10 +287,10 @@ sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc
     rc = SR_STORE_NONE;
   } else if (r == SQLITE_ROW) {
     read_row(s, row);
-    *len = (size_t)sqlite3_column_bytes(s, 11);
+    *len = (size_t)sqlite3_column_bytes(s, 12);
     *doc = malloc(*len + 1);
     if (*doc) {
-      memcpy(*doc, sqlite3_column_blob(s, 11), *len);
+      memcpy(*doc, sqlite3_column_blob(s, 12), *len);
       (*doc)[*len] = 0;
       rc = SR_STORE_OK;
     }
@@ -366,6 +417,8 @@ int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, co
     }
     sqlite3_finalize(s);
   }
+  if (n > 0) /* the labels of the jobs just deleted */
+    sqlite3_exec(st->db, "DELETE FROM labels WHERE seq NOT IN (SELECT seq FROM jobs)", NULL, NULL, NULL);
   pthread_mutex_unlock(&st->mu);
   return n;
 }
@@ -382,6 +435,15 @@ int sr_store_ok(sr_store *st) {
 sr_store_rc sr_store_delete_finished(sr_store *st, const char *id) {
   sr_store_rc rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *l = prep(st, "DELETE FROM labels WHERE seq = (SELECT seq FROM jobs WHERE id = ? AND status IN "
+                             "('succeeded','failed','cancelled'))");
+  if (l) {
+    sqlite3_bind_text(l, 1, id, -1, SQLITE_STATIC);
+    if (step_write(st, l, "delete (labels)") < 0) {
+      pthread_mutex_unlock(&st->mu);
+      return SR_STORE_ERROR;
+    }
+  }
   sqlite3_stmt *s = prep(st, "DELETE FROM jobs WHERE id = ? AND status IN ('succeeded','failed','cancelled')");
   if (s) {
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
@@ -410,4 +472,29 @@ int sr_store_writable(sr_store *st, double now) {
   int writable = !st->write_failed;
   pthread_mutex_unlock(&st->mu);
   return writable;
+}
+
+sr_store_rc sr_store_get_doc(sr_store *st, const char *id, char **doc, size_t *len) {
+  sr_store_rc rc = SR_STORE_ERROR;
+  *doc = NULL;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "SELECT doc FROM jobs WHERE id = ?");
+  if (s) {
+    sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+    int r = sqlite3_step(s);
+    if (r == SQLITE_ROW) {
+      *len = (size_t)sqlite3_column_bytes(s, 0);
+      *doc = malloc(*len + 1);
+      if (*doc) {
+        memcpy(*doc, sqlite3_column_blob(s, 0), *len);
+        (*doc)[*len] = 0;
+        rc = SR_STORE_OK;
+      }
+    } else if (r == SQLITE_DONE) {
+      rc = SR_STORE_NONE;
+    }
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
 }

@@ -5,6 +5,8 @@
 #define SR_STORE_H
 #include <stddef.h>
 
+#include "job.h"
+
 typedef struct sr_store sr_store;
 
 /* What a store call answers. Negative: it failed; the store is unchanged. */
@@ -27,6 +29,7 @@ typedef struct {
   char error[320];
   char error_field[128];
   int attempts;
+  char labels[4608];     /* the job's labels as a JSON object ("{}": none) */
 } sr_job_row;
 
 /* Opens (creating) DIR/scorerecon.db. On success *out is set; on failure err holds the reason. */
@@ -37,12 +40,15 @@ void sr_store_close(sr_store *st);
  * document is byte-identical, KEY_REUSED when it differs (whether or not the queue is full). Otherwise QUEUE_FULL
  * when queue_max > 0 jobs are already queued, or OK. One transaction throughout. */
 sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
-                    long queue_max, char existing_id[40]);
+                    long queue_max, const sr_labels *labels, char existing_id[40]);
 sr_store_rc sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* OK, NONE (absent) or an error */
+/* The job's document as submitted (malloc'd, NUL-terminated, caller frees). */
+sr_store_rc sr_store_get_doc(sr_store *st, const char *id, char **doc, size_t *len);
 /* Jobs newest first, before_seq > 0 for the page after it; statuses: up to 5 status names to match any of (nstatus 0:
- * every status). */
-int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, long before_seq, int limit,
-                  sr_job_row *rows);
+ * every status); with: labels the jobs must all carry (NULL or n 0: any; at most SR_LIST_LABELS). */
+#define SR_LIST_LABELS 4
+int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, const sr_labels *with, long before_seq,
+                  int limit, sr_job_row *rows);
 /* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); NONE: nothing queued;
  * an error when the claim could not be committed (the job stays queued). */
 sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);

@@ -1171,6 +1171,74 @@ def test_queue_full():
     s.term()
 
 
+# --------------------------------------------------------------------------------------------- labels
+
+
+def fourier_job(seed=3, labels=None):
+    n = 8
+    zeros = base64.b64encode(struct.pack("<%df" % (2 * n * n), *([0.0] * (2 * n * n)))).decode()
+    job = {"shape": [n, n], "operator": {"type": "fourier", "mask": {"random": {"fraction": 0.5, "seed": seed}}},
+           "noise": {"sigma": 0.1}, "observation": {"dtype": "complex64", "shape": [n, n], "data": zeros},
+           "prior": {"type": "gaussian", "mean": 0.0, "std": 1.0}, "sampler": {"type": "langevin", "steps": 50},
+           "num_samples": 2, "seed": 1}
+    if labels is not None:
+        job["labels"] = labels
+    return job
+
+
+def test_labels_and_job_document():
+    s = Server(os.path.join(TMP, "data-l"))
+    port = s.port
+    a = submit(port, image_job(8, 8, 50, samples=2, seed=1) | {"labels": {"project": "knee", "run": "a1"}})
+    ok(a.status == 202 and a.json()["labels"] == {"project": "knee", "run": "a1"}, "labels: echoed on submit", a)
+    b = submit(port, image_job(8, 8, 50, samples=2, seed=2) | {"labels": {"project": "knee", "run": "b2"}})
+    c = submit(port, image_job(8, 8, 50, samples=2, seed=3))
+    ok(c.status == 202 and c.json()["labels"] == {}, "labels: none is {}", c)
+    ida, idb, idc = a.json()["id"], b.json()["id"], c.json()["id"]
+    r = request(port, "GET", "/v1/jobs/" + ida)
+    ok(r.json().get("labels") == {"project": "knee", "run": "a1"}, "labels: in the job's status", r)
+
+    def ids(q):
+        r = request(port, "GET", "/v1/jobs?" + q)
+        return [j["id"] for j in r.json()["jobs"]] if r.status == 200 else r
+
+    ok(ids("label=project:knee") == [idb, ida], "labels: ?label=project:knee lists both, newest first")
+    ok(ids("label=project:knee&label=run:a1") == [ida], "labels: two labels must both match")
+    ok(ids("label=project:other") == [], "labels: no match, empty list")
+    ok(ids("label=run:b2&status=queued&status=running&status=succeeded") == [idb], "labels: with a status filter")
+    ok(ids("label=project:knee&limit=1")[0] == idb, "labels: paging")
+    for q in ("label=nocolon", "label=Bad:x", "label=a:b&label=c:d&label=e:f&label=g:h&label=i:j"):
+        r = request(port, "GET", "/v1/jobs?" + q)
+        ok(problem_is(r, 400, "bad-query", "label"), "labels: ?%s is 400 naming label" % q, r)
+    for labels, field in (({"Bad": "x"}, "labels.Bad"), ({"k": 1}, "labels.k"), ({"k": "x" * 128}, "labels.k"),
+                          ({"k%d" % i: "v" for i in range(17)}, "labels"), ("x", "labels"),
+                          ({"k": "a\nb"}, "labels.k")):
+        r = submit(port, image_job(4, 4, 10, samples=1) | {"labels": labels})
+        ok(problem_is(r, 422, "invalid-job", field), "labels: %s refused naming %s" % (str(labels)[:40], field), r)
+    # the job document, generators materialised: the same job again, as submitted or by `run`
+    f = submit(port, fourier_job(labels={"kind": "mri"}))
+    fid = f.json()["id"]
+    j = wait_status(port, fid, ("succeeded", "failed"), 30)
+    ok(j and j["status"] == "succeeded", "job document: a Fourier job with a random mask", j)
+    r = request(port, "GET", "/v1/jobs/%s/job" % fid)
+    doc = r.json() if r.status == 200 else {}
+    mask = doc.get("operator", {}).get("mask", {})
+    ok(r.status == 200 and mask.get("dtype") == "float32" and mask.get("shape") == [8, 8],
+       "job document: the random mask is materialised as an ARRAY", r)
+    vals, _ = decode_array(mask) if mask.get("data") else ([], None)
+    ok(set(vals) <= {0.0, 1.0} and 16 <= sum(vals) <= 48, "job document: a 0/1 mask of about half", sum(vals))
+    ok(doc.get("labels") == {"kind": "mri"} and doc.get("seed") == 1, "job document: the rest as submitted")
+    g = submit(port, doc)
+    gid = g.json()["id"]
+    j = wait_status(port, gid, ("succeeded", "failed"), 30)
+    r1 = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % fid)
+    r2 = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % gid)
+    ok(r1.status == 200 and r1.body == r2.body, "job document: submitted again, the same mean, bit for bit")
+    r = request(port, "GET", "/v1/jobs/%s/job" % ("0" * 32))
+    ok(problem_is(r, 404, "not-found", "id"), "job document: unknown job 404", r)
+    s.term()
+
+
 # --------------------------------------------------------------------------------------------- memory
 
 
@@ -1654,7 +1722,8 @@ def main():
         rate = 20000.0
     parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
              ("store errors", test_store_read_errors),
-             ("queue", test_queue_full), ("memory", test_memory), ("disk full", test_disk_full),
+             ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("memory", test_memory),
+             ("disk full", test_disk_full),
              ("durability", lambda: test_durability(rate)), ("robustness", test_robustness)]
     try:
         for name, fn in parts:
