@@ -134,6 +134,16 @@ static sr_store_rc step_write(sr_store *st, sqlite3_stmt *s, const char *what) {
   return rc;
 }
 
+/* The job document of column col, copied (malloc'd, NUL-terminated: the caller frees it). */
+static int copy_doc(sqlite3_stmt *s, int col, char **doc, size_t *len) {
+  *len = (size_t)sqlite3_column_bytes(s, col);
+  *doc = malloc(*len + 1);
+  if (!*doc) return -1;
+  memcpy(*doc, sqlite3_column_blob(s, col), *len);
+  (*doc)[*len] = 0;
+  return 0;
+}
+
 static void rollback(sr_store *st) {
   if (!sqlite3_get_autocommit(st->db)) sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
 }
@@ -287,13 +297,7 @@ sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc
     rc = SR_STORE_NONE;
   } else if (r == SQLITE_ROW) {
     read_row(s, row);
-    *len = (size_t)sqlite3_column_bytes(s, 12);
-    *doc = malloc(*len + 1);
-    if (*doc) {
-      memcpy(*doc, sqlite3_column_blob(s, 12), *len);
-      (*doc)[*len] = 0;
-      rc = SR_STORE_OK;
-    }
+    if (copy_doc(s, 12, doc, len) == 0) rc = SR_STORE_OK;
   }
   sqlite3_finalize(s);
   if (rc == SR_STORE_OK) {
@@ -483,13 +487,7 @@ sr_store_rc sr_store_get_doc(sr_store *st, const char *id, char **doc, size_t *l
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     int r = sqlite3_step(s);
     if (r == SQLITE_ROW) {
-      *len = (size_t)sqlite3_column_bytes(s, 0);
-      *doc = malloc(*len + 1);
-      if (*doc) {
-        memcpy(*doc, sqlite3_column_blob(s, 0), *len);
-        (*doc)[*len] = 0;
-        rc = SR_STORE_OK;
-      }
+      if (copy_doc(s, 0, doc, len) == 0) rc = SR_STORE_OK;
     } else if (r == SQLITE_DONE) {
       rc = SR_STORE_NONE;
     }
