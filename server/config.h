@@ -22,6 +22,7 @@ typedef struct {
   double retention_s;       /* finished jobs are pruned after this many seconds (0 = keep) */
   unsigned conn_timeout_s, max_connections, per_ip_connections;
   int max_wait_s;           /* ?wait= upper bound */
+  int max_event_streams;    /* open GET /v1/jobs/{id}/events streams in all (503 above) */
   size_t min_free_bytes;    /* free space the data dir keeps: below it POST answers 507 and /readyz 503 */
   sr_limits limits;         /* job limits; limits.max_doc_bytes is the request body limit */
 } sr_server_config;

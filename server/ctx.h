@@ -49,6 +49,8 @@ struct sr_server {
   atomic_int workers_up;
   sr_running *running;
   sr_waiter *waiters;
+  struct sr_stream *streams; /* events.c: open event streams (guarded by mu) */
+  int nstreams;
   struct sr_conn *conns;    /* http.c: open connections, for the request deadline (guarded by mu) */
   /* metrics */
   atomic_long http_by_code[600];

@@ -21,6 +21,8 @@
 
 #include "array_json.h"
 #include "ctx.h"
+#include "events.h"
+#include "job_view.h"
 #include "models.h"
 
 #define PROBLEM_BASE "urn:scorerecon:problem:"
@@ -166,63 +168,6 @@ static int storage_ok(sr_server *srv, double need) {
 static enum MHD_Result insufficient_storage(sr_server *srv, struct MHD_Connection *c) {
   return problem(srv, c, 507, "insufficient-storage", "the data directory's file system is full (or below "
                  "--min-free-space): the job was not stored; retry later", NULL, "Retry-After", "30");
-}
-
-static void rfc3339(double t, char *out, size_t cap) {
-  time_t s = (time_t)t;
-  struct tm tm;
-  gmtime_r(&s, &tm);
-  int ms = (int)((t - (double)s) * 1000);
-  if (ms < 0) ms = 0;
-  if (ms > 999) ms = 999;
-  size_t n = strftime(out, cap, "%Y-%m-%dT%H:%M:%S", &tm);
-  if (n && n + 6 <= cap) snprintf(out + n, cap - n, ".%03dZ", ms % 1000);
-}
-
-static void add_time(cJSON *o, const char *k, double t) {
-  if (t > 0) {
-    char b[64];
-    rfc3339(t, b, sizeof b);
-    cJSON_AddStringToObject(o, k, b);
-  } else {
-    cJSON_AddNullToObject(o, k);
-  }
-}
-
-static int terminal(const char *status) {
-  return !strcmp(status, "succeeded") || !strcmp(status, "failed") || !strcmp(status, "cancelled");
-}
-
-static cJSON *job_json(sr_server *srv, const sr_job_row *row) {
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "id", row->id);
-  cJSON_AddStringToObject(o, "status", row->status);
-  add_time(o, "created", row->created);
-  add_time(o, "started", row->started);
-  add_time(o, "finished", row->finished);
-  long step = row->step, total = row->total;
-  if (!strcmp(row->status, "running")) sr_jobs_progress(srv, row->id, &step, &total);
-  cJSON *p = cJSON_AddObjectToObject(o, "progress");
-  cJSON_AddNumberToObject(p, "step", (double)step);
-  cJSON_AddNumberToObject(p, "total", (double)total);
-  cJSON_AddNumberToObject(p, "fraction", total > 0 ? (double)step / (double)total : 0.0);
-  cJSON_AddNumberToObject(o, "attempts", row->attempts);
-  cJSON *labels = cJSON_Parse(row->labels);
-  cJSON_AddItemToObject(o, "labels", labels ? labels : cJSON_CreateObject());
-  if (row->error[0]) {
-    cJSON *e = cJSON_AddObjectToObject(o, "error");
-    cJSON_AddStringToObject(e, "detail", row->error);
-    if (row->error_field[0]) cJSON_AddStringToObject(e, "field", row->error_field);
-  }
-  cJSON *l = cJSON_AddObjectToObject(o, "links");
-  char b[128];
-  snprintf(b, sizeof b, "/v1/jobs/%s", row->id);
-  cJSON_AddStringToObject(l, "self", b);
-  snprintf(b, sizeof b, "/v1/jobs/%s/result", row->id);
-  cJSON_AddStringToObject(l, "result", b);
-  snprintf(b, sizeof b, "/v1/jobs/%s/job", row->id);
-  cJSON_AddStringToObject(l, "job", b);
-  return o;
 }
 
 static int valid_id(const char *s, size_t n) {
@@ -382,7 +327,7 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
   /* Hold the answer while the status is still the one first seen. A resumed call may find it unchanged: waiters
    * are woken for every change of their job, also for one this request had already seen (a worker announces
    * "running" only after the store says so), or by a lost race; then it waits again, until its own deadline. */
-  if (wait > 0 && !terminal(row.status) && !strcmp(row.status, rs->seen_status) && now < rs->wait_deadline &&
+  if (wait > 0 && !sr_job_terminal(row.status) && !strcmp(row.status, rs->seen_status) && now < rs->wait_deadline &&
       !atomic_load(&srv->stopping)) {
     sr_waiter *w = calloc(1, sizeof *w);
     if (w) {
@@ -402,7 +347,7 @@ static enum MHD_Result get_job(sr_server *srv, struct MHD_Connection *c, req_sta
       return MHD_YES;
     }
   }
-  return send_json(srv, c, 200, job_json(srv, &row), NULL, NULL);
+  return send_json(srv, c, 200, sr_job_view(srv, &row), NULL, NULL);
 }
 
 /* ?status= and ?label=k:v may repeat: the statuses named, each once; the labels (all must match); what was bad. */
@@ -471,7 +416,7 @@ static enum MHD_Result list_jobs(sr_server *srv, struct MHD_Connection *c) {
   }
   cJSON *o = cJSON_CreateObject();
   cJSON *arr = cJSON_AddArrayToObject(o, "jobs");
-  for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, job_json(srv, &rows[i]));
+  for (int i = 0; i < n; i++) cJSON_AddItemToArray(arr, sr_job_view(srv, &rows[i]));
   if (n == limit && n > 0) {
     char b[32];
     snprintf(b, sizeof b, "%ld", rows[n - 1].seq);
@@ -532,7 +477,7 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   if (rc == SR_STORE_OK) sr_jobs_notify(srv);
   char loc[64];
   snprintf(loc, sizeof loc, "/v1/jobs/%s", jid);
-  return send_json(srv, c, 202, job_json(srv, &row), "Location", loc);
+  return send_json(srv, c, 202, sr_job_view(srv, &row), "Location", loc);
 }
 
 static void remove_result_dir(sr_server *srv, const char *id) {
@@ -554,7 +499,7 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
   sr_store_rc rc = sr_store_get(srv->store, id, &row);
   if (rc == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
   if (rc != SR_STORE_OK) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
-  if (terminal(row.status)) {
+  if (sr_job_terminal(row.status)) {
     sr_store_rc dr = sr_store_delete_finished(srv->store, id);
     if (dr == SR_STORE_FULL) return insufficient_storage(srv, c);
     if (dr < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
@@ -581,7 +526,7 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
       }
       pthread_cond_timedwait(&srv->status_cv, &srv->mu, &ts);
       pthread_mutex_unlock(&srv->mu);
-      int done = sr_store_get(srv->store, id, &row) == SR_STORE_OK && terminal(row.status);
+      int done = sr_store_get(srv->store, id, &row) == SR_STORE_OK && sr_job_terminal(row.status);
       pthread_mutex_lock(&srv->mu);
       if (done) break;
     }
@@ -595,7 +540,7 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
    * purges it) */
   if (sr_store_get(srv->store, id, &row) != SR_STORE_OK)
     return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
-  return send_json(srv, c, terminal(row.status) ? 200 : 202, job_json(srv, &row), NULL, NULL);
+  return send_json(srv, c, sr_job_terminal(row.status) ? 200 : 202, sr_job_view(srv, &row), NULL, NULL);
 }
 
 /* Replaces every ARRAY object in the tree with nested lists. */
@@ -756,6 +701,26 @@ static enum MHD_Result get_job_doc(sr_server *srv, struct MHD_Connection *c, con
   return send_buf(srv, c, 200, "application/json", doc, len, NULL, NULL);
 }
 
+static enum MHD_Result job_events(sr_server *srv, struct MHD_Connection *c, const char *id) {
+  sr_job_row row;
+  sr_store_rc rc = sr_store_get(srv->store, id, &row);
+  if (rc == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL);
+  if (rc != SR_STORE_OK) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
+  int too_many;
+  struct MHD_Response *r =
+      sr_events_open(srv, c, id, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID"), &too_many);
+  if (!r) {
+    char d[128];
+    snprintf(d, sizeof d, "%d event streams are open (--max-event-streams); retry later", srv->cfg.max_event_streams);
+    return too_many ? problem(srv, c, 503, "too-many-streams", d, NULL, "Retry-After", "5")
+                    : problem(srv, c, 503, "out-of-memory", "no memory for an event stream", NULL, "Retry-After", "5");
+  }
+  enum MHD_Result ret = MHD_queue_response(c, 200, r);
+  MHD_destroy_response(r);
+  atomic_fetch_add(&srv->http_by_code[200], 1);
+  return ret;
+}
+
 static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
   static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
   long counts[5];
@@ -879,6 +844,7 @@ static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state
     }
     if (!strcmp(slash, "/result")) return get ? get_result(srv, c, jid, NULL) : not_allowed(srv, c, "GET");
     if (!strcmp(slash, "/job")) return get ? get_job_doc(srv, c, jid) : not_allowed(srv, c, "GET");
+    if (!strcmp(slash, "/events")) return get ? job_events(srv, c, jid) : not_allowed(srv, c, "GET");
     if (!strncmp(slash, "/result/", 8)) return get ? get_result(srv, c, jid, slash + 8) : not_allowed(srv, c, "GET");
   }
   return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);
@@ -1032,6 +998,7 @@ void sr_http_stop(sr_server *srv) {
   if (!srv->mhd) return;
   MHD_socket ls = MHD_quiesce_daemon(srv->mhd); /* stop accepting; the socket is ours to close */
   sr_http_resume_waiters(srv, NULL, 0); /* stopping: every waiter answers now */
+  sr_events_wake(srv, NULL);            /* and every event stream ends */
   /* resumed connections need a moment to be answered before the daemon goes */
   struct timespec ts = {0, 200 * 1000 * 1000};
   nanosleep(&ts, NULL);

@@ -51,6 +51,8 @@ static const sr_option OPTIONS[] = {
      1, 100000, NULL, "open connections per client address"},
     {"--max-wait", "S", "SCORERECON_MAX_WAIT", SR_OPT_INT, CFG(max_wait_s), "60", NULL, 0, 3600, "400 bad-query",
      "largest ?wait= in seconds"},
+    {"--max-event-streams", "N", "SCORERECON_MAX_EVENT_STREAMS", SR_OPT_INT, CFG(max_event_streams), "256", NULL, 1,
+     100000, "503 too-many-streams", "open event streams (GET /v1/jobs/{id}/events) in all"},
 };
 #define NOPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 
 #include "ctx.h"
+#include "events.h"
 #include "models.h"
 #include "options.h"
 
@@ -48,10 +49,13 @@ static int lock_data_dir(const char *dir) {
 
 /* ---------------------------------------------------------------- assembly: the janitor and the status hook */
 
-static void wake_long_polls(sr_server *srv, const char *id) { sr_http_resume_waiters(srv, id, 0); }
+static void wake_listeners(sr_server *srv, const char *id) {
+  sr_http_resume_waiters(srv, id, 0);
+  sr_events_wake(srv, id);
+}
 
-/* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request;
- * every 10 s: prune old jobs. */
+/* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request; every
+ * 0.5 s: let event streams send progress; every 10 s: prune old jobs. */
 static void *janitor_main(void *arg) {
   sr_server *srv = arg;
   int tick = 0;
@@ -60,6 +64,7 @@ static void *janitor_main(void *arg) {
     nanosleep(&ts, NULL);
     sr_http_resume_waiters(srv, NULL, 1);
     sr_http_reap_slow(srv);
+    if (tick % 5 == 0) sr_events_wake(srv, NULL); /* progress events, every 0.5 s */
     if (++tick % 100 == 0) sr_jobs_prune(srv);
   }
   return NULL;
@@ -179,7 +184,7 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon: %d job(s) left running by an earlier stop go back to the queue (same seed, same "
                     "answer)\n", requeued);
   sr_jobs_prune(&srv);
-  srv.on_status = wake_long_polls;
+  srv.on_status = wake_listeners;
   if (pthread_create(&srv.janitor_tid, NULL, janitor_main, &srv) == 0) srv.janitor_started = 1;
   if (!srv.janitor_started || sr_jobs_start(&srv)) {
     fprintf(stderr, "scorerecon serve: cannot start the worker threads\n");

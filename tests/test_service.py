@@ -1239,6 +1239,116 @@ def test_labels_and_job_document():
     s.term()
 
 
+# --------------------------------------------------------------------------------------------- events
+
+
+def read_events(port, jid, headers=None, limit=60.0, token=None, stop_after=None):
+    """Reads GET /v1/jobs/{id}/events to its end: (status, headers, [(id, event, data dict)], seconds)."""
+    h = dict(headers or {})
+    if token:
+        h["Authorization"] = "Bearer " + token
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=limit)
+    t0 = time.time()
+    events = []
+    try:
+        c.request("GET", "/v1/jobs/%s/events" % jid, headers=h)
+        r = c.getresponse()
+        hdrs = {k.lower(): v for k, v in r.getheaders()}
+        if r.status != 200:
+            body = r.read()
+            resp = Resp(r.status, hdrs, body)
+            CONTRACT.check("GET", "/v1/jobs/%s/events" % jid, resp)
+            return r.status, hdrs, resp, time.time() - t0
+        cur = {}
+        while time.time() - t0 < limit:
+            line = r.readline()
+            if not line:
+                break
+            line = line.decode().rstrip("\n")
+            if line == "":
+                if "event" in cur:
+                    events.append((cur.get("id"), cur["event"], json.loads(cur.get("data", "null"))))
+                    if stop_after and cur["event"] == stop_after:
+                        break
+                cur = {}
+            elif line.startswith(":"):
+                continue
+            else:
+                k, _, v = line.partition(": ")
+                cur[k] = v
+        CONTRACT.check("GET", "/v1/jobs/%s/events" % jid, Resp(200, hdrs, b""))
+        return 200, hdrs, events, time.time() - t0
+    finally:
+        c.close()
+
+
+def test_events():
+    s = Server(os.path.join(TMP, "data-e"), "--max-event-streams", "4")
+    port = s.port
+    job = {"shape": [64, 64], "operator": {"type": "none"}, "prior": {"type": "gaussian", "mean": 0, "std": 1},
+           "sampler": {"type": "langevin", "steps": 60000}, "num_samples": 2, "seed": 1}
+    jid = submit(port, job).json()["id"]
+    got = {}
+
+    def listen(k):
+        got[k] = read_events(port, jid)
+
+    ts = [threading.Thread(target=listen, args=(k,)) for k in range(3)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(90)
+    for k in range(3):
+        st, hdrs, evs, dt = got.get(k, (None, {}, [], 0))
+        kinds = [e[1] for e in evs]
+        ok(st == 200 and hdrs.get("content-type") == "text/event-stream", "events %d: 200 text/event-stream" % k, st)
+        ok(kinds and kinds[0] == "status" and kinds[-1] == "end" and evs[-1][2]["status"] == "succeeded",
+           "events %d: a status event first, an end event last (succeeded)" % k, kinds)
+        prog = [e[2] for e in evs if e[1] == "progress"]
+        ok(len(prog) >= 1 and all(p["total"] == 120000 for p in prog) and
+           all(a["step"] < b["step"] for a, b in zip(prog, prog[1:])),
+           "events %d: progress events with a rising step" % k, prog[:3])
+        ok(all(isinstance(p["eta_seconds"], (int, float)) and p["eta_seconds"] >= 0 for p in prog),
+           "events %d: progress has an ETA" % k, prog[:2])
+        ids = [e[0] for e in evs]
+        ok(len(set(ids)) == len(ids) and all(ids), "events %d: every event has its own id" % k, ids)
+    end_id = got[0][2][-1][0] if got.get(0) and got[0][2] else None
+    # a finished job: one end event, then the stream closes
+    st, _, evs, dt = read_events(port, jid, limit=10)
+    ok(st == 200 and [e[1] for e in evs] == ["end"] and dt < 5, "events: a finished job gives its end at once", evs)
+    # reconnecting with the last id seen: nothing is sent again, the stream ends
+    st, _, evs, dt = read_events(port, jid, headers={"Last-Event-ID": end_id or "x"}, limit=10)
+    ok(st == 200 and evs == [] and dt < 5, "events: Last-Event-ID of the end: nothing again, closed", (evs, dt))
+    # a queued job behind a running one: status queued, then running, ...
+    long_id = submit(port, dict(job, sampler={"type": "langevin", "steps": 20000000})).json()["id"]
+    q_id = submit(port, dict(job, seed=2)).json()["id"]
+    st, _, evs, _ = read_events(port, q_id, limit=10, stop_after="status")
+    ok(st == 200 and evs and evs[0][2]["status"] == "queued", "events: a queued job's first event says queued", evs)
+    # bounded: --max-event-streams 4
+    conns = []
+    for _ in range(4):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/v1/jobs/%s/events" % long_id)
+        r = c.getresponse()
+        r.readline()
+        conns.append((c, r))
+    st, hdrs, resp, _ = read_events(port, long_id, limit=10)
+    ok(st == 503 and problem_is(resp, 503, "too-many-streams") and hdrs.get("retry-after"),
+       "events: over --max-event-streams: 503 too-many-streams with Retry-After", resp)
+    for c, r in conns[:2]:
+        c.close()
+    time.sleep(0.8)
+    st, _, evs, _ = read_events(port, long_id, limit=10, stop_after="status")
+    ok(st == 200, "events: a closed stream frees its place", st)
+    st, _, resp, _ = read_events(port, "0" * 32, limit=10)
+    ok(st == 404 and problem_is(resp, 404, "not-found", "id"), "events: unknown job 404", resp)
+    # the streams do not hold up a shutdown
+    rc, dt = s.term()
+    ok(rc == 0 and dt < 5, "events: SIGTERM with open streams stops within 5 s", (rc, dt))
+    for c, r in conns[2:]:
+        c.close()
+
+
 # --------------------------------------------------------------------------------------------- memory
 
 
@@ -1722,7 +1832,7 @@ def main():
         rate = 20000.0
     parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
              ("store errors", test_store_read_errors),
-             ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("memory", test_memory),
+             ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("events", test_events), ("memory", test_memory),
              ("disk full", test_disk_full),
              ("durability", lambda: test_durability(rate)), ("robustness", test_robustness)]
     try:
