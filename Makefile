@@ -39,8 +39,8 @@ INC_tools  := -Iinclude
 
 SOLVER_SRC  := $(wildcard solver/*.c)
 FORMAT_SRC  := $(wildcard format/*.c)
-JOB_SRC     := server/job_parse.c server/models.c server/result_write.c server/options.c
-SERVICE_SRC := server/http.c server/jobs.c server/serve.c server/store.c server/events.c server/job_view.c
+JOB_SRC     := server/job_parse.c server/models.c server/result_write.c server/options.c server/sha256.c
+SERVICE_SRC := server/http.c server/jobs.c server/serve.c server/store.c server/events.c server/job_view.c server/webhooks.c
 TEST_SRC    := $(wildcard tests/*.c)
 # bench/problems.c is no program: the set-up bench_quality and bench_samplers share (linked into both below).
 BENCH_LIB  := bench/problems.c

@@ -15,6 +15,8 @@ typedef struct {
   char data_dir[1024];
   char models_dir[1024];
   char token[SR_TOKEN_MAX + 1]; /* empty = no authentication; a longer token file is refused at start */
+  char webhook_secret[SR_TOKEN_MAX + 1]; /* the HMAC key of webhook signatures (--webhook-secret-file) */
+  char webhook_allow[1024];     /* HOST or HOST:PORT, comma-separated: where "notify" may point ("" none) */
   int workers;              /* jobs run at once */
   int job_threads;          /* threads inside one job (sr_run) */
   int http_threads;         /* libmicrohttpd thread pool */

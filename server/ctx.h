@@ -51,6 +51,10 @@ struct sr_server {
   sr_waiter *waiters;
   struct sr_stream *streams; /* events.c: open event streams (guarded by mu) */
   int nstreams;
+  pthread_t notify_tid;      /* webhooks.c: the sender thread */
+  int notify_started;
+  pthread_cond_t notify_cv;  /* a job finished: the sender looks (with mu) */
+  int notify_kick;
   struct sr_conn *conns;    /* http.c: open connections, for the request deadline (guarded by mu) */
   /* metrics */
   atomic_long http_by_code[600];

@@ -24,6 +24,7 @@
 #include "events.h"
 #include "job_view.h"
 #include "models.h"
+#include "webhooks.h"
 
 #define PROBLEM_BASE "urn:scorerecon:problem:"
 
@@ -458,11 +459,15 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
                    err.field, NULL, NULL);
   }
   sr_problem_clear(&pb);
+  char why[256];
+  if (meta.notify_url[0] && !sr_webhook_allowed(&srv->cfg, meta.notify_url, why, sizeof why))
+    return problem(srv, c, 422, "invalid-job", why, "notify.url", NULL, NULL);
   char id[33], existing[40] = "";
   if (new_id(id)) return problem(srv, c, 500, "internal", "no randomness for a job id", NULL, NULL, NULL);
   /* a retry of an accepted job (same key, same body) gets its job even when the queue is full */
   sr_store_rc rc =
-      sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, &meta.labels, existing);
+      sr_store_insert(srv->store, id, rs->body, rs->len, key, sr_now(), srv->cfg.queue_max, &meta.labels,
+                      meta.notify_url, existing);
   if (rc == SR_STORE_FULL) return insufficient_storage(srv, c);
   if (rc < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
   if (rc == SR_STORE_QUEUE_FULL)

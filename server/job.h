@@ -40,7 +40,11 @@ typedef struct {
                       * {"gaussian": ...}) replaced by the ARRAY it generates, so the job can be reproduced as is */
   char *doc;         /* out (materialise): malloc'd JSON text, the caller frees it */
   sr_labels labels;  /* out: the job's labels */
+  char notify_url[513]; /* out: "notify": {"url": ...} ("" none): the service POSTs the finished job there */
 } sr_job_meta;
+
+/* host and port of an http:// URL the parser accepted (host without brackets); 0, or -1 if it is not one. */
+int sr_url_host_port(const char *url, char *host, size_t cap, int *port);
 
 /* sr_job_parse that also fills meta (NULL: none). */
 sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err,

@@ -1,5 +1,6 @@
 /* job_parse.c — the ONE parser of job documents: JSON text -> sr_problem, with an error naming the field for
  * every way a document can be wrong (types, shapes, ranges, unknown or duplicate keys, NaN, sizes). */
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -986,6 +987,57 @@ static int parse_labels(parse_ctx *c, const cJSON *v) {
   return 0;
 }
 
+/* ---------------------------------------------------------------- notify */
+
+int sr_url_host_port(const char *url, char *host, size_t cap, int *port) {
+  if (strncmp(url, "http://", 7)) return -1;
+  const char *h = url + 7, *end;
+  if (*h == '[') { /* [IPv6] */
+    end = strchr(h, ']');
+    if (!end) return -1;
+    h++;
+  } else {
+    end = h + strcspn(h, ":/");
+  }
+  size_t n = (size_t)(end - h);
+  if (n == 0 || n >= cap) return -1;
+  for (size_t i = 0; i < n; i++)
+    if (!(isalnum((unsigned char)h[i]) || h[i] == '.' || h[i] == '-' || h[i] == ':')) return -1;
+  memcpy(host, h, n);
+  host[n] = 0;
+  if (*end == ']') end++;
+  *port = 80;
+  if (*end == ':') {
+    char *pe;
+    long p = strtol(end + 1, &pe, 10);
+    if (pe == end + 1 || p < 1 || p > 65535 || (*pe && *pe != '/')) return -1;
+    *port = (int)p;
+    end = pe;
+  }
+  if (*end && *end != '/') return -1;
+  for (const char *q = end; *q; q++)
+    if ((unsigned char)*q <= 0x20 || (unsigned char)*q >= 0x7f) return -1;
+  return 0;
+}
+
+/* "notify": {"url": "http://HOST[:PORT]/PATH"}: where the service POSTs the job once it has finished. */
+static int parse_notify(parse_ctx *c, const cJSON *v) {
+  sr_error *err = c->err;
+  if (!v) return 0;
+  static const char *const k[] = {"url", NULL};
+  if (!cJSON_IsObject(v)) return sr_fail(err, SR_EINVAL, "notify", "must be {\"url\": \"http://host:port/path\"}"), -1;
+  if (check_keys(v, "notify", k, err)) return -1;
+  const cJSON *u = cJSON_GetObjectItemCaseSensitive(v, "url");
+  if (!u) return sr_fail(err, SR_EINVAL, "notify.url", "is required"), -1;
+  char host[256];
+  int port;
+  if (!cJSON_IsString(u) || strlen(u->valuestring) > 512 || sr_url_host_port(u->valuestring, host, sizeof host, &port))
+    return sr_fail(err, SR_EINVAL, "notify.url", "must be an http:// URL of at most 512 characters (http://HOST[:PORT]"
+                   "/PATH; https is not sent: point it at a relay on the server's --webhook-allow list)"), -1;
+  if (c->meta) snprintf(c->meta->notify_url, sizeof c->meta->notify_url, "%s", u->valuestring);
+  return 0;
+}
+
 cJSON *sr_labels_json(const sr_labels *l) {
   cJSON *o = cJSON_CreateObject();
   for (int i = 0; o && i < l->n; i++) cJSON_AddStringToObject(o, l->key[i], l->value[i]);
@@ -998,9 +1050,10 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   const sr_limits *lim = c->lim;
   if (!cJSON_IsObject(doc)) return sr_fail(err, SR_EINVAL, "job", "must be a JSON object");
   static const char *const k[] = {"shape", "operator", "noise", "observation", "prior", "sampler", "num_samples",
-                                  "seed", "ground_truth", "outputs", "labels", NULL};
+                                  "seed", "ground_truth", "outputs", "labels", "notify", NULL};
   if (check_keys(doc, "", k, err)) return SR_EINVAL;
   if (parse_labels(c, cJSON_GetObjectItemCaseSensitive(doc, "labels"))) return SR_EINVAL;
+  if (parse_notify(c, cJSON_GetObjectItemCaseSensitive(doc, "notify"))) return SR_EINVAL;
   /* shape */
   const cJSON *sh = cJSON_GetObjectItemCaseSensitive(doc, "shape");
   if (!sh) return sr_fail(err, SR_EINVAL, "shape", "is required ([H, W] for an image, [N] for a signal)");
@@ -1114,6 +1167,7 @@ sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, 
   if (meta) {
     meta->doc = NULL;
     memset(&meta->labels, 0, sizeof meta->labels);
+    meta->notify_url[0] = 0;
   }
   if (len > lim->max_doc_bytes)
     return sr_fail(err, SR_ELIMIT, "job", "document is %zu bytes, over the limit of %zu", len, lim->max_doc_bytes);

@@ -52,6 +52,13 @@ cJSON *sr_job_view(sr_server *srv, const sr_job_row *row) {
     cJSON_AddStringToObject(e, "detail", row->error);
     if (row->error_field[0]) cJSON_AddStringToObject(e, "field", row->error_field);
   }
+  if (row->notify_url[0]) {
+    static const char *const states[] = {"none", "pending", "delivered", "failed"};
+    cJSON *n = cJSON_AddObjectToObject(o, "notify");
+    cJSON_AddStringToObject(n, "url", row->notify_url);
+    cJSON_AddStringToObject(n, "state", states[row->notify_state >= 0 && row->notify_state < 4 ? row->notify_state : 0]);
+    cJSON_AddNumberToObject(n, "attempts", row->notify_attempts);
+  }
   cJSON *l = cJSON_AddObjectToObject(o, "links");
   char b[128];
   snprintf(b, sizeof b, "/v1/jobs/%s", row->id);

@@ -20,6 +20,10 @@ static const sr_option OPTIONS[] = {
      "directory of score models"},
     {"--token-file", "F", "SCORERECON_TOKEN_FILE", SR_OPT_TOKEN, CFG(token), NULL, NULL, 0, 0, NULL,
      "file holding the bearer token for /v1/*"},
+    {"--webhook-allow", "LIST", "SCORERECON_WEBHOOK_ALLOW", SR_OPT_STR, CFG(webhook_allow), "", NULL, 0, 0, NULL,
+     "hosts a job's \"notify\" URL may name: HOST or HOST:PORT, comma-separated (empty: no webhooks)"},
+    {"--webhook-secret-file", "F", "SCORERECON_WEBHOOK_SECRET_FILE", SR_OPT_TOKEN, CFG(webhook_secret), NULL, NULL, 0,
+     0, NULL, "file holding the HMAC-SHA256 key that signs webhooks (needed with --webhook-allow)"},
     {"--workers", "N", "SCORERECON_WORKERS", SR_OPT_INT, CFG(workers), "1", NULL, 1, 256, NULL, "jobs run at once"},
     {"--job-threads", "N", "SCORERECON_JOB_THREADS", SR_OPT_INT, CFG(job_threads), "0", NULL, 0, 1024, NULL,
      "threads inside one job (0: cores / workers)"},
@@ -110,8 +114,8 @@ static int set_at(void *base, sr_server_config *cfg, const sr_option *o, const c
       if (n == 0) return snprintf(err, cap, "%s: %s is empty", o->flag, v), -1;
       return snprintf(err, cap, "%s: the token in %s is longer than %d bytes", o->flag, v, SR_TOKEN_MAX), -1;
     }
-    memcpy(cfg->token, buf, n);
-    cfg->token[n] = 0;
+    memcpy(field(base, o), buf, n); /* a char[SR_TOKEN_MAX + 1] */
+    field(base, o)[n] = 0;
     free(buf);
     return 0;
   }
@@ -168,7 +172,7 @@ static void num_text(double v, char *out, size_t cap) {
 
 /* The default; byte counts of whole MiB also in MiB: "33554432 (32 MiB)". */
 static void default_text(const sr_option *o, const char *d, char *out, size_t cap) {
-  if (!d) {
+  if (!d || !*d) {
     snprintf(out, cap, "none");
     return;
   }

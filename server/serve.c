@@ -15,6 +15,7 @@
 #include "ctx.h"
 #include "events.h"
 #include "models.h"
+#include "webhooks.h"
 #include "options.h"
 
 /* One server per data directory: an exclusive fcntl lock on DIR/scorerecon.lock, held for the process's life (the
@@ -52,6 +53,7 @@ static int lock_data_dir(const char *dir) {
 static void wake_listeners(sr_server *srv, const char *id) {
   sr_http_resume_waiters(srv, id, 0);
   sr_events_wake(srv, id);
+  sr_webhooks_wake(srv);
 }
 
 /* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request; every
@@ -129,6 +131,10 @@ int sr_serve_main(int argc, char **argv) {
       }
     }
   }
+  if (cfg->webhook_allow[0] && !cfg->webhook_secret[0]) {
+    fprintf(stderr, "scorerecon serve: --webhook-allow needs --webhook-secret-file (the key that signs webhooks)\n");
+    return 2;
+  }
   cfg->limits.models_dir = cfg->models_dir;
   if (cfg->job_threads == 0) {
     cfg->job_threads = sr_cpu_count() / cfg->workers;
@@ -151,6 +157,7 @@ int sr_serve_main(int argc, char **argv) {
   pthread_mutex_init(&srv.mu, NULL);
   pthread_cond_init(&srv.work_cv, NULL);
   pthread_cond_init(&srv.status_cv, NULL);
+  pthread_cond_init(&srv.notify_cv, NULL);
   if (sr_store_open(&srv.store, cfg->data_dir, err, sizeof err)) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
     close(lock_fd);
@@ -186,10 +193,11 @@ int sr_serve_main(int argc, char **argv) {
   sr_jobs_prune(&srv);
   srv.on_status = wake_listeners;
   if (pthread_create(&srv.janitor_tid, NULL, janitor_main, &srv) == 0) srv.janitor_started = 1;
-  if (!srv.janitor_started || sr_jobs_start(&srv)) {
+  if (!srv.janitor_started || sr_jobs_start(&srv) || sr_webhooks_start(&srv)) {
     fprintf(stderr, "scorerecon serve: cannot start the worker threads\n");
     atomic_store(&srv.stopping, 1);
     if (srv.janitor_started) pthread_join(srv.janitor_tid, NULL);
+    sr_webhooks_stop(&srv);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
     close(lock_fd);
@@ -199,6 +207,7 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
     atomic_store(&srv.stopping, 1);
     pthread_join(srv.janitor_tid, NULL);
+    sr_webhooks_stop(&srv);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
     close(lock_fd);
@@ -219,11 +228,13 @@ int sr_serve_main(int argc, char **argv) {
   atomic_store(&srv.stopping, 1);
   pthread_join(srv.janitor_tid, NULL); /* within 100 ms: before the HTTP layer it calls into goes */
   sr_http_stop(&srv);
+  sr_webhooks_stop(&srv); /* a delivery in flight is abandoned within 0.1 s: it stays pending */
   sr_jobs_stop(&srv);
   sr_store_close(srv.store);
   pthread_mutex_destroy(&srv.mu);
   pthread_cond_destroy(&srv.work_cv);
   pthread_cond_destroy(&srv.status_cv);
+  pthread_cond_destroy(&srv.notify_cv);
   close(lock_fd); /* after the store: the next server may start now */
   fprintf(stderr, "scorerecon: stopped\n");
   return 0;

@@ -32,7 +32,8 @@ static const char *SCHEMA =
     " PRIMARY KEY(k, v, seq)) WITHOUT ROWID;"
     "CREATE INDEX IF NOT EXISTS labels_seq ON labels(seq);";
 
-#define COLS "seq, id, status, created, started, finished, step, total, error, error_field, attempts, labels"
+#define COLS "seq, id, status, created, started, finished, step, total, error, error_field, attempts, labels, " \
+             "notify_url, notify_state, notify_attempts"
 
 static void read_row(sqlite3_stmt *s, sr_job_row *r) {
   memset(r, 0, sizeof *r);
@@ -50,19 +51,34 @@ static void read_row(sqlite3_stmt *s, sr_job_row *r) {
   r->attempts = sqlite3_column_int(s, 10);
   const unsigned char *l = sqlite3_column_text(s, 11);
   snprintf(r->labels, sizeof r->labels, "%s", l ? (const char *)l : "{}");
+  const unsigned char *u = sqlite3_column_text(s, 12);
+  snprintf(r->notify_url, sizeof r->notify_url, "%s", u ? (const char *)u : "");
+  r->notify_state = sqlite3_column_int(s, 13);
+  r->notify_attempts = sqlite3_column_int(s, 14);
 }
 
-/* A database from before labels gets its column (every older job: no labels). */
-static int add_labels_column(sqlite3 *db, char **msg) {
-  sqlite3_stmt *s = NULL;
-  int has = 0;
-  if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = 'labels'", -1, &s, NULL) ==
-      SQLITE_OK)
-    has = sqlite3_step(s) == SQLITE_ROW;
-  sqlite3_finalize(s);
-  if (has) return 0;
-  return sqlite3_exec(db, "ALTER TABLE jobs ADD COLUMN labels TEXT NOT NULL DEFAULT '{}'", NULL, NULL, msg) !=
-         SQLITE_OK;
+/* A database from an earlier version gets the columns added since (older jobs: no labels, no webhook). */
+static int add_columns(sqlite3 *db, char **msg) {
+  static const char *const cols[][2] = {{"labels", "TEXT NOT NULL DEFAULT '{}'"},
+                                        {"notify_url", "TEXT"},
+                                        {"notify_state", "INTEGER NOT NULL DEFAULT 0"},
+                                        {"notify_attempts", "INTEGER NOT NULL DEFAULT 0"},
+                                        {"notify_next", "REAL NOT NULL DEFAULT 0"}};
+  for (size_t i = 0; i < sizeof cols / sizeof cols[0]; i++) {
+    sqlite3_stmt *s = NULL;
+    int has = 0;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('jobs') WHERE name = ?", -1, &s, NULL) == SQLITE_OK) {
+      sqlite3_bind_text(s, 1, cols[i][0], -1, SQLITE_STATIC);
+      has = sqlite3_step(s) == SQLITE_ROW;
+    }
+    sqlite3_finalize(s);
+    char sql[160];
+    snprintf(sql, sizeof sql, "ALTER TABLE jobs ADD COLUMN %s %s", cols[i][0], cols[i][1]);
+    if (!has && sqlite3_exec(db, sql, NULL, NULL, msg) != SQLITE_OK) return -1;
+  }
+  /* the webhooks still to send (a partial index: it holds only those) */
+  return sqlite3_exec(db, "CREATE INDEX IF NOT EXISTS jobs_notify ON jobs(notify_next) WHERE notify_state = 1", NULL,
+                      NULL, msg) != SQLITE_OK;
 }
 
 int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap) {
@@ -81,7 +97,7 @@ int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap) {
   sqlite3_busy_timeout(st->db, 5000);
   char *msg = NULL;
   if (sqlite3_exec(st->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;", NULL, NULL, &msg) != SQLITE_OK ||
-      sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK || add_labels_column(st->db, &msg)) {
+      sqlite3_exec(st->db, SCHEMA, NULL, NULL, &msg) != SQLITE_OK || add_columns(st->db, &msg)) {
     snprintf(err, cap, "cannot set up %s: %s", path, msg ? msg : "?");
     sqlite3_free(msg);
     sqlite3_close(st->db);
@@ -155,7 +171,7 @@ static sqlite3_stmt *prep(sr_store *st, const char *sql) {
 }
 
 sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
-                    long queue_max, const sr_labels *labels, char existing_id[40]) {
+                    long queue_max, const sr_labels *labels, const char *notify_url, char existing_id[40]) {
   int rc = SR_STORE_ERROR;
   pthread_mutex_lock(&st->mu);
   if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
@@ -189,8 +205,8 @@ sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_
   cJSON *lj = labels ? sr_labels_json(labels) : cJSON_CreateObject();
   char *ltext = lj ? cJSON_PrintUnformatted(lj) : NULL;
   cJSON_Delete(lj);
-  sqlite3_stmt *s = ltext ? prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc, labels) "
-                                     "VALUES(?, 'queued', ?, ?, ?, ?)") : NULL;
+  sqlite3_stmt *s = ltext ? prep(st, "INSERT INTO jobs(id, status, created, idem_key, doc, labels, notify_url, "
+                                     "notify_state) VALUES(?, 'queued', ?, ?, ?, ?, ?, ?)") : NULL;
   if (s) {
     sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
     sqlite3_bind_double(s, 2, now);
@@ -198,6 +214,10 @@ sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_
     else sqlite3_bind_null(s, 3);
     sqlite3_bind_blob(s, 4, doc, (int)len, SQLITE_STATIC);
     sqlite3_bind_text(s, 5, ltext, -1, SQLITE_STATIC);
+    int notify = notify_url && *notify_url;
+    if (notify) sqlite3_bind_text(s, 6, notify_url, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(s, 6);
+    sqlite3_bind_int(s, 7, notify ? SR_NOTIFY_PENDING : SR_NOTIFY_NONE);
     rc = sqlite3_step(s) == SQLITE_DONE ? SR_STORE_OK : write_error(st, "insert");
     sqlite3_finalize(s);
   }
@@ -297,7 +317,7 @@ sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc
     rc = SR_STORE_NONE;
   } else if (r == SQLITE_ROW) {
     read_row(s, row);
-    if (copy_doc(s, 12, doc, len) == 0) rc = SR_STORE_OK;
+    if (copy_doc(s, 15, doc, len) == 0) rc = SR_STORE_OK;
   }
   sqlite3_finalize(s);
   if (rc == SR_STORE_OK) {
@@ -492,6 +512,42 @@ sr_store_rc sr_store_get_doc(sr_store *st, const char *id, char **doc, size_t *l
       rc = SR_STORE_NONE;
     }
     sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+int sr_store_notify_due(sr_store *st, double now, int max, sr_notify_due *out) {
+  int n = -1;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "SELECT id, notify_url, notify_attempts FROM jobs WHERE notify_state = 1 AND status IN "
+                             "('succeeded','failed','cancelled') AND notify_next <= ? ORDER BY notify_next LIMIT ?");
+  if (s) {
+    sqlite3_bind_double(s, 1, now);
+    sqlite3_bind_int(s, 2, max);
+    n = 0;
+    while (n < max && sqlite3_step(s) == SQLITE_ROW) {
+      snprintf(out[n].id, sizeof out[n].id, "%s", (const char *)sqlite3_column_text(s, 0));
+      snprintf(out[n].url, sizeof out[n].url, "%s", (const char *)sqlite3_column_text(s, 1));
+      out[n].attempts = sqlite3_column_int(s, 2);
+      n++;
+    }
+    sqlite3_finalize(s);
+  }
+  pthread_mutex_unlock(&st->mu);
+  return n;
+}
+
+sr_store_rc sr_store_notify_set(sr_store *st, const char *id, int state, int attempts, double next) {
+  sr_store_rc rc = SR_STORE_ERROR;
+  pthread_mutex_lock(&st->mu);
+  sqlite3_stmt *s = prep(st, "UPDATE jobs SET notify_state = ?, notify_attempts = ?, notify_next = ? WHERE id = ?");
+  if (s) {
+    sqlite3_bind_int(s, 1, state);
+    sqlite3_bind_int(s, 2, attempts);
+    sqlite3_bind_double(s, 3, next);
+    sqlite3_bind_text(s, 4, id, -1, SQLITE_STATIC);
+    rc = step_write(st, s, "webhook state");
   }
   pthread_mutex_unlock(&st->mu);
   return rc;

@@ -30,7 +30,19 @@ typedef struct {
   char error_field[128];
   int attempts;
   char labels[4608];     /* the job's labels as a JSON object ("{}": none) */
+  char notify_url[513];  /* its webhook ("" none) */
+  int notify_state;      /* SR_NOTIFY_* */
+  int notify_attempts;   /* deliveries tried */
 } sr_job_row;
+
+enum { SR_NOTIFY_NONE = 0, SR_NOTIFY_PENDING = 1, SR_NOTIFY_DELIVERED = 2, SR_NOTIFY_FAILED = 3 };
+
+/* A webhook due: a finished job whose notification is pending and whose next try has come. */
+typedef struct {
+  char id[40];
+  char url[513];
+  int attempts;
+} sr_notify_due;
 
 /* Opens (creating) DIR/scorerecon.db. On success *out is set; on failure err holds the reason. */
 int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap);
@@ -40,7 +52,7 @@ void sr_store_close(sr_store *st);
  * document is byte-identical, KEY_REUSED when it differs (whether or not the queue is full). Otherwise QUEUE_FULL
  * when queue_max > 0 jobs are already queued, or OK. One transaction throughout. */
 sr_store_rc sr_store_insert(sr_store *st, const char *id, const char *doc, size_t len, const char *idem_key, double now,
-                    long queue_max, const sr_labels *labels, char existing_id[40]);
+                    long queue_max, const sr_labels *labels, const char *notify_url, char existing_id[40]);
 sr_store_rc sr_store_get(sr_store *st, const char *id, sr_job_row *row);    /* OK, NONE (absent) or an error */
 /* The job's document as submitted (malloc'd, NUL-terminated, caller frees). */
 sr_store_rc sr_store_get_doc(sr_store *st, const char *id, char **doc, size_t *len);
@@ -67,4 +79,8 @@ int sr_store_ok(sr_store *st);   /* 1 if a read through the table and its index 
 sr_store_rc sr_store_delete_finished(sr_store *st, const char *id);
 /* 1 unless the last write failed and a small probe write still fails (then 0). */
 int sr_store_writable(sr_store *st, double now);
+/* Up to max webhooks due at `now`, oldest first; returns how many, or -1. */
+int sr_store_notify_due(sr_store *st, double now, int max, sr_notify_due *out);
+/* A delivery's outcome: state SR_NOTIFY_*, attempts so far, and when to try again (pending). */
+sr_store_rc sr_store_notify_set(sr_store *st, const char *id, int state, int attempts, double next);
 #endif

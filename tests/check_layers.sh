@@ -6,7 +6,7 @@
 # and the solver includes neither cJSON nor libpng. Prints "layers: N passed, N failed".
 cd "$(dirname "$0")/.."
 pass=0; fail=0
-JOB_FILES="server/job_parse.c server/models.c server/result_write.c server/options.c server/job.h server/models.h server/options.h server/config.h"
+JOB_FILES="server/job_parse.c server/models.c server/result_write.c server/options.c server/sha256.c server/sha256.h server/job.h server/models.h server/options.h server/config.h"
 SERVICE_HEADERS="ctx.h store.h"
 
 # check FILE "allowed dirs" "forbidden system headers (regex)" [extra forbidden quoted headers]

@@ -1349,6 +1349,104 @@ def test_events():
         c.close()
 
 
+# --------------------------------------------------------------------------------------------- webhooks
+
+
+def test_webhooks():
+    import hashlib
+    import hmac
+    import http.server
+
+    got = []
+    plan = {"/flaky": [500, 503]}  # answers before a 200
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            got.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()))
+            if self.path == "/hang":
+                time.sleep(8)
+            code = plan[self.path].pop(0) if plan.get(self.path) else 200
+            self.send_response(code)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    rx = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    rport = rx.server_address[1]
+    threading.Thread(target=rx.serve_forever, daemon=True).start()
+    secret_path = os.path.join(TMP, "hook-secret")
+    with open(secret_path, "w") as f:
+        f.write("hook-key-42\n")
+    rc, err = serve_exit(os.path.join(TMP, "data-w0"), "--webhook-allow", "127.0.0.1")
+    ok(rc == 2 and "--webhook-secret-file" in err, "webhooks: an allow-list without a secret stops the start", err)
+    s = Server(os.path.join(TMP, "data-w"), "--webhook-allow", "127.0.0.1:%d,localhost" % rport,
+               "--webhook-secret-file", secret_path)
+    port = s.port
+    url = "http://127.0.0.1:%d" % rport
+    a = submit(port, image_job(8, 8, 50, samples=2, seed=1) | {"notify": {"url": url + "/ok?x=1"}})
+    ok(a.status == 202 and a.json().get("notify", {}).get("state") == "pending", "webhooks: accepted, pending", a)
+    aid = a.json()["id"]
+    deadline = time.time() + 15
+    while time.time() < deadline and not any(g[0] == "/ok?x=1" for g in got):
+        time.sleep(0.05)
+    hits = [g for g in got if g[0] == "/ok?x=1"]
+    ok(len(hits) == 1, "webhooks: the finished job is POSTed once", len(hits))
+    if hits:
+        _, h, body, _ = hits[0]
+        want = "sha256=" + hmac.new(b"hook-key-42", body, hashlib.sha256).hexdigest()
+        ok(h.get("x-scorerecon-signature") == want, "webhooks: signed with HMAC-SHA256 of the body",
+           (h.get("x-scorerecon-signature"), want))
+        ok(h.get("x-scorerecon-event") == "job.finished" and h.get("x-scorerecon-delivery") == aid + ".1" and
+           h.get("content-type") == "application/json", "webhooks: event, delivery id, content type", h)
+        j = json.loads(body)
+        ok(j["id"] == aid and j["status"] == "succeeded", "webhooks: the body is the finished job", j.get("status"))
+    time.sleep(0.3)
+    j = request(port, "GET", "/v1/jobs/" + aid).json()
+    ok(j.get("notify") == {"url": url + "/ok?x=1", "state": "delivered", "attempts": 1},
+       "webhooks: the job says delivered", j.get("notify"))
+    # a receiver that fails twice: tried again after 1 s and 2 s
+    b = submit(port, image_job(8, 8, 50, samples=2, seed=2) | {"notify": {"url": url + "/flaky"}}).json()["id"]
+    deadline = time.time() + 20
+    while time.time() < deadline:
+        j = request(port, "GET", "/v1/jobs/" + b).json()
+        if j.get("notify", {}).get("state") != "pending":
+            break
+        time.sleep(0.1)
+    flaky = [g[3] for g in got if g[0] == "/flaky"]
+    ok(j.get("notify", {}).get("state") == "delivered" and j["notify"]["attempts"] == 3 and len(flaky) == 3,
+       "webhooks: 500, 503, then 200: delivered on the third try", (j.get("notify"), len(flaky)))
+    if len(flaky) == 3:
+        ok(0.8 <= flaky[1] - flaky[0] <= 2.5 and 1.8 <= flaky[2] - flaky[1] <= 3.5,
+           "webhooks: back-off 1 s, then 2 s", [round(b - a, 2) for a, b in zip(flaky, flaky[1:])])
+    # a hanging receiver never holds up a worker
+    submit(port, image_job(8, 8, 50, samples=2, seed=3) | {"notify": {"url": url + "/hang"}})
+    deadline = time.time() + 10
+    while time.time() < deadline and not any(g[0] == "/hang" for g in got):
+        time.sleep(0.05)
+    t0 = time.time()
+    e = submit(port, image_job(8, 8, 50, samples=2, seed=4)).json()["id"]
+    j = wait_status(port, e, ("succeeded", "failed"), 30)
+    ok(j and j["status"] == "succeeded" and time.time() - t0 < 3, "webhooks: a job runs while a webhook hangs",
+       time.time() - t0)
+    for bad, why in ((url.replace("127.0.0.1", "127.0.0.2") + "/x", "not on this server"),
+                     ("http://127.0.0.1:1/x", "not on this server"), ("https://127.0.0.1/x", "http://"),
+                     ("ftp://x", "http://")):
+        r = submit(port, image_job(4, 4, 10, samples=1) | {"notify": {"url": bad}})
+        ok(problem_is(r, 422, "invalid-job", "notify.url") and why in r.json()["detail"],
+           "webhooks: %s refused naming notify.url" % bad, r)
+    rc, dt = s.term()
+    ok(rc == 0 and dt < 5, "webhooks: stops within 5 s with a delivery in flight", (rc, dt))
+    s2 = Server(os.path.join(TMP, "data-w2"))
+    r = submit(s2.port, image_job(4, 4, 10, samples=1) | {"notify": {"url": url + "/ok"}})
+    ok(problem_is(r, 422, "invalid-job", "notify.url") and "--webhook-allow" in r.json()["detail"],
+       "webhooks: a server without --webhook-allow refuses notify", r)
+    s2.term()
+    rx.shutdown()
+
+
 # --------------------------------------------------------------------------------------------- memory
 
 
@@ -1832,7 +1930,8 @@ def main():
         rate = 20000.0
     parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
              ("store errors", test_store_read_errors),
-             ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("events", test_events), ("memory", test_memory),
+             ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("events", test_events), ("webhooks", test_webhooks),
+             ("memory", test_memory),
              ("disk full", test_disk_full),
              ("durability", lambda: test_durability(rate)), ("robustness", test_robustness)]
     try:
