@@ -227,7 +227,8 @@ def test_cancel_delete_errors(c):
     ok(long.cancel()["status"] == "cancelled" and long.status()["status"] == "cancelled",
        "cancel() on a final job leaves it (no purge)")
     e = raises(ClientError, long.result)
-    ok(isinstance(e, ClientError) and e.status == 409 and e.problem == "no-result", "result() of a cancelled job: 409", e)
+    ok(isinstance(e, ClientError) and e.status == 409 and e.problem == "no-result",
+       "result() of a cancelled job: 409", e)
     long.delete()
     e = raises(NotFound, long.status)
     ok(isinstance(e, NotFound) and e.status == 404 and e.field == "id", "delete(): afterwards 404 NotFound", e)
