@@ -30,6 +30,9 @@ else
   echo "service: 0 passed, 1 failed"
   total_f=$((total_f + 1))
 fi
+# the Python client (clients/python) and examples/pipeline.py against real servers: numpy, pip (python3-numpy,
+# python3-pip from scripts/install-deps.sh)
+run_suite /usr/bin/python3 tests/test_client.py "$BUILD/scorerecon"
 # every #include within its layer (README "Layout")
 run_suite sh tests/check_layers.sh
 run_suite sh tests/check_options.sh "$BUILD/scorerecon"
