@@ -1,4 +1,5 @@
 /* core.c — errors, aligned memory, library init and machine facts shared by the whole solver. */
+#include "machine.h"
 #include "scorerecon.h"
 
 #include <cblas.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 sr_status sr_fail(sr_error *err, sr_status code, const char *field, const char *fmt, ...) {
@@ -67,4 +69,10 @@ int sr_cpu_count(void) {
   }
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int)n : 1;
+}
+
+double sr_clock_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ising.h"
+#include "machine.h"
 #include "sampler_internal.h"
 
 void sr_problem_init(sr_problem *pb) {
@@ -552,16 +552,10 @@ static void diagnostics(sr_run_ctx *c, sr_result *res) {
   free(es);
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, void *user, sr_error *err) {
   memset(res, 0, sizeof *res);
   res->rhat_max = res->rhat_median = res->ess_min = res->ess_median = res->log_evidence = NAN;
-  double t0 = now_seconds();
+  double t0 = sr_clock_seconds();
   sr_run_ctx c;
   memset(&c, 0, sizeof c);
   c.pb = pb;
@@ -713,7 +707,7 @@ done:
   free(c.d_hm2);
   pthread_mutex_destroy(&c.mu);
   pthread_cond_destroy(&c.cv);
-  res->seconds = now_seconds() - t0;
+  res->seconds = sr_clock_seconds() - t0;
   if (st != SR_OK) {
     double secs = res->seconds;
     sr_result_clear(res);
