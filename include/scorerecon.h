@@ -64,6 +64,7 @@ void sr_init(void);
 typedef struct {
   uint32_t key[2];
   uint32_t stream;
+  uint32_t path;   /* the vector path of the bulk draws, chosen by sr_rng_make (any path gives the same bits) */
 } sr_rng;
 
 sr_rng sr_rng_make(uint64_t seed, uint64_t stream);

@@ -71,6 +71,22 @@ int sr_cpu_count(void) {
   return n > 0 ? (int)n : 1;
 }
 
+unsigned sr_cpu_path(void) {
+  unsigned f = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) f |= SR_CPU_AVX2;
+  if (__builtin_cpu_supports("avx512f")) {
+    f |= SR_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) f |= SR_CPU_AVX512BW_VL;
+  }
+  const char *env = getenv("SR_RNG_PATH");
+  if (env && !strcmp(env, "scalar")) f = 0;
+  else if (env && !strcmp(env, "avx2")) f &= SR_CPU_AVX2;
+#endif
+  return f;
+}
+
 double sr_clock_seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

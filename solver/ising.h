@@ -49,8 +49,6 @@ double sr__mh_flip_prob(const sr_mh_chain *ch, size_t k);
 void sr__mh_chain_flip(sr_mh_chain *ch, size_t k);
 /* The acceptance function itself. */
 double sr__mh_accept(double dE, double beta);
-/* Nonzero: the checkerboard uses its portable C rows even where AVX-512 is available (tests compare the two). */
-extern int sr__mh_portable;
 /* Colour classes of the checkerboard sweep: 2 (i + j mod 2), or 3 where a periodic side is odd. */
 int sr__mh_colours(const sr_mh_shared *sh, const unsigned char **colour);
 

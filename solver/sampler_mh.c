@@ -32,6 +32,7 @@
 #include <string.h>
 
 #include "ising.h"
+#include "machine.h"
 #include "op_internal.h"
 #include "sampler_internal.h"
 
@@ -39,8 +40,6 @@
 #define DENSE_MAX 1024
 #define EXP_CLAMP 350.0 /* field factors exp(±2βh_k) are clamped here; valid while 8β|J| <= TABLE_MAX */
 #define TABLE_MAX 300.0
-
-int sr__mh_portable = 0;
 
 struct sr_mh_shared {
   sr_ising_params is;
@@ -52,6 +51,7 @@ struct sr_mh_shared {
   int ncol;
   unsigned char *colour;      /* n */
   int packed;                 /* checkerboard on two colours: chains keep the colour-compacted layout */
+  int v512;                   /* the checkerboard rows take their AVX-512 (F, BW, VL) path (sr_cpu_path) */
   size_t Wc0, Wc;             /* sites per compact row (w + 1)/2, and the row stride with its halo */
   signed char *init_obs;      /* n spins: the thresholded adjoint of the observation (init observation) */
   double *hf;                 /* FIELD: n per-site fields */
@@ -406,6 +406,7 @@ sr_status sr__mh_prepare(const sr_problem *pb, sr_mh_shared **out, sr_error *err
   sh->Wc0 = (sh->w + 1) / 2;
   sh->Wc = sh->Wc0 + 2;
   sh->packed = pb->sampler.proposal == SR_MH_CHECKERBOARD && sh->ncol == 2 && sh->mode == SR_MH_FIELD;
+  sh->v512 = (sr_cpu_path() & SR_CPU_AVX512BW_VL) != 0;
   if (!bad && sh->mode == SR_MH_FIELD) {
     sh->hf = malloc(n * sizeof(double));
     double *a = malloc(n * sizeof(double));
@@ -789,28 +790,15 @@ static long cb_row_512(const signed char *restrict row, const signed char *restr
     acc += cb_row_c(row + j, up + j, dn + j, col + j, c, Fp + j, Fm + j, EJ, u + j, w - j, out + j);
   return acc;
 }
-
-static int have_512(void) {
-  static _Atomic int v = -1;
-  if (sr__mh_portable) return 0;
-  int x = v;
-  if (x < 0) {
-    __builtin_cpu_init();
-    x = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl");
-    const char *env = getenv("SR_RNG_PATH"); /* the same switch as the generator's: tests force the other paths */
-    if (env && (!strcmp(env, "scalar") || !strcmp(env, "avx2"))) x = 0;
-    v = x;
-  }
-  return x;
-}
 #endif
 
-static long cb_row(const signed char *row, const signed char *up, const signed char *dn, const unsigned char *col,
-                   int c, const double *Fp, const double *Fm, const double *EJ, const uint32_t *u, size_t w,
-                   signed char *out) {
+static long cb_row(int v512, const signed char *row, const signed char *up, const signed char *dn,
+                   const unsigned char *col, int c, const double *Fp, const double *Fm, const double *EJ,
+                   const uint32_t *u, size_t w, signed char *out) {
 #ifdef MH_X86
-  if (have_512()) return cb_row_512(row, up, dn, col, c, Fp, Fm, EJ, u, w, out);
+  if (v512) return cb_row_512(row, up, dn, col, c, Fp, Fm, EJ, u, w, out);
+#else
+  (void)v512;
 #endif
   return cb_row_c(row, up, dn, col, c, Fp, Fm, EJ, u, w, out);
 }
@@ -919,9 +907,6 @@ static long sweep_packed(sr_mh_chain *ch) {
   const sr_mh_shared *sh = ch->sh;
   const size_t h = sh->h, Wc = sh->Wc, Wc0 = sh->Wc0;
   long acc = 0;
-#ifdef MH_X86
-  const int v512 = have_512();
-#endif
   for (int c = 0; c < 2; c++) {
     const signed char *o = ch->cs[1 - c];
     for (size_t i = 0; i < h; i++) {
@@ -931,7 +916,7 @@ static long sweep_packed(sr_mh_chain *ch) {
       const signed char *mid = o + (i + 1) * Wc + (crow_j0(i, c) ? 1 : 0); /* position t + lo + 1 */
       const uint32_t *u = ch->u + (size_t)c * h * Wc0 + q;
 #ifdef MH_X86
-      if (v512) {
+      if (sh->v512) {
         acc += cb_crow_512(self, up, dn, mid, ch->cFp[c] + q, ch->cFm[c] + q, ch->EJ, u, cnt);
         continue;
       }
@@ -991,8 +976,8 @@ static long sweep_checkerboard(sr_mh_chain *ch) {
         }
         memcpy(row, t, w);
       } else if (ch->table) {
-        acc += cb_row(row, row - W2, row + W2, sh->colour + k0, c, ch->Fp + k0, ch->Fm + k0, ch->EJ, ch->u + k0, w,
-                      ch->tmp);
+        acc += cb_row(sh->v512, row, row - W2, row + W2, sh->colour + k0, c, ch->Fp + k0, ch->Fm + k0, ch->EJ,
+                      ch->u + k0, w, ch->tmp);
         memcpy(row, ch->tmp, w);
       } else {
         for (size_t j = 0; j < w; j++)
