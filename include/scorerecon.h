@@ -187,9 +187,6 @@ struct sr_prior {
   double trained_sigma[2];  /* learned priors: the noise range the network was trained on (else 0, 0) */
   double mean0, var0;      /* a pixel's mean and variance under the prior (a Gaussian surrogate's): smc's potentials
                             * use var0, the data-units warning both (docs/samplers.md); var0 = 0: unknown */
-  /* for the tests and the analytic oracles: */
-  size_t ncomp;            /* gmm components (gaussian: 1) */
-  const double *w, *mu, *sd;
   int discrete;            /* 1: a law on a finite set of images (ising): no score, sampled by mh only */
 };
 
@@ -204,6 +201,10 @@ sr_prior *sr_prior_tv(size_t h, size_t w, double lambda, double eps, sr_error *e
 sr_prior *sr_prior_ising(size_t h, size_t w, double coupling, double field, int periodic, double a, double b,
                          sr_error *err);
 void sr_prior_free(sr_prior *p);
+/* The per-pixel mixture a gmm (or gaussian) prior is, for the tests and the analytic oracles: k components with
+ * weights w (normalised to sum 1), means mu and stds sd, arrays owned by the prior (any output may be NULL).
+ * Returns 0, or nonzero (outputs untouched) for a prior that is no mixture. */
+int sr_prior_mixture(const sr_prior *p, size_t *k, const double **w, const double **mu, const double **sd);
 
 /* ---------------------------------------------------------------- samplers */
 

@@ -110,7 +110,7 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
   if (!level0 && !pb->prior->has_marginals)
     return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score of noised marginals, which prior.type %s "
                    "does not have (use langevin or mala)", sname, pb->prior->kind);
-  if (level0 && !isfinite(pb->prior->lipschitz) && pb->prior->ncomp == 0)
+  if (level0 && !isfinite(pb->prior->lipschitz) && sr_prior_mixture(pb->prior, NULL, NULL, NULL, NULL))
     return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the prior's score at noise level 0, which prior.type %s "
                    "does not have (use annealed_langevin, pc or ode)", sname, pb->prior->kind);
   if (level0 && !isfinite(pb->prior->lipschitz)) {

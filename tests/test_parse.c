@@ -605,7 +605,10 @@ TEST(parse_valid_identity_lists_and_base64) {
   CHECK(!memcmp(a.y, v, sizeof v), "lists observation differs from the values");
   CHECK(!memcmp(b.y, v, sizeof v), "base64 observation differs from the values");
   CHECK(a.noise_sigma == 0.1, "noise %g", a.noise_sigma);
-  CHECK(a.prior && a.prior->ncomp == 1 && a.prior->mu[0] == 0.0 && a.prior->sd[0] == 1.0, "prior");
+  size_t ncomp = 0;
+  const double *mu = NULL, *sd = NULL;
+  CHECK(a.prior && !sr_prior_mixture(a.prior, &ncomp, NULL, &mu, &sd) && ncomp == 1 && mu[0] == 0.0 && sd[0] == 1.0,
+        "prior");
   /* defaults */
   CHECK(a.num_samples == 8, "num_samples default %ld", a.num_samples);
   CHECK(a.seed == 0, "seed default");
@@ -692,7 +695,9 @@ TEST(parse_valid_defaults_per_sampler) {
   /* gmm with an atom is fine for pc; tv with mala is fine */
   if (parse_ok(NONE1 ",'prior':{'type':'gmm','weights':[0.4,0.6],'means':[-0.3,0.5],'stds':[0,0]},"
                "'sampler':{'type':'pc','sde':{'type':'drift','mu':0.5,'sigma':0.25,'T':2}}}", &pb)) {
-    CHECK(pb.prior->ncomp == 2 && pb.sampler.sde.mu == 0.5 && pb.sampler.sde.T == 2, "gmm + drift");
+    size_t ncomp = 0;
+    CHECK(!sr_prior_mixture(pb.prior, &ncomp, NULL, NULL, NULL) && ncomp == 2 && pb.sampler.sde.mu == 0.5 &&
+              pb.sampler.sde.T == 2, "gmm + drift");
     sr_problem_clear(&pb);
   } else CHECK(0, "gmm atom pc");
   if (parse_ok(MEAS ",'prior':{'type':'tv','weight':2},'sampler':{'type':'mala','steps':10}}", &pb)) {
