@@ -33,8 +33,6 @@ typedef enum {
   SR_MH_GRAM_GENERIC   /* anything else: as above, one AᵀA application per accepted flip */
 } sr_mh_mode;
 
-/* Validation and defaults for a problem with a discrete prior or the mh sampler (from sr_problem_validate). */
-sr_status sr__mh_validate(sr_problem *pb, const char *sname, sr_error *err);
 sr_status sr__mh_prepare(const sr_problem *pb, sr_mh_shared **out, sr_error *err);
 void sr__mh_release(sr_mh_shared *sh);
 sr_mh_mode sr__mh_mode(const sr_mh_shared *sh);

@@ -6,8 +6,55 @@
  * so the kept states are from an exact, fixed kernel. log π = log prior − |y − Ax|²/(2σ²). */
 #include <math.h>
 #include <stdatomic.h>
+#include <string.h>
 
 #include "sampler_internal.h"
+
+/* ---------------------------------------------------------------- validation and defaults */
+
+static double posterior_lipschitz(const sr_problem *pb) {
+  double L = pb->prior->lipschitz;
+  if (pb->op) L += pb->op->norm2 / (pb->noise_sigma * pb->noise_sigma);
+  return L;
+}
+
+/* Both run at noise level 0: the prior needs a finite score there, MALA its log density too. */
+static sr_status level0_validate(sr_problem *pb, int mala, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  const char *sname = (mala ? &sr__mala_ops : &sr__langevin_ops)->name;
+  if (!isfinite(pb->prior->lipschitz) && sr_prior_mixture(pb->prior, NULL, NULL, NULL, NULL))
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the prior's score at noise level 0, which prior.type %s "
+                   "does not have (use annealed_langevin, pc or ode)", sname, pb->prior->kind);
+  if (!isfinite(pb->prior->lipschitz)) {
+    if (!strcmp(pb->prior->kind, "gaussian")) /* a std whose 1/std² overflows */
+      return sr_fail(err, SR_EINVAL, "prior.std", "is so small that the score at noise level 0 is not finite: %s "
+                     "cannot sample it (use a larger std, or annealed_langevin, pc or ode)", sname);
+    return sr_fail(err, SR_EINVAL, "prior.stds", "has an atom (std 0), which has no score at noise level 0: "
+                   "%s cannot sample it (use annealed_langevin, pc or ode)", sname);
+  }
+  if (mala && !pb->prior->logp)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "mala needs the prior's log density, which prior.type %s lacks",
+                   pb->prior->kind);
+  if (s->steps <= 0) s->steps = 1000;
+  if (s->burn_in < 0) s->burn_in = s->steps / 5;
+  if (s->thinning <= 0) s->thinning = 1;
+  if (s->burn_in >= s->steps)
+    return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.steps (%ld)", s->burn_in,
+                   s->steps);
+  double L = posterior_lipschitz(pb);
+  if (s->step_size <= 0) {
+    /* ULA: 0.1/L keeps the variance bias of the stiffest direction under 1/(1 − 0.05) − 1 ≈ 5%.
+     * MALA: 1/(L n^(1/3)) start (the optimal scaling in n), then adapted during burn-in. */
+    s->step_size = !mala ? 0.1 / L : 1.0 / (L * cbrt((double)pb->n));
+  }
+  if (mala && s->target_accept <= 0) s->target_accept = 0.574;
+  return SR_OK;
+}
+
+static sr_status ula_validate(sr_problem *pb, sr_error *err) { return level0_validate(pb, 0, err); }
+static sr_status mala_validate(sr_problem *pb, sr_error *err) { return level0_validate(pb, 1, err); }
+
+/* ---------------------------------------------------------------- the chains */
 
 static void keep_and_trace(sr_batch *bt, long it) {
   const sr_problem *pb = bt->ctx->pb;
@@ -134,7 +181,26 @@ static int run_mala(sr_batch *bt) {
   return 0;
 }
 
-int sr__run_langevin(sr_batch *bt) {
+static int ula_batch(sr_batch *bt) {
   init_level0(bt);
-  return bt->ctx->pb->sampler.kind == SR_SAMPLER_MALA ? run_mala(bt) : run_ula(bt);
+  return run_ula(bt);
 }
+
+static int mala_batch(sr_batch *bt) {
+  init_level0(bt);
+  return run_mala(bt);
+}
+
+const sr_sampler_ops sr__langevin_ops = {
+    .name = "langevin",
+    .markov = 1,
+    .validate = ula_validate,
+    .run_batch = ula_batch,
+};
+
+const sr_sampler_ops sr__mala_ops = {
+    .name = "mala",
+    .markov = 1,
+    .validate = mala_validate,
+    .run_batch = mala_batch,
+};

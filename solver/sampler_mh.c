@@ -149,12 +149,9 @@ static void diag_product(const members *ms, int from, int to, size_t n, double *
 
 static int spin_of(const sr_mh_shared *sh, double x) { return (x - sh->c0) * sh->c1 > 0 ? 1 : -1; }
 
-sr_status sr__mh_validate(sr_problem *pb, const char *sname, sr_error *err) {
+static sr_status mh_validate(sr_problem *pb, sr_error *err) {
   sr_sampler_cfg *s = &pb->sampler;
   const sr_prior *pr = pb->prior;
-  if (s->kind != SR_SAMPLER_MH)
-    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score (gradient) of the prior, and prior.type %s "
-                   "is discrete (binary pixels) and has none: use \"mh\"", sname, pr->kind);
   if (!pr->discrete)
     return sr_fail(err, SR_EINVAL, "sampler.type", "mh flips pixels between two values and needs a discrete prior "
                    "(prior.type ising); prior.type %s is continuous: use langevin, mala, annealed_langevin, pc or "
@@ -1007,7 +1004,7 @@ static double beta_at(const sr_sampler_cfg *s, long t) {
   return 1.0 / (s->temp_start * pow(s->temp_end / s->temp_start, f));
 }
 
-int sr__run_mh(sr_batch *bt) {
+static int run_mh(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
   const sr_problem *pb = c->pb;
   const sr_sampler_cfg *s = &pb->sampler;
@@ -1108,3 +1105,32 @@ int sr__run_mh(sr_batch *bt) {
   }
   return cancelled;
 }
+
+/* ---------------------------------------------------------------- the sampler's operations */
+
+static sr_status mh_prepare(sr_run_ctx *c, sr_error *err) {
+  sr_mh_shared *sh;
+  sr_status st = sr__mh_prepare(c->pb, &sh, err);
+  c->shared = sh;
+  return st;
+}
+
+static void mh_release(sr_run_ctx *c) {
+  sr__mh_release(c->shared);
+  c->shared = NULL;
+}
+
+static void *mh_worker_new(const sr_run_ctx *c) { return sr__mh_chain_new(c->shared); }
+static void mh_worker_free(void *ext) { sr__mh_chain_free(ext); }
+
+const sr_sampler_ops sr__mh_ops = {
+    .name = "mh",
+    .discrete = 1,
+    .markov = 1,
+    .validate = mh_validate,
+    .prepare = mh_prepare,
+    .release = mh_release,
+    .worker_new = mh_worker_new,
+    .worker_free = mh_worker_free,
+    .run_batch = run_mh,
+};
