@@ -6,6 +6,7 @@
  * so the kept states are from an exact, fixed kernel. log π = log prior − |y − Ax|²/(2σ²). */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sampler_internal.h"
@@ -112,9 +113,35 @@ static void log_post(sr_batch *bt, const float *x, const double *rr, double *out
     out[b] = pb->prior->logp(pb->prior, x + b * bt->ctx->sn, bt->ctx->n, bt->prws) - w * rr[b];
 }
 
-#define MAXB 256
 /* MALA accept draws live far above the counters prior sampling uses for its component choices. */
 #define MALA_UNIFORM_BASE (1ull << 62)
+
+/* MALA's per-thread scratch, one entry per chain of a batch (ctx->B): residual norms, log π of the proposals,
+ * accept uniforms, |z|² of the proposal noise. */
+typedef struct {
+  double *rr, *lp_new, *u, *zz;
+} mala_scratch;
+
+static void mala_scratch_free(void *ext) {
+  mala_scratch *m = ext;
+  if (!m) return;
+  free(m->rr); free(m->lp_new); free(m->u); free(m->zz);
+  free(m);
+}
+
+static void *mala_scratch_new(const sr_run_ctx *c) {
+  mala_scratch *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->rr = malloc(c->B * sizeof(double));
+  m->lp_new = malloc(c->B * sizeof(double));
+  m->u = malloc(c->B * sizeof(double));
+  m->zz = malloc(c->B * sizeof(double));
+  if (!m->rr || !m->lp_new || !m->u || !m->zz) {
+    mala_scratch_free(m);
+    return NULL;
+  }
+  return m;
+}
 
 static int run_mala(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
@@ -122,14 +149,14 @@ static int run_mala(sr_batch *bt) {
   const sr_sampler_cfg *s = &pb->sampler;
   size_t n = c->n, sn = c->sn, B = bt->B;
   const double w = 1.0 / (pb->noise_sigma * pb->noise_sigma);
-  double rr[MAXB], lp_new[MAXB], u[MAXB];
+  mala_scratch *m = bt->ext;
+  double *rr = m->rr, *lp_new = m->lp_new, *u = m->u, *zz = m->zz;
   float *xp = bt->t1, *gp = bt->t2;
   sr__posterior_score(bt, bt->x, sr_noise_none(), w, bt->g, rr);
   log_post(bt, bt->x, rr, bt->logpi);
   long acc = 0, prop = 0;
   for (long it = 0; it < s->steps; it++) {
     /* proposal x' = x + η g + √(2η) z, with log q(x'|x) = −|z|²/2 */
-    double zz[MAXB];
     for (size_t b = 0; b < B; b++) {
       float eta = (float)bt->step[b], sq = (float)sqrt(2.0 * bt->step[b]);
       float *xb = bt->x + b * sn, *gb = bt->g + b * sn, *pb_ = xp + b * sn, *z = bt->z;
@@ -202,5 +229,7 @@ const sr_sampler_ops sr__mala_ops = {
     .name = "mala",
     .markov = 1,
     .validate = mala_validate,
+    .worker_new = mala_scratch_new,
+    .worker_free = mala_scratch_free,
     .run_batch = mala_batch,
 };
