@@ -84,9 +84,20 @@ void sr_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]
  * normal:   x' = A^T A x   (optional; NULL means forward then adjoint)
  * ws: caller-provided workspace of ws_floats floats (sr_alloc'd), one per concurrent caller. */
 
+/* What an operator is, beyond its functions, for samplers that exploit it (mh: solver/op_structure.c). Set by the
+ * constructors below. */
+typedef enum {
+  SR_OP_OPAQUE = 0,    /* nothing known: forward, adjoint and normal only */
+  SR_OP_DIAGONAL,      /* A = diag(m), m = obs_mask ∈ {0, 1}^n (obs_mask NULL: the identity); n_in = n_out */
+  SR_OP_CONVOLUTION,   /* circular 2-D convolution with a kernel: sr_op_kernel */
+  SR_OP_FOURIER,       /* A = M F, the orthonormal 2-D DFT then a 0/1 mask: AᵀA = Fᴴ M F is circulant */
+  SR_OP_CHAIN          /* a composition: sr_op_members */
+} sr_op_structure;
+
 typedef struct sr_op sr_op;
 struct sr_op {
-  const char *kind;
+  const char *kind;         /* its name in a job ("mask", "blur", ...), for messages */
+  sr_op_structure structure;
   int in_rank;
   size_t in_shape[4];
   int out_rank;
@@ -125,6 +136,12 @@ sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err);
 /* A = ops[n-1] ∘ … ∘ ops[0]; takes ownership of the ops (freed even on failure). */
 sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err);
 void sr_op_free(sr_op *op);
+
+/* A convolution's kernel, normalised to sum 1 (kh x kw, centre (kh/2, kw/2)); NULL unless op is SR_OP_CONVOLUTION
+ * (a blur). */
+const double *sr_op_kernel(const sr_op *op, size_t *kh, size_t *kw);
+/* A chain's members in application order (ops[0] first) and their count; 0 unless op is SR_OP_CHAIN. */
+int sr_op_members(const sr_op *op, sr_op *const **ops);
 
 /* Applies A^T A, through op->normal where present. */
 void sr_op_normal(const sr_op *op, const float *x, float *out, float *ws);

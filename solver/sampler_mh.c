@@ -33,7 +33,6 @@
 
 #include "ising.h"
 #include "machine.h"
-#include "op_internal.h"
 #include "sampler_internal.h"
 
 #define MAXM 64
@@ -98,7 +97,7 @@ typedef struct {
 
 static void flatten(const sr_op *op, members *ms) {
   sr_op *const *sub;
-  int k = sr__op_chain_members(op, &sub);
+  int k = sr_op_members(op, &sub);
   if (k) {
     for (int i = 0; i < k; i++) flatten(sub[i], ms);
     return;
@@ -107,15 +106,13 @@ static void flatten(const sr_op *op, members *ms) {
   else ms->ok = 0;
 }
 
+static int is_identity(const sr_op *o) { return o->structure == SR_OP_DIAGONAL && !o->obs_mask; }
 static int is_diag(const sr_op *o) {
   size_t kh, kw;
-  if (!strcmp(o->kind, "identity") || !strcmp(o->kind, "mask")) return 1;
-  return sr__op_blur_kernel(o, &kh, &kw) && kh * kw == 1; /* a 1x1 kernel normalised to 1 is the identity */
+  if (o->structure == SR_OP_DIAGONAL) return 1;
+  return sr_op_kernel(o, &kh, &kw) && kh * kw == 1; /* a 1x1 kernel normalised to 1 is the identity */
 }
-static int is_blur(const sr_op *o) {
-  size_t kh, kw;
-  return sr__op_blur_kernel(o, &kh, &kw) != NULL;
-}
+static int is_blur(const sr_op *o) { return o->structure == SR_OP_CONVOLUTION; }
 
 /* Members in application order: [0, p1) diagonal, [p1, p2) blurs (or identities), then diagonal (LOCAL) or one
  * fourier (GRAM_SHIFT). */
@@ -129,9 +126,9 @@ static sr_mh_mode classify(const sr_op *op, members *ms, int *p1, int *p2) {
   int i = 0, n = ms->n, blurs = 0;
   while (i < n && is_diag(ms->m[i])) i++;
   *p1 = i;
-  while (i < n && (is_blur(ms->m[i]) || !strcmp(ms->m[i]->kind, "identity"))) blurs += !is_diag(ms->m[i++]);
+  while (i < n && (is_blur(ms->m[i]) || is_identity(ms->m[i]))) blurs += !is_diag(ms->m[i++]);
   *p2 = i;
-  if (i == n - 1 && !strcmp(ms->m[i]->kind, "fourier")) return SR_MH_GRAM_SHIFT;
+  if (i == n - 1 && ms->m[i]->structure == SR_OP_FOURIER) return SR_MH_GRAM_SHIFT;
   while (i < n && is_diag(ms->m[i])) i++;
   if (i < n) return SR_MH_GRAM_GENERIC;
   return blurs ? SR_MH_LOCAL : SR_MH_FIELD;
@@ -272,7 +269,7 @@ static int prep_local(sr_mh_shared *sh, const members *ms, int p1, int p2, const
   ker[0] = 1.0;
   for (int m = p1; m < p2; m++) {
     size_t kh, kw;
-    const double *kb = sr__op_blur_kernel(ms->m[m], &kh, &kw);
+    const double *kb = sr_op_kernel(ms->m[m], &kh, &kw);
     if (!kb) continue; /* identity */
     memset(nk, 0, n * sizeof(double));
     for (size_t a = 0; a < n; a++) {
