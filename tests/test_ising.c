@@ -20,6 +20,7 @@
 
 #include "ising.h"
 #include "job.h"
+#include "sampler_mh.h"
 #include "scorerecon.h"
 #include "test.h"
 
