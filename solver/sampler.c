@@ -60,6 +60,16 @@ sr_status sr__need_marginals(const sr_problem *pb, const char *sname, sr_error *
   return SR_OK;
 }
 
+sr_status sr__chain_length(sr_sampler_cfg *s, const char *steps_name, sr_error *err) {
+  if (s->steps <= 0) s->steps = 1000;
+  if (s->burn_in < 0) s->burn_in = s->steps / 5;
+  if (s->thinning <= 0) s->thinning = 1;
+  if (s->burn_in >= s->steps)
+    return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.%s (%ld)", s->burn_in,
+                   steps_name, s->steps);
+  return SR_OK;
+}
+
 sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
   if (!pb->prior) return sr_fail(err, SR_EINVAL, "prior", "is required");
   if (pb->num_samples < 1) return sr_fail(err, SR_EINVAL, "num_samples", "must be >= 1");

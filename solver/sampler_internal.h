@@ -127,6 +127,9 @@ int sr__tick(sr_batch *bt, long units);
 double sr__lik_weight(const sr_problem *pb, sr_noise nl);
 /* For the validate of a sampler that runs on noised marginals: fails unless the prior has their scores. */
 sr_status sr__need_marginals(const sr_problem *pb, const char *sname, sr_error *err);
+/* For the validate of a Markov sampler (langevin, mala, mh): steps (default 1000; the job calls them steps_name),
+ * burn_in (steps/5) and thinning (1), with burn_in < steps. */
+sr_status sr__chain_length(sr_sampler_cfg *s, const char *steps_name, sr_error *err);
 /* Median of v[0 .. m) (sorts v). */
 double sr__median(double *v, size_t m);
 /* Adds a warning to the result (fmt takes the three numbers); dropped when the result holds four already. */

@@ -36,12 +36,8 @@ static sr_status level0_validate(sr_problem *pb, int mala, sr_error *err) {
   if (mala && !pb->prior->logp)
     return sr_fail(err, SR_EINVAL, "sampler.type", "mala needs the prior's log density, which prior.type %s lacks",
                    pb->prior->kind);
-  if (s->steps <= 0) s->steps = 1000;
-  if (s->burn_in < 0) s->burn_in = s->steps / 5;
-  if (s->thinning <= 0) s->thinning = 1;
-  if (s->burn_in >= s->steps)
-    return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.steps (%ld)", s->burn_in,
-                   s->steps);
+  sr_status st = sr__chain_length(s, "steps", err);
+  if (st) return st;
   double L = posterior_lipschitz(pb);
   if (s->step_size <= 0) {
     /* ULA: 0.1/L keeps the variance bias of the stiffest direction under 1/(1 − 0.05) − 1 ≈ 5%.

@@ -119,12 +119,8 @@ static sr_status mh_validate(sr_problem *pb, sr_error *err) {
   if (is->h * is->w != pb->n)
     return sr_fail(err, SR_EINVAL, "prior", "ising lattice %zux%zu does not match the image size %zu", is->h, is->w,
                    pb->n);
-  if (s->steps <= 0) s->steps = 1000;
-  if (s->burn_in < 0) s->burn_in = s->steps / 5;
-  if (s->thinning <= 0) s->thinning = 1;
-  if (s->burn_in >= s->steps)
-    return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.sweeps (%ld)", s->burn_in,
-                   s->steps);
+  sr_status st = sr__chain_length(s, "sweeps", err);
+  if (st) return st;
   if (s->temp_end == 0) s->temp_end = 1.0;
   if (s->temp_start == 0) s->temp_start = s->temp_end;
   if (!(s->temp_start > 0) || !(s->temp_end > 0) || !isfinite(s->temp_start) || !isfinite(s->temp_end))
