@@ -14,7 +14,8 @@ typedef struct sr_batch sr_batch;
 
 /* One sampler's operations. sr_run's generic machinery (solver/sampler.c: threads over batches of chains, the
  * ordered merge of their moments, diagnostics) calls only these, so a sampler is its own file, exporting its
- * table, plus one row of the table by kind in sampler.c. A NULL member takes the default it names. */
+ * table, plus one row of the table by kind in sampler.c. validate, and run_batch or run_all, are required; any other
+ * member may be NULL and takes the default it names. */
 typedef struct {
   const char *name;        /* its sampler.type, for messages */
   int discrete;            /* samples a discrete prior, which has no score (mh); every other sampler needs a score */
