@@ -1,15 +1,11 @@
 /* bench_util.h: timing helpers shared by the benchmarks. Header only, because the Makefile builds every
- * bench/NAME.c into its own program build/bench_NAME. CLOCK_MONOTONIC, medians of repetitions. */
+ * bench/NAME.c into its own program build/bench_NAME. The solver's monotonic clock, medians of repetitions. */
 #ifndef SR_BENCH_UTIL_H
 #define SR_BENCH_UTIL_H
 #include <stdlib.h>
-#include <time.h>
 
-static inline double bench_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+
+static inline double bench_now(void) { return sr_clock_seconds(); }
 
 static int bench_cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;

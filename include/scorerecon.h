@@ -47,6 +47,9 @@ typedef struct {
 /* Sets err (if non-NULL) to "FIELD MESSAGE" and returns code. */
 sr_status sr_fail(sr_error *err, sr_status code, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Seconds on CLOCK_MONOTONIC (an arbitrary origin: only differences mean anything): the one clock for timing,
+ * in the solver, the benchmarks, the tests and the CLI's progress bar. */
+double sr_clock_seconds(void);
 const char *sr_status_name(sr_status s);
 
 /* ---------------------------------------------------------------- memory */
@@ -65,6 +68,7 @@ void sr_init(void);
 typedef struct {
   uint32_t key[2];
   uint32_t stream;
+  uint32_t path;   /* the vector path of the bulk draws, chosen by sr_rng_make (any path gives the same bits) */
 } sr_rng;
 
 sr_rng sr_rng_make(uint64_t seed, uint64_t stream);
@@ -84,9 +88,20 @@ void sr_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]
  * normal:   x' = A^T A x   (optional; NULL means forward then adjoint)
  * ws: caller-provided workspace of ws_floats floats (sr_alloc'd), one per concurrent caller. */
 
+/* What an operator is, beyond its functions, for samplers that exploit it (mh: solver/op_structure.c). Set by the
+ * constructors below. */
+typedef enum {
+  SR_OP_OPAQUE = 0,    /* nothing known: forward, adjoint and normal only */
+  SR_OP_DIAGONAL,      /* A = diag(m), m = obs_mask ∈ {0, 1}^n (obs_mask NULL: the identity); n_in = n_out */
+  SR_OP_CONVOLUTION,   /* circular 2-D convolution with a kernel: sr_op_kernel */
+  SR_OP_FOURIER,       /* A = M F, the orthonormal 2-D DFT then a 0/1 mask: AᵀA = Fᴴ M F is circulant */
+  SR_OP_CHAIN          /* a composition: sr_op_members */
+} sr_op_structure;
+
 typedef struct sr_op sr_op;
 struct sr_op {
-  const char *kind;
+  const char *kind;         /* its name in a job ("mask", "blur", ...), for messages */
+  sr_op_structure structure;
   int in_rank;
   size_t in_shape[4];
   int out_rank;
@@ -130,6 +145,12 @@ void sr_op_free(sr_op *op);
 /* Builds op's spectral arrays (spec_lambda, spec_weight, spec_dof) if not yet built. Returns 0, or -1 when the
  * op has no spectral form (to_spec NULL) or memory ran out. Not thread-safe: call before chains start. */
 int sr_op_spec_prepare(sr_op *op);
+
+/* A convolution's kernel, normalised to sum 1 (kh x kw, centre (kh/2, kw/2)); NULL unless op is SR_OP_CONVOLUTION
+ * (a blur). */
+const double *sr_op_kernel(const sr_op *op, size_t *kh, size_t *kw);
+/* A chain's members in application order (ops[0] first) and their count; 0 unless op is SR_OP_CHAIN. */
+int sr_op_members(const sr_op *op, sr_op *const **ops);
 
 /* Applies A^T A, through op->normal where present. */
 void sr_op_normal(const sr_op *op, const float *x, float *out, float *ws);
@@ -192,9 +213,6 @@ struct sr_prior {
   double trained_sigma[2];  /* learned priors: the noise range the network was trained on (else 0, 0) */
   double mean0, var0;      /* a pixel's mean and variance under the prior (a Gaussian surrogate's): smc's potentials
                             * use var0, the data-units warning both (docs/samplers.md); var0 = 0: unknown */
-  /* for the tests and the analytic oracles: */
-  size_t ncomp;            /* gmm components (gaussian: 1) */
-  const double *w, *mu, *sd;
   int discrete;            /* 1: a law on a finite set of images (ising): no score, sampled by mh only */
 };
 
@@ -209,6 +227,10 @@ sr_prior *sr_prior_tv(size_t h, size_t w, double lambda, double eps, sr_error *e
 sr_prior *sr_prior_ising(size_t h, size_t w, double coupling, double field, int periodic, double a, double b,
                          sr_error *err);
 void sr_prior_free(sr_prior *p);
+/* The per-pixel mixture a gmm (or gaussian) prior is, for the tests and the analytic oracles: k components with
+ * weights w (normalised to sum 1), means mu and stds sd, arrays owned by the prior (any output may be NULL).
+ * Returns 0, or nonzero (outputs untouched) for a prior that is no mixture. */
+int sr_prior_mixture(const sr_prior *p, size_t *k, const double **w, const double **mu, const double **sd);
 
 /* ---------------------------------------------------------------- samplers */
 

@@ -95,16 +95,10 @@ typedef struct {
   double t0;
 } progress_state;
 
-static double mono(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void draw(progress_state *ps, long done, long total) {
   double frac = total > 0 ? (double)done / (double)total : 1.0;
   if (frac > 1) frac = 1;
-  double el = mono() - ps->t0, eta = frac > 0 ? el * (1 - frac) / frac : 0;
+  double el = sr_clock_seconds() - ps->t0, eta = frac > 0 ? el * (1 - frac) / frac : 0;
   char bar[41];
   int k = (int)(frac * 40);
   for (int i = 0; i < 40; i++) bar[i] = i < k ? '#' : '.';
@@ -115,7 +109,7 @@ static void draw(progress_state *ps, long done, long total) {
 
 static int on_progress(void *user, long done, long total) {
   progress_state *ps = user;
-  long now = (long)(mono() * 1000);
+  long now = (long)(sr_clock_seconds() * 1000);
   long last = atomic_load(&ps->last_ms);
   if (now - last < 100 && done < total) return 0;
   int expected = 0;
@@ -206,7 +200,7 @@ static int cmd_run(int argc, char **argv) {
   }
   pb.threads = threads;
   progress_state ps = {0};
-  ps.t0 = mono();
+  ps.t0 = sr_clock_seconds();
   int bar = !quiet && isatty(2);
   sr_result res;
   st = sr_run(&pb, &res, bar ? on_progress : NULL, &ps, &err);

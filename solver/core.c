@@ -1,4 +1,5 @@
 /* core.c — errors, aligned memory, library init and machine facts shared by the whole solver. */
+#include "machine.h"
 #include "scorerecon.h"
 
 #include <cblas.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 sr_status sr_fail(sr_error *err, sr_status code, const char *field, const char *fmt, ...) {
@@ -68,4 +70,26 @@ int sr_cpu_count(void) {
   }
   long n = sysconf(_SC_NPROCESSORS_ONLN);
   return n > 0 ? (int)n : 1;
+}
+
+unsigned sr_cpu_path(void) {
+  unsigned f = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx2")) f |= SR_CPU_AVX2;
+  if (__builtin_cpu_supports("avx512f")) {
+    f |= SR_CPU_AVX512F;
+    if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) f |= SR_CPU_AVX512BW_VL;
+  }
+  const char *env = getenv("SR_RNG_PATH");
+  if (env && !strcmp(env, "scalar")) f = 0;
+  else if (env && !strcmp(env, "avx2")) f &= SR_CPU_AVX2;
+#endif
+  return f;
+}
+
+double sr_clock_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }

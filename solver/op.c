@@ -1,6 +1,6 @@
 /* op.c — what every linear operator shares: freeing, the normal operator, composition (chains) and the
  * power-iteration norm estimate. Concrete operators live in op_mask.c, op_blur.c and op_fourier.c. */
-#include "op_internal.h"
+#include "scorerecon.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -134,6 +134,7 @@ sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
   }
   const sr_op *first = ops[0], *last = ops[n - 1];
   op->kind = "chain";
+  op->structure = SR_OP_CHAIN;
   op->in_rank = first->in_rank;
   memcpy(op->in_shape, first->in_shape, sizeof op->in_shape);
   op->out_rank = last->out_rank;
@@ -156,7 +157,7 @@ fail:
   return NULL;
 }
 
-int sr__op_chain_members(const sr_op *op, sr_op *const **ops) {
+int sr_op_members(const sr_op *op, sr_op *const **ops) {
   if (!op || op->destroy != chain_destroy) return 0;
   const chain_impl *c = op->impl;
   *ops = c->ops;

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fft_util.h"
-#include "op_internal.h"
+#include "scorerecon.h"
 
 typedef struct {
   sr_fft2 fft;
@@ -130,6 +130,7 @@ sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw,
   sr_free(pad);
   sr_free(scratch);
   op->kind = "blur";
+  op->structure = SR_OP_CONVOLUTION;
   op->in_rank = op->out_rank = 2;
   op->in_shape[0] = op->out_shape[0] = h;
   op->in_shape[1] = op->out_shape[1] = w;
@@ -149,7 +150,7 @@ nomem:
   return NULL;
 }
 
-const double *sr__op_blur_kernel(const sr_op *op, size_t *kh, size_t *kw) {
+const double *sr_op_kernel(const sr_op *op, size_t *kh, size_t *kw) {
   if (!op || op->destroy != blur_destroy) return NULL;
   const blur_impl *b = op->impl;
   *kh = b->kh;

@@ -182,6 +182,7 @@ sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err) {
     }
   f->scale = (float)(1.0 / sqrt((double)n));
   op->kind = "fourier";
+  op->structure = SR_OP_FOURIER;
   op->in_rank = op->out_rank = 2;
   op->in_shape[0] = op->out_shape[0] = h;
   op->in_shape[1] = op->out_shape[1] = w;

@@ -48,6 +48,7 @@ static sr_op *diag_new(int rank, const size_t *shape, const char *kind, sr_error
   size_t n = 1;
   for (int i = 0; i < rank; i++) n *= shape[i];
   op->kind = kind;
+  op->structure = SR_OP_DIAGONAL;
   op->in_rank = op->out_rank = rank;
   memcpy(op->in_shape, shape, (size_t)rank * sizeof *shape);
   memcpy(op->out_shape, shape, (size_t)rank * sizeof *shape);

@@ -175,11 +175,17 @@ sr_prior *sr_prior_gmm(size_t k, const double *weights, const double *means, con
   p->sample = gmm_sample;
   p->destroy = gmm_destroy;
   p->impl = g;
-  p->ncomp = k;
-  p->w = g->w;
-  p->mu = g->mu;
-  p->sd = g->sd;
   return p;
+}
+
+int sr_prior_mixture(const sr_prior *p, size_t *k, const double **w, const double **mu, const double **sd) {
+  if (!p || p->destroy != gmm_destroy) return -1;
+  const gmm_impl *g = p->impl;
+  if (k) *k = g->k;
+  if (w) *w = g->w;
+  if (mu) *mu = g->mu;
+  if (sd) *sd = g->sd;
+  return 0;
 }
 
 sr_prior *sr_prior_gaussian(double mean, double std, sr_error *err) {

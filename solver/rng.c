@@ -5,6 +5,7 @@
  * Normals use Box–Muller with branch-free float polynomials, fused with Philox in one pass: explicit AVX-512F
  * and AVX2 kernels (16 / 8 Philox blocks per iteration) chosen at run time, and a scalar reference. All three
  * evaluate the same IEEE operations (no FMA), so they give the same bits (see sr_rng_normals below). */
+#include "machine.h"
 #include "scorerecon.h"
 
 #include <math.h>
@@ -43,12 +44,19 @@ void sr_philox4x32(const uint32_t key[2], const uint32_t ctr[4], uint32_t out[4]
   for (int i = 0; i < 4; i++) out[i] = c[i];
 }
 
+/* The path of the bulk draws: 0 scalar, 1 AVX2, 2 AVX-512F (every path gives the same bits). */
+static uint32_t rng_path(void) {
+  unsigned f = sr_cpu_path();
+  return f & SR_CPU_AVX512F ? 2 : f & SR_CPU_AVX2 ? 1 : 0;
+}
+
 sr_rng sr_rng_make(uint64_t seed, uint64_t stream) {
   /* The stream lives in the counter (word 1, 31 bits), the seed in the key: streams never overlap. */
   sr_rng r;
   r.key[0] = (uint32_t)seed;
   r.key[1] = (uint32_t)(seed >> 32);
   r.stream = (uint32_t)(stream & 0x7fffffffu);
+  r.path = rng_path();
   return r;
 }
 
@@ -318,27 +326,9 @@ __attribute__((target("avx2"))) static void normals_avx2(const normal_ctr *q, ui
 }
 #endif
 
-/* Which path: 0 scalar, 1 AVX2, 2 AVX-512F; SR_RNG_PATH=scalar|avx2 in the environment caps it (for tests and
- * benchmarks: every path gives the same bits). Resolved once; the race on first use is benign (same value). */
-static int normals_path(void) {
-  static _Atomic int path = -1;
-  int p = path;
-  if (p >= 0) return p;
-  p = 0;
-#ifdef SR_HAVE_X86_PATHS
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx2")) p = 1;
-  if (__builtin_cpu_supports("avx512f")) p = 2;
-  const char *env = getenv("SR_RNG_PATH");
-  if (env && strcmp(env, "scalar") == 0) p = 0;
-  else if (env && strcmp(env, "avx2") == 0 && p > 1) p = 1;
-#endif
-  path = p;
-  return p;
-}
-
-static void normals_blocks(const normal_ctr *q, uint32_t b0, size_t nb, float *out) {
-  switch (normals_path()) {
+/* path: the generator's (rng_path at sr_rng_make). */
+static void normals_blocks(uint32_t path, const normal_ctr *q, uint32_t b0, size_t nb, float *out) {
+  switch (path) {
 #ifdef SR_HAVE_X86_PATHS
   case 2: normals_avx512(q, b0, nb, out); return;
   case 1: normals_avx2(q, b0, nb, out); return;
@@ -350,7 +340,7 @@ static void normals_blocks(const normal_ctr *q, uint32_t b0, size_t nb, float *o
 void sr_rng_normals(const sr_rng *r, uint64_t step, float *out, size_t n) {
   normal_ctr q = {r->key[0], r->key[1], r->stream | KIND_NORMAL, (uint32_t)step, (uint32_t)(step >> 32)};
   size_t nb = n / 4, rest = n % 4;
-  normals_blocks(&q, 0, nb, out);
+  normals_blocks(r->path, &q, 0, nb, out);
   if (rest) {
     float tmp[4];
     normals_scalar(&q, (uint32_t)nb, 1, tmp);
@@ -462,7 +452,7 @@ void sr_rng_bits(const sr_rng *r, uint64_t step, uint32_t *out, size_t n) {
   size_t ng = n / 64, rest = n % 64;
   uint32_t tmp[64];
 #ifdef SR_HAVE_X86_PATHS
-  if (normals_path() == 2) {
+  if (r->path == 2) {
     bits_avx512(r->key[0], r->key[1], c1, s0, s1, 0, ng, out);
     if (rest) {
       bits_avx512(r->key[0], r->key[1], c1, s0, s1, ng, 1, tmp);

@@ -1,4 +1,5 @@
-/* sampler.c — sr_run(): validates the problem's fit, spreads chains over threads, and gathers the results.
+/* sampler.c — sr_run(): validates the problem's fit, spreads chains over threads, and gathers the results. It
+ * knows the samplers only through their operations tables (sr_sampler_ops, one row per kind below).
  *
  * Work unit = a batch of chains (one chain for analytic priors). Threads claim batches in index order; every
  * chain owns its Philox stream; per-chain moments are merged in chain order (Chan et al.'s pairwise update),
@@ -7,9 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
-#include "ising.h"
+#include "machine.h"
 #include "sampler_internal.h"
 
 void sr_problem_init(sr_problem *pb) {
@@ -38,48 +38,39 @@ void sr_result_clear(sr_result *res) {
   memset(res, 0, sizeof *res);
 }
 
-/* ---------------------------------------------------------------- validation and defaults */
+/* ---------------------------------------------------------------- the samplers and their validation */
 
-static double posterior_lipschitz(const sr_problem *pb) {
-  double L = pb->prior->lipschitz;
-  if (pb->op) L += pb->op->norm2 / (pb->noise_sigma * pb->noise_sigma);
-  return L;
+/* The operations of each sampler kind: a new sampler adds its row here. */
+static const sr_sampler_ops *const sampler_ops[] = {
+    [SR_SAMPLER_LANGEVIN] = &sr__langevin_ops, [SR_SAMPLER_MALA] = &sr__mala_ops,
+    [SR_SAMPLER_ANNEALED] = &sr__annealed_ops, [SR_SAMPLER_PC] = &sr__pc_ops,
+    [SR_SAMPLER_ODE] = &sr__ode_ops,           [SR_SAMPLER_MH] = &sr__mh_ops,
+    [SR_SAMPLER_DDRM] = &sr__ddrm_ops,         [SR_SAMPLER_DIFFPIR] = &sr__diffpir_ops,
+    [SR_SAMPLER_SMC] = &sr__smc_ops,
+};
+
+const sr_sampler_ops *sr__sampler_ops(sr_sampler_kind kind) {
+  return (size_t)kind < sizeof sampler_ops / sizeof sampler_ops[0] ? sampler_ops[kind] : NULL;
 }
 
-/* ddrm / diffpir / smc: an operator with a spectral form (or none), the SDE, and the defaults of docs/samplers.md. */
-static sr_status grid_validate(sr_problem *pb, const char *sname, sr_error *err) {
-  sr_sampler_cfg *s = &pb->sampler;
-  if (pb->op && !pb->op->to_spec)
-    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs an operator that one orthonormal basis diagonalises "
-                   "(identity, mask, blur or fourier, alone); a list of operators has no such basis: use pc, "
-                   "annealed_langevin or ode", sname);
-  if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
-  if (s->steps <= 0) s->steps = 100;
-  if (s->kind == SR_SAMPLER_DDRM) {
-    if (s->eta < 0) s->eta = 0.85;
-    if (s->eta_b < 0) s->eta_b = 1.0;
-    if (!(s->eta <= 1)) return sr_fail(err, SR_EINVAL, "sampler.eta", "must be in [0, 1]");
-    if (!(s->eta_b <= 1)) return sr_fail(err, SR_EINVAL, "sampler.eta_b", "must be in [0, 1]");
-  } else if (s->kind == SR_SAMPLER_DIFFPIR) {
-    if (s->dp_lambda <= 0) s->dp_lambda = 1.0;
-    if (s->zeta < 0) s->zeta = 0.3;
-    if (!isfinite(s->dp_lambda)) return sr_fail(err, SR_EINVAL, "sampler.lambda", "must be a finite number > 0");
-    if (!(s->zeta <= 1)) return sr_fail(err, SR_EINVAL, "sampler.zeta", "must be in [0, 1]");
-  } else {
-    if (s->particles <= 0) s->particles = pb->num_samples > 16 ? pb->num_samples : 16;
-    if (s->ess_threshold <= 0) s->ess_threshold = 0.5;
-    if (s->particles < 2) return sr_fail(err, SR_EINVAL, "sampler.particles", "must be >= 2");
-    if (s->particles > 0x7ffffffeL) return sr_fail(err, SR_EINVAL, "sampler.particles", "must be < 2^31 - 1");
-    if (!(s->ess_threshold <= 1)) return sr_fail(err, SR_EINVAL, "sampler.ess_threshold", "must be in (0, 1]");
-    if (pb->trajectory_every > 0)
-      return sr_fail(err, SR_EINVAL, "outputs", "trajectories are not recorded by smc (its particles are resampled "
-                     "and have no single path)");
-  }
+sr_status sr__need_marginals(const sr_problem *pb, const char *sname, sr_error *err) {
+  if (!pb->prior->has_marginals)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score of noised marginals, which prior.type %s "
+                   "does not have (use langevin or mala)", sname, pb->prior->kind);
+  return SR_OK;
+}
+
+sr_status sr__chain_length(sr_sampler_cfg *s, const char *steps_name, sr_error *err) {
+  if (s->steps <= 0) s->steps = 1000;
+  if (s->burn_in < 0) s->burn_in = s->steps / 5;
+  if (s->thinning <= 0) s->thinning = 1;
+  if (s->burn_in >= s->steps)
+    return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.%s (%ld)", s->burn_in,
+                   steps_name, s->steps);
   return SR_OK;
 }
 
 sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
-  sr_sampler_cfg *s = &pb->sampler;
   if (!pb->prior) return sr_fail(err, SR_EINVAL, "prior", "is required");
   if (pb->num_samples < 1) return sr_fail(err, SR_EINVAL, "num_samples", "must be >= 1");
   if (pb->op) {
@@ -90,79 +81,13 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
       return sr_fail(err, SR_EINVAL, "operator", "input size %zu does not match the image size %zu", pb->op->n_in,
                      pb->n);
   }
-  const char *sname = s->kind == SR_SAMPLER_LANGEVIN ? "langevin"
-                      : s->kind == SR_SAMPLER_MALA   ? "mala"
-                      : s->kind == SR_SAMPLER_ANNEALED ? "annealed_langevin"
-                      : s->kind == SR_SAMPLER_PC     ? "pc"
-                      : s->kind == SR_SAMPLER_ODE    ? "ode"
-                      : s->kind == SR_SAMPLER_MH     ? "mh"
-                      : s->kind == SR_SAMPLER_DDRM   ? "ddrm"
-                      : s->kind == SR_SAMPLER_DIFFPIR ? "diffpir"
-                      : s->kind == SR_SAMPLER_SMC    ? "smc"
-                                                     : NULL;
-  if (!sname) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown");
-  if (s->kind == SR_SAMPLER_MH || pb->prior->discrete) { /* binary images: solver/sampler_mh.c */
-    sr_status st = sr__mh_validate(pb, sname, err);
-    if (!st && pb->trajectory_every < 0) st = sr_fail(err, SR_EINVAL, "outputs.trajectories.every", "must be >= 1");
-    return st;
-  }
-  int level0 = s->kind == SR_SAMPLER_LANGEVIN || s->kind == SR_SAMPLER_MALA;
-  if (!level0 && !pb->prior->has_marginals)
-    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score of noised marginals, which prior.type %s "
-                   "does not have (use langevin or mala)", sname, pb->prior->kind);
-  if (level0 && !isfinite(pb->prior->lipschitz) && pb->prior->ncomp == 0)
-    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the prior's score at noise level 0, which prior.type %s "
-                   "does not have (use annealed_langevin, pc or ode)", sname, pb->prior->kind);
-  if (level0 && !isfinite(pb->prior->lipschitz)) {
-    if (!strcmp(pb->prior->kind, "gaussian")) /* a std whose 1/std² overflows */
-      return sr_fail(err, SR_EINVAL, "prior.std", "is so small that the score at noise level 0 is not finite: %s "
-                     "cannot sample it (use a larger std, or annealed_langevin, pc or ode)", sname);
-    return sr_fail(err, SR_EINVAL, "prior.stds", "has an atom (std 0), which has no score at noise level 0: "
-                   "%s cannot sample it (use annealed_langevin, pc or ode)", sname);
-  }
-  if (s->kind == SR_SAMPLER_MALA && !pb->prior->logp)
-    return sr_fail(err, SR_EINVAL, "sampler.type", "mala needs the prior's log density, which prior.type %s lacks",
-                   pb->prior->kind);
-  if (level0) {
-    if (s->steps <= 0) s->steps = 1000;
-    if (s->burn_in < 0) s->burn_in = s->steps / 5;
-    if (s->thinning <= 0) s->thinning = 1;
-    if (s->burn_in >= s->steps)
-      return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.steps (%ld)", s->burn_in,
-                     s->steps);
-    double L = posterior_lipschitz(pb);
-    if (s->step_size <= 0) {
-      /* ULA: 0.1/L keeps the variance bias of the stiffest direction under 1/(1 − 0.05) − 1 ≈ 5%.
-       * MALA: 1/(L n^(1/3)) start (the optimal scaling in n), then adapted during burn-in. */
-      s->step_size = s->kind == SR_SAMPLER_LANGEVIN ? 0.1 / L : 1.0 / (L * cbrt((double)pb->n));
-    }
-    if (s->kind == SR_SAMPLER_MALA && s->target_accept <= 0) s->target_accept = 0.574;
-  } else if (s->kind == SR_SAMPLER_ANNEALED) {
-    if (s->sigma_max <= 0) s->sigma_max = 10.0;
-    if (s->sigma_min <= 0) s->sigma_min = 0.01;
-    if (s->levels <= 0) s->levels = 100;
-    if (s->steps_per_level <= 0) s->steps_per_level = 10;
-    if (!(s->sigma_max > s->sigma_min))
-      return sr_fail(err, SR_EINVAL, "sampler.sigma_max", "must be larger than sampler.sigma_min");
-    if (s->levels < 2) return sr_fail(err, SR_EINVAL, "sampler.levels", "must be >= 2");
-    if (s->epsilon <= 0) {
-      /* song: step_i · stiffness_i <= ε (1 + ||A||²)/σ_min² at every level, 0.2 keeps it well inside stability;
-       * lipschitz: the step is ε / L_i, 0.1 bounds the ULA variance bias of the stiffest direction by ~5%. */
-      double a2 = pb->op ? pb->op->norm2 : 0.0;
-      s->epsilon = s->step_rule == SR_STEP_LIPSCHITZ ? 0.1 : 0.2 * s->sigma_min * s->sigma_min / (1.0 + a2);
-    }
-  } else if (s->kind == SR_SAMPLER_DDRM || s->kind == SR_SAMPLER_DIFFPIR || s->kind == SR_SAMPLER_SMC) {
-    sr_status st = grid_validate(pb, sname, err);
-    if (st) return st;
-  } else {
-    if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
-    if (s->steps <= 0) s->steps = s->kind == SR_SAMPLER_PC ? 1000 : 500;
-    if (s->kind == SR_SAMPLER_PC) {
-      if (s->snr <= 0) s->snr = 0.16;
-      if (s->corrector_steps < 0) s->corrector_steps = 1;
-    }
-    if (s->kind == SR_SAMPLER_ODE && s->ode_method == 0) s->ode_method = 2;
-  }
+  const sr_sampler_ops *ops = sr__sampler_ops(pb->sampler.kind);
+  if (!ops) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown");
+  if (pb->prior->discrete && !ops->discrete)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score (gradient) of the prior, and prior.type %s "
+                   "is discrete (binary pixels) and has none: use \"mh\"", ops->name, pb->prior->kind);
+  sr_status st = ops->validate(pb, err);
+  if (st) return st;
   if (pb->trajectory_every < 0) return sr_fail(err, SR_EINVAL, "outputs.trajectories.every", "must be >= 1");
   return SR_OK;
 }
@@ -278,7 +203,7 @@ void sr__batch_free(sr_batch *bt) {
   sr_free(bt->x); sr_free(bt->g); sr_free(bt->z); sr_free(bt->t1); sr_free(bt->t2); sr_free(bt->t3);
   sr_free(bt->r); sr_free(bt->xs); sr_free(bt->opws); sr_free(bt->prws);
   free(bt->mean); free(bt->m2);
-  sr__mh_chain_free(bt->ext);
+  if (bt->ext && bt->ctx->ops->worker_free) bt->ctx->ops->worker_free(bt->ext);
   sr_free(bt->s1); sr_free(bt->s2); sr_free(bt->s3); sr_free(bt->s4);
   free(bt->hmean); free(bt->hm2); free(bt->hkept);
   memset(bt, 0, sizeof *bt);
@@ -304,7 +229,7 @@ int sr__batch_alloc(sr_batch *bt, sr_run_ctx *c) {
   bt->prws = sr_alloc(B * pb->prior->ws_floats + 16);
   bt->mean = calloc(B * c->n, sizeof(double));
   bt->m2 = calloc(B * c->n, sizeof(double));
-  if (c->mh && !(bt->ext = sr__mh_chain_new(c->mh))) return -1;
+  if (c->ops->worker_new && !(bt->ext = c->ops->worker_new(c))) return -1;
   if (c->diag) {
     bt->hmean = calloc(2 * B * c->n, sizeof(double));
     bt->hm2 = calloc(2 * B * c->n, sizeof(double));
@@ -417,17 +342,7 @@ static void *worker(void *arg) {
         bt.accept_sum[b] = 0;
         bt.accept_n[b] = 0;
       }
-      switch (pb->sampler.kind) {
-      case SR_SAMPLER_LANGEVIN:
-      case SR_SAMPLER_MALA: sr__run_langevin(&bt); break;
-      case SR_SAMPLER_ANNEALED: sr__run_annealed(&bt); break;
-      case SR_SAMPLER_PC: sr__run_pc(&bt); break;
-      case SR_SAMPLER_ODE: sr__run_ode(&bt); break;
-      case SR_SAMPLER_MH: sr__run_mh(&bt); break;
-      case SR_SAMPLER_DDRM:
-      case SR_SAMPLER_DIFFPIR: sr__run_ddim(&bt); break;
-      case SR_SAMPLER_SMC: break; /* never here: sr__run_smc */
-      }
+      c->ops->run_batch(&bt);
     } else {
       bt.B = ok ? B : 0;
       bt.chain0 = c0;
@@ -449,19 +364,14 @@ static void *worker(void *arg) {
 }
 
 static long traj_steps(const sr_sampler_cfg *s) {
-  switch (s->kind) {
-  case SR_SAMPLER_LANGEVIN:
-  case SR_SAMPLER_MALA: return s->steps;
-  case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level;
-  default: return s->steps;
-  }
+  const sr_sampler_ops *ops = sr__sampler_ops(s->kind);
+  return ops && ops->traj_steps ? ops->traj_steps(s) : s->steps;
 }
 
 long sr_trajectory_len(const sr_sampler_cfg *s, long every) { return every > 0 ? 1 + traj_steps(s) / every : 0; }
 
-static long progress_units(const sr_sampler_cfg *s) {
-  if (s->kind == SR_SAMPLER_PC) return s->steps * (1 + s->corrector_steps);
-  return traj_steps(s);
+static long progress_units(const sr_sampler_ops *ops, const sr_sampler_cfg *s) {
+  return ops->progress_units ? ops->progress_units(s) : traj_steps(s);
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -469,12 +379,12 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
-static double median_of(double *v, size_t m) {
+double sr__median(double *v, size_t m) {
   qsort(v, m, sizeof *v, cmp_double);
   return m % 2 ? v[m / 2] : 0.5 * (v[m / 2 - 1] + v[m / 2]);
 }
 
-static void add_warning(sr_result *res, const char *fmt, double a, double b, double c3) {
+void sr__warn(sr_result *res, const char *fmt, double a, double b, double c3) {
   if (res->nwarnings >= (int)(sizeof res->warnings / sizeof res->warnings[0])) return;
   snprintf(res->warnings[res->nwarnings++], sizeof res->warnings[0], fmt, a, b, c3);
 }
@@ -494,23 +404,12 @@ static void diagnostics(sr_run_ctx *c, sr_result *res) {
     for (size_t i = 0; i < n; i++)
       if (fabs(c->aty[i] - m0) > far) far = fabs(c->aty[i] - m0);
     if (far > 10.0 * s0)
-      add_warning(res, "the observation (as Aᵀy) reaches %.3g from the model's data mean %.3g, over 10 times its data "
-                  "std %.3g: it is not in the units the model was trained on (e.g. pixel/255 for [0, 1] images)",
-                  far, m0, s0);
+      sr__warn(res, "the observation (as Aᵀy) reaches %.3g from the model's data mean %.3g, over 10 times its data "
+               "std %.3g: it is not in the units the model was trained on (e.g. pixel/255 for [0, 1] images)",
+               far, m0, s0);
   }
-  if (pb->sampler.kind == SR_SAMPLER_SMC) {
-    double P = (double)res->particles, med = NAN;
-    double *h = malloc((size_t)res->ess_len * sizeof(double));
-    if (h && res->ess_history && res->ess_len > 0) {
-      memcpy(h, res->ess_history, (size_t)res->ess_len * sizeof(double));
-      med = median_of(h, (size_t)res->ess_len);
-    }
-    free(h);
-    double floor_ess = 0.1 * P > 2.0 ? 0.1 * P : 2.0; /* ESS >= 1 always: below 2, one particle dominates */
-    if (res->ess_min < floor_ess || med < floor_ess)
-      add_warning(res, "smc: the weights degenerated (median ESS over the steps %.1f, final %.1f, of %.0f particles): "
-                  "the estimates rest on few distinct particles and the samples repeat; use more particles",
-                  med, res->ess_min, P);
+  if (c->ops->diagnose) {
+    c->ops->diagnose(c, res);
     return;
   }
   if (!c->diag) {
@@ -541,46 +440,42 @@ static void diagnostics(sr_run_ctx *c, sr_result *res) {
     }
     res->rhat_max = mx;
     res->ess_min = mn;
-    res->rhat_median = median_of(rh, m);
-    res->ess_median = median_of(es, m);
+    res->rhat_median = sr__median(rh, m);
+    res->ess_median = sr__median(es, m);
     if (mx > 1.05)
-      add_warning(res, "not converged: split-R-hat of the pixel means is %.3f at the worst pixel (median %.3f) > 1.05; "
-                  "the chains disagree: run more steps or a longer burn-in (effective sample size at the worst pixel "
-                  "%.1f)", mx, res->rhat_median, mn);
+      sr__warn(res, "not converged: split-R-hat of the pixel means is %.3f at the worst pixel (median %.3f) > 1.05; "
+               "the chains disagree: run more steps or a longer burn-in (effective sample size at the worst pixel "
+               "%.1f)", mx, res->rhat_median, mn);
   }
   free(rh);
   free(es);
 }
 
-static double now_seconds(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, void *user, sr_error *err) {
   memset(res, 0, sizeof *res);
   res->rhat_max = res->rhat_median = res->ess_min = res->ess_median = res->log_evidence = NAN;
-  double t0 = now_seconds();
+  const sr_sampler_ops *ops = sr__sampler_ops(pb->sampler.kind);
+  if (!ops) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown"); /* sr_problem_validate refuses it first */
+  double t0 = sr_clock_seconds();
   sr_run_ctx c;
   memset(&c, 0, sizeof c);
   c.pb = pb;
+  c.ops = ops;
   c.n = pb->n;
   c.sn = sr_stride(pb->n);
   c.snout = pb->op ? sr_stride(pb->op->n_out) : 0;
   /* chains per work unit: up to what the prior prefers (a network runs a batch per matrix product), but small
    * enough to leave at least four units for the threads: B = min(prior's batch, ceil(S/4)). A function of the
    * job only, so a chain's numbers never depend on the thread count. */
-  const int smc = pb->sampler.kind == SR_SAMPLER_SMC;
-  const size_t chains = smc ? (size_t)pb->sampler.particles : (size_t)pb->num_samples; /* smc: particles */
+  const size_t chains = ops->chains ? (size_t)ops->chains(pb) : (size_t)pb->num_samples; /* smc: particles */
   c.B = pb->prior->batch > 1 ? pb->prior->batch : 1;
   if (c.B > (chains + 3) / 4) c.B = (chains + 3) / 4;
   if (c.B < 1) c.B = 1;
-  c.units_per_chain = progress_units(&pb->sampler);
+  c.units_per_chain = progress_units(ops, &pb->sampler);
   c.progress_total = c.units_per_chain * (long)chains;
   {
     const sr_sampler_cfg *sc = &pb->sampler;
-    int markov = sc->kind == SR_SAMPLER_LANGEVIN || sc->kind == SR_SAMPLER_MALA || sc->kind == SR_SAMPLER_MH;
+    const int markov = ops->markov;
     long kexp = markov && sc->thinning > 0 ? (sc->steps - sc->burn_in + sc->thinning - 1) / sc->thinning : 1;
     c.half_at = markov ? kexp / 2 : -1;
     c.diag = markov && pb->num_samples >= 2 && kexp >= 4;
@@ -617,16 +512,14 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
     sr_free(ws);
   }
   sr_status st = SR_OK;
-  if (!oom && pb->sampler.kind == SR_SAMPLER_MH && (st = sr__mh_prepare(pb, &c.mh, err)) != SR_OK) goto done;
-  const int grid = pb->sampler.kind == SR_SAMPLER_DDRM || pb->sampler.kind == SR_SAMPLER_DIFFPIR || smc;
-  if (!oom && grid && sr__grid_prepare(&c)) oom = 1;
   if (oom) {
     st = sr_fail(err, SR_ENOMEM, "num_samples", "out of memory for %zu chains of %zu pixels", S, n);
     goto done;
   }
+  if (ops->prepare && (st = ops->prepare(&c, err)) != SR_OK) goto done;
   int threads = pb->threads > 0 ? pb->threads : sr_cpu_count();
-  if (smc) {
-    if ((st = sr__run_smc(&c, threads, err)) != SR_OK) goto done;
+  if (ops->run_all) {
+    if ((st = ops->run_all(&c, threads, err)) != SR_OK) goto done;
     goto finish;
   }
   long batches = (long)((S + c.B - 1) / c.B);
@@ -683,9 +576,7 @@ finish:
     const sr_sampler_cfg *s = &pb->sampler;
     for (long k = 0; k < res->traj_len; k++) {
       long step = k * pb->trajectory_every;
-      double t = (double)step;
-      if (s->kind == SR_SAMPLER_PC || s->kind == SR_SAMPLER_ODE) t = s->sde.T - s->sde.T * (double)step / (double)s->steps;
-      res->traj_times[k] = t;
+      res->traj_times[k] = ops->traj_time ? ops->traj_time(s, step) : (double)step;
     }
   }
   if (pb->ground_truth) {
@@ -703,8 +594,7 @@ finish:
     res->metrics.nrmse = den > 0 ? sqrt(num / den) : NAN;
   }
 done:
-  sr__mh_release(c.mh);
-  sr__grid_release(&c);
+  if (ops->release) ops->release(&c);
   sr_free(c.aty);
   free(c.gmean);
   free(c.gm2);
@@ -713,7 +603,7 @@ done:
   free(c.d_hm2);
   pthread_mutex_destroy(&c.mu);
   pthread_cond_destroy(&c.cv);
-  res->seconds = now_seconds() - t0;
+  res->seconds = sr_clock_seconds() - t0;
   if (st != SR_OK) {
     double secs = res->seconds;
     sr_result_clear(res);
@@ -721,17 +611,4 @@ done:
     res->rhat_max = res->rhat_median = res->ess_min = res->ess_median = res->log_evidence = NAN;
   }
   return st;
-}
-
-/* song:      α_i = ε σ_i² / σ_min²                                  (Song & Ermon 2019)
- * lipschitz: α_i = ε / L_i,  L_i = 1/(σ_i² + 1/L_0) + ||A||²/(σ_y² + σ_i²)
- * where L_0 is the prior score's Lipschitz bound at level 0: smoothing by N(0, σ_i²) bounds the marginal's
- * stiffness by 1/(σ_i² + 1/L_0) (exact for a Gaussian; 1/σ_i² when L_0 is unknown). */
-double sr_annealed_step(const sr_problem *pb, double sigma_i) {
-  const sr_sampler_cfg *s = &pb->sampler;
-  if (s->step_rule != SR_STEP_LIPSCHITZ) return s->epsilon * sigma_i * sigma_i / (s->sigma_min * s->sigma_min);
-  double l0 = pb->prior->lipschitz, inv = isfinite(l0) && l0 > 0 ? 1.0 / l0 : 0.0;
-  double L = 1.0 / (sigma_i * sigma_i + inv);
-  if (pb->op) L += pb->op->norm2 / (pb->noise_sigma * pb->noise_sigma + sigma_i * sigma_i);
-  return s->epsilon / L;
 }

@@ -17,13 +17,35 @@
 
 #include "sampler_internal.h"
 
-int sr__run_ddim(sr_batch *bt) {
+static sr_status ddrm_validate(sr_problem *pb, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sr__grid_validate(pb, sr__ddrm_ops.name, err);
+  if (st) return st;
+  if (s->eta < 0) s->eta = 0.85;
+  if (s->eta_b < 0) s->eta_b = 1.0;
+  if (!(s->eta <= 1)) return sr_fail(err, SR_EINVAL, "sampler.eta", "must be in [0, 1]");
+  if (!(s->eta_b <= 1)) return sr_fail(err, SR_EINVAL, "sampler.eta_b", "must be in [0, 1]");
+  return SR_OK;
+}
+
+static sr_status diffpir_validate(sr_problem *pb, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sr__grid_validate(pb, sr__diffpir_ops.name, err);
+  if (st) return st;
+  if (s->dp_lambda <= 0) s->dp_lambda = 1.0;
+  if (s->zeta < 0) s->zeta = 0.3;
+  if (!isfinite(s->dp_lambda)) return sr_fail(err, SR_EINVAL, "sampler.lambda", "must be a finite number > 0");
+  if (!(s->zeta <= 1)) return sr_fail(err, SR_EINVAL, "sampler.zeta", "must be in [0, 1]");
+  return SR_OK;
+}
+
+/* ddrm: nonzero for ddrm, 0 for diffpir. */
+static int run_ddim(sr_batch *bt, int ddrm) {
   sr_run_ctx *c = bt->ctx;
   const sr_problem *pb = c->pb;
   const sr_sampler_cfg *s = &pb->sampler;
   const sr_op *op = c->sop;
   const size_t n = c->n, sn = c->sn, nf = op->spec_floats, ssf = c->ssf;
-  const int ddrm = s->kind == SR_SAMPLER_DDRM;
   const long K = s->steps;
   const double sy = pb->op ? pb->noise_sigma : 0.0, eta = s->eta, etab = s->eta_b;
   const double lam_min = 1e-6 * (op->norm2 > 0 ? op->norm2 : 1.0);
@@ -102,3 +124,22 @@ int sr__run_ddim(sr_batch *bt) {
   for (size_t b = 0; b < bt->B; b++) sr__keep(bt, b, x + b * sn);
   return 0;
 }
+
+static int ddrm_batch(sr_batch *bt) { return run_ddim(bt, 1); }
+static int diffpir_batch(sr_batch *bt) { return run_ddim(bt, 0); }
+
+const sr_sampler_ops sr__ddrm_ops = {
+    .name = "ddrm",
+    .validate = ddrm_validate,
+    .prepare = sr__grid_prepare,
+    .release = sr__grid_release,
+    .run_batch = ddrm_batch,
+};
+
+const sr_sampler_ops sr__diffpir_ops = {
+    .name = "diffpir",
+    .validate = diffpir_validate,
+    .prepare = sr__grid_prepare,
+    .release = sr__grid_release,
+    .run_batch = diffpir_batch,
+};

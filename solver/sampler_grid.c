@@ -1,10 +1,25 @@
-/* sampler_grid.c — what ddrm, diffpir and smc share: the time grid t_k = T k/K of the job's SDE, Tweedie's
+/* sampler_grid.c — what ddrm, diffpir and smc share: their validation's common part, the time grid t_k = T k/K of
+ * the job's SDE, Tweedie's
  * denoiser from the prior score, the operator's spectral form (AᵀA = V diag(λ) Vᵀ) with Vᵀ Aᵀ y, and the
  * Gaussian marginal likelihood N(y; A m, c² I + v A Aᵀ) that smc weights with. */
 #include <math.h>
 #include <string.h>
 
 #include "sampler_internal.h"
+
+/* An operator with a spectral form (or none), the SDE, and the steps' default of docs/samplers.md. */
+sr_status sr__grid_validate(sr_problem *pb, const char *sname, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sr__need_marginals(pb, sname, err);
+  if (st) return st;
+  if (pb->op && !pb->op->to_spec)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs an operator that one orthonormal basis diagonalises "
+                   "(identity, mask, blur or fourier, alone); a list of operators has no such basis: use pc, "
+                   "annealed_langevin or ode", sname);
+  if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
+  if (s->steps <= 0) s->steps = 100;
+  return SR_OK;
+}
 
 sr_noise sr__grid_level(const sr_sampler_cfg *s, long k) {
   if (k <= 0) return sr_noise_none();
@@ -26,17 +41,16 @@ void sr__denoise(sr_batch *bt, const float *x, sr_noise nl, float *x0) {
   }
 }
 
-int sr__grid_prepare(sr_run_ctx *c) {
+sr_status sr__grid_prepare(sr_run_ctx *c, sr_error *err) {
   const sr_problem *pb = c->pb;
   if (pb->op) {
-    if (sr_op_spec_prepare(pb->op)) return -1;
+    if (sr_op_spec_prepare(pb->op)) goto nomem;
     c->sop = pb->op;
   } else { /* no measurement: an all-zero mask (λ = 0 everywhere) makes every data step the identity */
     float *zero = sr_alloc(pb->n);
-    if (!zero) return -1;
-    c->own_sop = sr_op_mask(pb->rank, pb->shape, zero, NULL);
+    if (zero) c->own_sop = sr_op_mask(pb->rank, pb->shape, zero, NULL);
     sr_free(zero);
-    if (!c->own_sop || sr_op_spec_prepare(c->own_sop)) return -1;
+    if (!c->own_sop || sr_op_spec_prepare(c->own_sop)) goto nomem;
     c->sop = c->own_sop;
   }
   const sr_op *op = c->sop;
@@ -45,14 +59,17 @@ int sr__grid_prepare(sr_run_ctx *c) {
   float *ws = sr_alloc(sr_stride(op->n_out) + op->ws_floats + 16);
   if (!c->aty_spec || !ws) {
     sr_free(ws);
-    return -1;
+    goto nomem;
   }
   if (c->aty) op->to_spec(op, c->aty, c->aty_spec, ws);
   sr_free(ws);
   c->m_obs = 0;
   if (pb->op && pb->y)
     for (size_t i = 0; i < op->n_out; i++) c->m_obs += op->obs_mask ? op->obs_mask[i] != 0.0f : 1;
-  return 0;
+  return SR_OK;
+nomem:
+  return sr_fail(err, SR_ENOMEM, "num_samples", "out of memory for %zu chains of %zu pixels", (size_t)pb->num_samples,
+                 pb->n);
 }
 
 void sr__grid_release(sr_run_ctx *c) {

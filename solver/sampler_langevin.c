@@ -6,8 +6,52 @@
  * so the kept states are from an exact, fixed kernel. log π = log prior − |y − Ax|²/(2σ²). */
 #include <math.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "sampler_internal.h"
+
+/* ---------------------------------------------------------------- validation and defaults */
+
+static double posterior_lipschitz(const sr_problem *pb) {
+  double L = pb->prior->lipschitz;
+  if (pb->op) L += pb->op->norm2 / (pb->noise_sigma * pb->noise_sigma);
+  return L;
+}
+
+/* Both run at noise level 0: the prior needs a finite score there, MALA its log density too. */
+static sr_status level0_validate(sr_problem *pb, int mala, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  const char *sname = (mala ? &sr__mala_ops : &sr__langevin_ops)->name;
+  if (!isfinite(pb->prior->lipschitz) && sr_prior_mixture(pb->prior, NULL, NULL, NULL, NULL))
+    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the prior's score at noise level 0, which prior.type %s "
+                   "does not have (use annealed_langevin, pc or ode)", sname, pb->prior->kind);
+  if (!isfinite(pb->prior->lipschitz)) {
+    if (!strcmp(pb->prior->kind, "gaussian")) /* a std whose 1/std² overflows */
+      return sr_fail(err, SR_EINVAL, "prior.std", "is so small that the score at noise level 0 is not finite: %s "
+                     "cannot sample it (use a larger std, or annealed_langevin, pc or ode)", sname);
+    return sr_fail(err, SR_EINVAL, "prior.stds", "has an atom (std 0), which has no score at noise level 0: "
+                   "%s cannot sample it (use annealed_langevin, pc or ode)", sname);
+  }
+  if (mala && !pb->prior->logp)
+    return sr_fail(err, SR_EINVAL, "sampler.type", "mala needs the prior's log density, which prior.type %s lacks",
+                   pb->prior->kind);
+  sr_status st = sr__chain_length(s, "steps", err);
+  if (st) return st;
+  double L = posterior_lipschitz(pb);
+  if (s->step_size <= 0) {
+    /* ULA: 0.1/L keeps the variance bias of the stiffest direction under 1/(1 − 0.05) − 1 ≈ 5%.
+     * MALA: 1/(L n^(1/3)) start (the optimal scaling in n), then adapted during burn-in. */
+    s->step_size = !mala ? 0.1 / L : 1.0 / (L * cbrt((double)pb->n));
+  }
+  if (mala && s->target_accept <= 0) s->target_accept = 0.574;
+  return SR_OK;
+}
+
+static sr_status ula_validate(sr_problem *pb, sr_error *err) { return level0_validate(pb, 0, err); }
+static sr_status mala_validate(sr_problem *pb, sr_error *err) { return level0_validate(pb, 1, err); }
+
+/* ---------------------------------------------------------------- the chains */
 
 static void keep_and_trace(sr_batch *bt, long it) {
   const sr_problem *pb = bt->ctx->pb;
@@ -65,9 +109,35 @@ static void log_post(sr_batch *bt, const float *x, const double *rr, double *out
     out[b] = pb->prior->logp(pb->prior, x + b * bt->ctx->sn, bt->ctx->n, bt->prws) - w * rr[b];
 }
 
-#define MAXB 256
 /* MALA accept draws live far above the counters prior sampling uses for its component choices. */
 #define MALA_UNIFORM_BASE (1ull << 62)
+
+/* MALA's per-thread scratch, one entry per chain of a batch (ctx->B): residual norms, log π of the proposals,
+ * accept uniforms, |z|² of the proposal noise. */
+typedef struct {
+  double *rr, *lp_new, *u, *zz;
+} mala_scratch;
+
+static void mala_scratch_free(void *ext) {
+  mala_scratch *m = ext;
+  if (!m) return;
+  free(m->rr); free(m->lp_new); free(m->u); free(m->zz);
+  free(m);
+}
+
+static void *mala_scratch_new(const sr_run_ctx *c) {
+  mala_scratch *m = calloc(1, sizeof *m);
+  if (!m) return NULL;
+  m->rr = malloc(c->B * sizeof(double));
+  m->lp_new = malloc(c->B * sizeof(double));
+  m->u = malloc(c->B * sizeof(double));
+  m->zz = malloc(c->B * sizeof(double));
+  if (!m->rr || !m->lp_new || !m->u || !m->zz) {
+    mala_scratch_free(m);
+    return NULL;
+  }
+  return m;
+}
 
 static int run_mala(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
@@ -75,14 +145,14 @@ static int run_mala(sr_batch *bt) {
   const sr_sampler_cfg *s = &pb->sampler;
   size_t n = c->n, sn = c->sn, B = bt->B;
   const double w = 1.0 / (pb->noise_sigma * pb->noise_sigma);
-  double rr[MAXB], lp_new[MAXB], u[MAXB];
+  mala_scratch *m = bt->ext;
+  double *rr = m->rr, *lp_new = m->lp_new, *u = m->u, *zz = m->zz;
   float *xp = bt->t1, *gp = bt->t2;
   sr__posterior_score(bt, bt->x, sr_noise_none(), w, bt->g, rr);
   log_post(bt, bt->x, rr, bt->logpi);
   long acc = 0, prop = 0;
   for (long it = 0; it < s->steps; it++) {
     /* proposal x' = x + η g + √(2η) z, with log q(x'|x) = −|z|²/2 */
-    double zz[MAXB];
     for (size_t b = 0; b < B; b++) {
       float eta = (float)bt->step[b], sq = (float)sqrt(2.0 * bt->step[b]);
       float *xb = bt->x + b * sn, *gb = bt->g + b * sn, *pb_ = xp + b * sn, *z = bt->z;
@@ -134,7 +204,28 @@ static int run_mala(sr_batch *bt) {
   return 0;
 }
 
-int sr__run_langevin(sr_batch *bt) {
+static int ula_batch(sr_batch *bt) {
   init_level0(bt);
-  return bt->ctx->pb->sampler.kind == SR_SAMPLER_MALA ? run_mala(bt) : run_ula(bt);
+  return run_ula(bt);
 }
+
+static int mala_batch(sr_batch *bt) {
+  init_level0(bt);
+  return run_mala(bt);
+}
+
+const sr_sampler_ops sr__langevin_ops = {
+    .name = "langevin",
+    .markov = 1,
+    .validate = ula_validate,
+    .run_batch = ula_batch,
+};
+
+const sr_sampler_ops sr__mala_ops = {
+    .name = "mala",
+    .markov = 1,
+    .validate = mala_validate,
+    .worker_new = mala_scratch_new,
+    .worker_free = mala_scratch_free,
+    .run_batch = mala_batch,
+};

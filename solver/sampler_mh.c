@@ -25,22 +25,25 @@
  *
  * Two-colour checkerboard layout: each colour's sites are packed row by row (row i of colour c holds the sites
  * j ≡ i + c mod 2 at t = j / 2), with a halo, so a colour pass reads its own spins, three rows of the other colour
- * and its fields contiguously, updates in place and never computes the other colour's sites. */
+ * and its fields contiguously, updates in place and never computes the other colour's sites.
+ *
+ * Elsewhere: the mode follows from how AᵀA factors (solver/op_structure.c), the checkerboard's vectorised rows are
+ * in solver/mh_kernels.c, the pieces the tests drive in sampler_mh.h. */
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ising.h"
-#include "op_internal.h"
+#include "machine.h"
+#include "mh_kernels.h"
+#include "op_structure.h"
 #include "sampler_internal.h"
+#include "sampler_mh.h"
 
-#define MAXM 64
 #define DENSE_MAX 1024
 #define EXP_CLAMP 350.0 /* field factors exp(±2βh_k) are clamped here; valid while 8β|J| <= TABLE_MAX */
 #define TABLE_MAX 300.0
-
-int sr__mh_portable = 0;
 
 struct sr_mh_shared {
   sr_ising_params is;
@@ -52,6 +55,7 @@ struct sr_mh_shared {
   int ncol;
   unsigned char *colour;      /* n */
   int packed;                 /* checkerboard on two colours: chains keep the colour-compacted layout */
+  int v512;                   /* the checkerboard rows take their AVX-512 (F, BW, VL) path (sr_cpu_path) */
   size_t Wc0, Wc;             /* sites per compact row (w + 1)/2, and the row stride with its halo */
   signed char *init_obs;      /* n spins: the thresholded adjoint of the observation (init observation) */
   double *hf;                 /* FIELD: n per-site fields */
@@ -89,72 +93,24 @@ struct sr_mh_chain {
   int in_packed;              /* the state lives in cs (sp is stale) */
 };
 
-/* ---------------------------------------------------------------- the likelihood's structure */
-
-typedef struct {
-  sr_op *m[MAXM];
-  int n, ok;
-} members;
-
-static void flatten(const sr_op *op, members *ms) {
-  sr_op *const *sub;
-  int k = sr__op_chain_members(op, &sub);
-  if (k) {
-    for (int i = 0; i < k; i++) flatten(sub[i], ms);
-    return;
-  }
-  if (ms->n < MAXM) ms->m[ms->n++] = (sr_op *)op;
-  else ms->ok = 0;
-}
-
-static int is_diag(const sr_op *o) {
-  size_t kh, kw;
-  if (!strcmp(o->kind, "identity") || !strcmp(o->kind, "mask")) return 1;
-  return sr__op_blur_kernel(o, &kh, &kw) && kh * kw == 1; /* a 1x1 kernel normalised to 1 is the identity */
-}
-static int is_blur(const sr_op *o) {
-  size_t kh, kw;
-  return sr__op_blur_kernel(o, &kh, &kw) != NULL;
-}
-
-/* Members in application order: [0, p1) diagonal, [p1, p2) blurs (or identities), then diagonal (LOCAL) or one
- * fourier (GRAM_SHIFT). */
-static sr_mh_mode classify(const sr_op *op, members *ms, int *p1, int *p2) {
-  *p1 = *p2 = 0;
-  ms->n = 0;
-  ms->ok = 1;
-  if (!op) return SR_MH_FIELD;
-  flatten(op, ms);
-  if (!ms->ok) return SR_MH_GRAM_GENERIC;
-  int i = 0, n = ms->n, blurs = 0;
-  while (i < n && is_diag(ms->m[i])) i++;
-  *p1 = i;
-  while (i < n && (is_blur(ms->m[i]) || !strcmp(ms->m[i]->kind, "identity"))) blurs += !is_diag(ms->m[i++]);
-  *p2 = i;
-  if (i == n - 1 && !strcmp(ms->m[i]->kind, "fourier")) return SR_MH_GRAM_SHIFT;
-  while (i < n && is_diag(ms->m[i])) i++;
-  if (i < n) return SR_MH_GRAM_GENERIC;
-  return blurs ? SR_MH_LOCAL : SR_MH_FIELD;
-}
-
-/* The 0/1 product of the diagonal members [from, to) (identities are 1). */
-static void diag_product(const members *ms, int from, int to, size_t n, double *d) {
-  for (size_t k = 0; k < n; k++) d[k] = 1.0;
-  for (int i = from; i < to; i++)
-    if (ms->m[i]->obs_mask)
-      for (size_t k = 0; k < n; k++) d[k] *= ms->m[i]->obs_mask[k];
-}
-
 /* ---------------------------------------------------------------- validation */
+
+/* How the likelihood's energy changes are computed follows from how AᵀA factors (solver/op_structure.c). */
+static sr_mh_mode mode_of(const sr_op_factors *f) {
+  switch (f->kind) {
+  case SR_NORMAL_DIAGONAL: return SR_MH_FIELD;
+  case SR_NORMAL_LOCAL: return SR_MH_LOCAL;
+  case SR_NORMAL_CIRCULANT: return SR_MH_GRAM_SHIFT;
+  case SR_NORMAL_GENERAL: break;
+  }
+  return SR_MH_GRAM_GENERIC;
+}
 
 static int spin_of(const sr_mh_shared *sh, double x) { return (x - sh->c0) * sh->c1 > 0 ? 1 : -1; }
 
-sr_status sr__mh_validate(sr_problem *pb, const char *sname, sr_error *err) {
+static sr_status mh_validate(sr_problem *pb, sr_error *err) {
   sr_sampler_cfg *s = &pb->sampler;
   const sr_prior *pr = pb->prior;
-  if (s->kind != SR_SAMPLER_MH)
-    return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score (gradient) of the prior, and prior.type %s "
-                   "is discrete (binary pixels) and has none: use \"mh\"", sname, pr->kind);
   if (!pr->discrete)
     return sr_fail(err, SR_EINVAL, "sampler.type", "mh flips pixels between two values and needs a discrete prior "
                    "(prior.type ising); prior.type %s is continuous: use langevin, mala, annealed_langevin, pc or "
@@ -163,12 +119,8 @@ sr_status sr__mh_validate(sr_problem *pb, const char *sname, sr_error *err) {
   if (is->h * is->w != pb->n)
     return sr_fail(err, SR_EINVAL, "prior", "ising lattice %zux%zu does not match the image size %zu", is->h, is->w,
                    pb->n);
-  if (s->steps <= 0) s->steps = 1000;
-  if (s->burn_in < 0) s->burn_in = s->steps / 5;
-  if (s->thinning <= 0) s->thinning = 1;
-  if (s->burn_in >= s->steps)
-    return sr_fail(err, SR_EINVAL, "sampler.burn_in", "(%ld) must be smaller than sampler.sweeps (%ld)", s->burn_in,
-                   s->steps);
+  sr_status st = sr__chain_length(s, "sweeps", err);
+  if (st) return st;
   if (s->temp_end == 0) s->temp_end = 1.0;
   if (s->temp_start == 0) s->temp_start = s->temp_end;
   if (!(s->temp_start > 0) || !(s->temp_end > 0) || !isfinite(s->temp_start) || !isfinite(s->temp_end))
@@ -182,9 +134,9 @@ sr_status sr__mh_validate(sr_problem *pb, const char *sname, sr_error *err) {
     return sr_fail(err, SR_EINVAL, "sampler.init", "must be random or observation");
   if (s->init == SR_MH_INIT_OBSERVATION && !pb->op)
     return sr_fail(err, SR_EINVAL, "sampler.init", "observation needs a measurement (operator.type is none)");
-  members ms;
-  int p1, p2;
-  if (s->proposal == SR_MH_CHECKERBOARD && classify(pb->op, &ms, &p1, &p2) != SR_MH_FIELD)
+  sr_op_factors f;
+  sr__op_factor(pb->op, &f);
+  if (s->proposal == SR_MH_CHECKERBOARD && mode_of(&f) != SR_MH_FIELD)
     return sr_fail(err, SR_EINVAL, "sampler.proposal", "checkerboard updates a whole colour class at once, which "
                    "needs a likelihood that does not couple pixels (operator none, identity or mask); operator %s "
                    "couples them: use single_flip", pb->op->kind);
@@ -232,63 +184,19 @@ static int make_colours(sr_mh_shared *sh) {
   return 0;
 }
 
-/* Applies members [from, to) forward, then their adjoints back: out = Sᵀ S x (float), for S = the members. */
-static int members_normal(const members *ms, int from, int to, const float *x, float *out) {
-  size_t big = 16, wsf = 16;
-  for (int i = from; i < to; i++) {
-    if (sr_stride(ms->m[i]->n_out) > big) big = sr_stride(ms->m[i]->n_out);
-    if (sr_stride(ms->m[i]->n_in) > big) big = sr_stride(ms->m[i]->n_in);
-    if (ms->m[i]->ws_floats > wsf) wsf = ms->m[i]->ws_floats;
-  }
-  float *b0 = sr_alloc(big), *b1 = sr_alloc(big), *ws = sr_alloc(wsf + 16);
-  if (!b0 || !b1 || !ws) {
-    sr_free(b0); sr_free(b1); sr_free(ws);
-    return -1;
-  }
-  memcpy(b0, x, ms->m[from]->n_in * sizeof(float));
-  float *cur = b0, *nxt = b1;
-  for (int i = from; i < to; i++) {
-    ms->m[i]->forward(ms->m[i], cur, nxt, ws);
-    float *t = cur; cur = nxt; nxt = t;
-  }
-  for (int i = to - 1; i >= from; i--) {
-    ms->m[i]->adjoint(ms->m[i], cur, nxt, ws);
-    float *t = cur; cur = nxt; nxt = t;
-  }
-  memcpy(out, cur, ms->m[from]->n_in * sizeof(float));
-  sr_free(b0); sr_free(b1); sr_free(ws);
-  return 0;
-}
-
-static int prep_local(sr_mh_shared *sh, const members *ms, int p1, int p2, const float *y) {
+/* LOCAL: A = D_out K D_in; the stencil of K (its nonzero weights at wrapped and signed offsets) and the masks. */
+static int prep_local(sr_mh_shared *sh, const sr_op_factors *f, const float *y) {
   size_t h = sh->h, w = sh->w, n = sh->n;
-  double *ker = calloc(n, sizeof(double)), *nk = calloc(n, sizeof(double));
+  double *ker = calloc(n, sizeof(double));
   sh->din = malloc(n * sizeof(double));
   sh->dout = malloc(n * sizeof(double));
   sh->yd = malloc(n * sizeof(double));
   sh->dd = calloc(n, sizeof(double));
-  if (!ker || !nk || !sh->din || !sh->dout || !sh->yd || !sh->dd) goto fail;
-  diag_product(ms, 0, p1, n, sh->din);
-  diag_product(ms, p2, ms->n, n, sh->dout);
+  if (!ker || !sh->din || !sh->dout || !sh->yd || !sh->dd) goto fail;
+  sr__op_factors_diag(f, 0, f->p1, n, sh->din);
+  sr__op_factors_diag(f, f->p2, f->n, n, sh->dout);
   for (size_t k = 0; k < n; k++) sh->yd[k] = sh->dout[k] * y[k]; /* r is then exactly 0 where A never reaches */
-  /* the combined circular kernel: a blur's element (i, j) sits at offset (i − kh/2, j − kw/2) */
-  ker[0] = 1.0;
-  for (int m = p1; m < p2; m++) {
-    size_t kh, kw;
-    const double *kb = sr__op_blur_kernel(ms->m[m], &kh, &kw);
-    if (!kb) continue; /* identity */
-    memset(nk, 0, n * sizeof(double));
-    for (size_t a = 0; a < n; a++) {
-      if (ker[a] == 0.0) continue;
-      size_t ai = a / w, aj = a % w;
-      for (size_t i = 0; i < kh; i++)
-        for (size_t j = 0; j < kw; j++) {
-          size_t ti = (ai + i + h * kh - kh / 2) % h, tj = (aj + j + w * kw - kw / 2) % w;
-          nk[ti * w + tj] += ker[a] * kb[i * kw + j];
-        }
-    }
-    double *t = ker; ker = nk; nk = t;
-  }
+  if (sr__op_factors_kernel(f, h, w, ker)) goto fail;
   size_t K = 0;
   for (size_t a = 0; a < n; a++) K += ker[a] != 0.0;
   sh->K = K;
@@ -326,15 +234,14 @@ static int prep_local(sr_mh_shared *sh, const members *ms, int p1, int p2, const
       sh->dd[k] = sh->din[k] * s2;
     }
   free(ker);
-  free(nk);
   return 0;
 fail:
   free(ker);
-  free(nk);
   return -1;
 }
 
-static int prep_gram(sr_mh_shared *sh, const members *ms, int p1, const sr_problem *pb) {
+/* GRAM: b = Aᵀy and diag(AᵀA); SHIFT: AᵀA = D Q D with Q's column Q e_0; GENERIC: AᵀA dense (n <= DENSE_MAX). */
+static int prep_gram(sr_mh_shared *sh, const sr_op_factors *f, const sr_problem *pb) {
   size_t h = sh->h, w = sh->w, n = sh->n;
   const sr_op *op = pb->op;
   sh->opws = sr_stride(op->n_out) + op->ws_floats + 16;
@@ -349,9 +256,9 @@ static int prep_gram(sr_mh_shared *sh, const members *ms, int p1, const sr_probl
     sh->din = malloc(n * sizeof(double));
     sh->q = malloc(n * sizeof(double));
     if (!sh->din || !sh->q) goto out;
-    diag_product(ms, 0, p1, n, sh->din);
+    sr__op_factors_diag(f, 0, f->p1, n, sh->din);
     e[0] = 1.0f;
-    if (members_normal(ms, p1, ms->n, e, col)) goto out;
+    if (sr__op_factors_normal(f, f->p1, f->n, e, col)) goto out;
     for (size_t i = 0; i < h; i++)
       for (size_t j = 0; j < w; j++) {
         size_t mi = (h - i) % h, mj = (w - j) % w; /* Q is symmetric: Q e_0 at −d equals it at d */
@@ -398,20 +305,21 @@ sr_status sr__mh_prepare(const sr_problem *pb, sr_mh_shared **out, sr_error *err
   sh->c1 = 0.5 * (is->b - is->a);
   sh->op = pb->op;
   sh->lw = pb->op ? 0.5 / (pb->noise_sigma * pb->noise_sigma) : 0.0;
-  members ms;
-  int p1, p2;
-  sh->mode = classify(pb->op, &ms, &p1, &p2);
+  sr_op_factors f;
+  sr__op_factor(pb->op, &f);
+  sh->mode = mode_of(&f);
   size_t n = sh->n;
   int bad = make_colours(sh);
   sh->Wc0 = (sh->w + 1) / 2;
   sh->Wc = sh->Wc0 + 2;
   sh->packed = pb->sampler.proposal == SR_MH_CHECKERBOARD && sh->ncol == 2 && sh->mode == SR_MH_FIELD;
+  sh->v512 = (sr_cpu_path() & SR_CPU_AVX512BW_VL) != 0;
   if (!bad && sh->mode == SR_MH_FIELD) {
     sh->hf = malloc(n * sizeof(double));
     double *a = malloc(n * sizeof(double));
     bad = !sh->hf || !a;
     if (!bad) {
-      diag_product(&ms, 0, ms.n, n, a);
+      sr__op_factors_diag(&f, 0, f.n, n, a);
       for (size_t k = 0; k < n; k++) {
         double ak = pb->op ? a[k] : 0.0, yk = pb->op ? (double)pb->y[k] : 0.0;
         sh->hf[k] = is->field + 2.0 * sh->lw * ak * sh->c1 * (yk - ak * sh->c0);
@@ -419,9 +327,9 @@ sr_status sr__mh_prepare(const sr_problem *pb, sr_mh_shared **out, sr_error *err
     }
     free(a);
   } else if (!bad && sh->mode == SR_MH_LOCAL) {
-    bad = prep_local(sh, &ms, p1, p2, pb->y);
+    bad = prep_local(sh, &f, pb->y);
   } else if (!bad) {
-    bad = prep_gram(sh, &ms, p1, pb);
+    bad = prep_gram(sh, &f, pb);
   }
   if (!bad && pb->sampler.init == SR_MH_INIT_OBSERVATION && pb->op) {
     sh->init_obs = malloc(n);
@@ -731,90 +639,6 @@ static long sweep_general(sr_mh_chain *ch) {
   return acc;
 }
 
-/* One row of one colour class: decisions from the unchanged neighbours, written to out. Every path evaluates
- * p = EJ[s nb + 4] · F and u + ½ < p 2^31 with the same IEEE double operations, so the decisions are the same bits
- * on every machine. */
-__attribute__((target_clones("avx2", "default")))
-static long cb_row_c(const signed char *restrict row, const signed char *restrict up, const signed char *restrict dn,
-                   const unsigned char *restrict col, int c, const double *restrict Fp, const double *restrict Fm,
-                   const double *restrict EJ, const uint32_t *restrict u, size_t w, signed char *restrict out) {
-  long acc = 0;
-  for (size_t j = 0; j < w; j++) {
-    int s = row[j];
-    int nb = row[j - 1] + row[j + 1] + up[j] + dn[j];
-    double p = EJ[s * nb + 4] * (s > 0 ? Fp[j] : Fm[j]);
-    int fl = (col[j] == c) & ((double)(u[j] >> 1) + 0.5 < p * 2147483648.0);
-    out[j] = (signed char)(fl ? -s : s);
-    acc += fl;
-  }
-  return acc;
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define MH_X86 1
-/* AVX-512 (F, BW, VL): eight sites per step, spins widened to 32-bit lanes, p in eight doubles, EJ by a
- * two-register permute, the flips applied to the eight spin bytes under a mask. */
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static long cb_row_512(const signed char *restrict row, const signed char *restrict up, const signed char *restrict dn,
-                       const unsigned char *restrict col, int c, const double *restrict Fp, const double *restrict Fm,
-                       const double *restrict EJ, const uint32_t *restrict u, size_t w, signed char *restrict out) {
-  const __m512d ej0 = _mm512_loadu_pd(EJ), ej1 = _mm512_set1_pd(EJ[8]);
-  const __m512d scale = _mm512_set1_pd(2147483648.0), half = _mm512_set1_pd(0.5);
-  const __m128i cc = _mm_set1_epi8((char)c);
-  long acc = 0;
-  size_t j = 0;
-  for (; j + 8 <= w; j += 8) {
-    __m128i s8 = _mm_loadl_epi64((const __m128i *)(row + j));
-    __m256i s = _mm256_cvtepi8_epi32(s8);
-    __m256i nb = _mm256_add_epi32(
-        _mm256_add_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + j - 1))),
-                         _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + j + 1)))),
-        _mm256_add_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(up + j))),
-                         _mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(dn + j)))));
-    __m256i m = _mm256_add_epi32(_mm256_sign_epi32(nb, s), _mm256_set1_epi32(4));
-    __m512d ej = _mm512_permutex2var_pd(ej0, _mm512_cvtepi32_epi64(m), ej1);
-    __mmask8 pos = _mm256_cmpgt_epi32_mask(s, _mm256_setzero_si256());
-    __m512d f = _mm512_mask_blend_pd(pos, _mm512_loadu_pd(Fm + j), _mm512_loadu_pd(Fp + j));
-    __m512d p = _mm512_mul_pd(ej, f);
-    __m256i uw = _mm256_srli_epi32(_mm256_loadu_si256((const __m256i *)(u + j)), 1);
-    __m512d uu = _mm512_add_pd(_mm512_cvtepi32_pd(uw), half);
-    __mmask8 take8 = _mm512_cmp_pd_mask(uu, _mm512_mul_pd(p, scale), _CMP_LT_OQ);
-    __mmask16 same = _mm_cmpeq_epi8_mask(_mm_loadl_epi64((const __m128i *)(col + j)), cc);
-    __mmask16 fl = (__mmask16)(take8 & (__mmask8)same);
-    _mm_storel_epi64((__m128i *)(out + j), _mm_mask_sub_epi8(s8, fl, _mm_setzero_si128(), s8));
-    acc += __builtin_popcount((unsigned)fl);
-  }
-  if (j < w)
-    acc += cb_row_c(row + j, up + j, dn + j, col + j, c, Fp + j, Fm + j, EJ, u + j, w - j, out + j);
-  return acc;
-}
-
-static int have_512(void) {
-  static _Atomic int v = -1;
-  if (sr__mh_portable) return 0;
-  int x = v;
-  if (x < 0) {
-    __builtin_cpu_init();
-    x = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-        __builtin_cpu_supports("avx512vl");
-    const char *env = getenv("SR_RNG_PATH"); /* the same switch as the generator's: tests force the other paths */
-    if (env && (!strcmp(env, "scalar") || !strcmp(env, "avx2"))) x = 0;
-    v = x;
-  }
-  return x;
-}
-#endif
-
-static long cb_row(const signed char *row, const signed char *up, const signed char *dn, const unsigned char *col,
-                   int c, const double *Fp, const double *Fm, const double *EJ, const uint32_t *u, size_t w,
-                   signed char *out) {
-#ifdef MH_X86
-  if (have_512()) return cb_row_512(row, up, dn, col, c, Fp, Fm, EJ, u, w, out);
-#endif
-  return cb_row_c(row, up, dn, col, c, Fp, Fm, EJ, u, w, out);
-}
-
 /* ---- the two-colour compact layout */
 
 /* Row i of colour c: sites j = 2t + j0, j0 = (i + c) mod 2, t < count; position t + 1 in its row (halo at 0). */
@@ -859,69 +683,10 @@ static void unpack(sr_mh_chain *ch) {
   ch->in_packed = 0;
 }
 
-/* One compact row: self[t] against the other colour's rows above and below (same t) and its own row at t + lo,
- * t + lo + 1 (lo = −1 when j0 = 0, else 0), all with the halo offset already applied by the caller. */
-__attribute__((target_clones("avx2", "default")))
-static long cb_crow_c(signed char *restrict self, const signed char *restrict up, const signed char *restrict dn,
-                      const signed char *restrict mid, const double *restrict Fp, const double *restrict Fm,
-                      const double *restrict EJ, const uint32_t *restrict u, size_t cnt) {
-  long acc = 0;
-  for (size_t t = 0; t < cnt; t++) {
-    int s = self[t];
-    int nb = up[t] + dn[t] + mid[t] + mid[t + 1];
-    double p = EJ[s * nb + 4] * (s > 0 ? Fp[t] : Fm[t]);
-    int fl = (double)(u[t] >> 1) + 0.5 < p * 2147483648.0;
-    self[t] = (signed char)(fl ? -s : s);
-    acc += fl;
-  }
-  return acc;
-}
-
-#ifdef MH_X86
-__attribute__((target("avx512f,avx512bw,avx512vl")))
-static long cb_crow_512(signed char *restrict self, const signed char *restrict up, const signed char *restrict dn,
-                        const signed char *restrict mid, const double *restrict Fp, const double *restrict Fm,
-                        const double *restrict EJ, const uint32_t *restrict u, size_t cnt) {
-  const __m512d ej0 = _mm512_loadu_pd(EJ), ej1 = _mm512_set1_pd(EJ[8]);
-  const __m512d scale = _mm512_set1_pd(2147483648.0), half = _mm512_set1_pd(0.5);
-  const __m512i four = _mm512_set1_epi32(4);
-  long acc = 0;
-  size_t t = 0;
-  for (; t + 16 <= cnt; t += 16) {
-    __m128i s8 = _mm_loadu_si128((const __m128i *)(self + t));
-    __m512i s = _mm512_cvtepi8_epi32(s8);
-    __m512i nb = _mm512_add_epi32(
-        _mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(up + t))),
-                         _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(dn + t)))),
-        _mm512_add_epi32(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(mid + t))),
-                         _mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(mid + t + 1)))));
-    __mmask16 pos = _mm512_cmpgt_epi32_mask(s, _mm512_setzero_si512());
-    __m512i m = _mm512_add_epi32(_mm512_mask_sub_epi32(nb, (__mmask16)~pos, _mm512_setzero_si512(), nb), four);
-    __m512d ejl = _mm512_permutex2var_pd(ej0, _mm512_cvtepi32_epi64(_mm512_castsi512_si256(m)), ej1);
-    __m512d ejh = _mm512_permutex2var_pd(ej0, _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(m, 1)), ej1);
-    __m512d fl_ = _mm512_mask_blend_pd((__mmask8)pos, _mm512_loadu_pd(Fm + t), _mm512_loadu_pd(Fp + t));
-    __m512d fh = _mm512_mask_blend_pd((__mmask8)(pos >> 8), _mm512_loadu_pd(Fm + t + 8), _mm512_loadu_pd(Fp + t + 8));
-    __m512i uw = _mm512_srli_epi32(_mm512_loadu_si512((const void *)(u + t)), 1);
-    __m512d ul = _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_castsi512_si256(uw)), half);
-    __m512d uh = _mm512_add_pd(_mm512_cvtepi32_pd(_mm512_extracti64x4_epi64(uw, 1)), half);
-    __mmask8 kl = _mm512_cmp_pd_mask(ul, _mm512_mul_pd(_mm512_mul_pd(ejl, fl_), scale), _CMP_LT_OQ);
-    __mmask8 kh = _mm512_cmp_pd_mask(uh, _mm512_mul_pd(_mm512_mul_pd(ejh, fh), scale), _CMP_LT_OQ);
-    __mmask16 fl = (__mmask16)(kl | ((unsigned)kh << 8));
-    _mm_storeu_si128((__m128i *)(self + t), _mm_mask_sub_epi8(s8, fl, _mm_setzero_si128(), s8));
-    acc += __builtin_popcount((unsigned)fl);
-  }
-  if (t < cnt) acc += cb_crow_c(self + t, up + t, dn + t, mid + t, Fp + t, Fm + t, EJ, u + t, cnt - t);
-  return acc;
-}
-#endif
-
 static long sweep_packed(sr_mh_chain *ch) {
   const sr_mh_shared *sh = ch->sh;
   const size_t h = sh->h, Wc = sh->Wc, Wc0 = sh->Wc0;
   long acc = 0;
-#ifdef MH_X86
-  const int v512 = have_512();
-#endif
   for (int c = 0; c < 2; c++) {
     const signed char *o = ch->cs[1 - c];
     for (size_t i = 0; i < h; i++) {
@@ -930,13 +695,7 @@ static long sweep_packed(sr_mh_chain *ch) {
       const signed char *up = o + i * Wc + 1, *dn = o + (i + 2) * Wc + 1;
       const signed char *mid = o + (i + 1) * Wc + (crow_j0(i, c) ? 1 : 0); /* position t + lo + 1 */
       const uint32_t *u = ch->u + (size_t)c * h * Wc0 + q;
-#ifdef MH_X86
-      if (v512) {
-        acc += cb_crow_512(self, up, dn, mid, ch->cFp[c] + q, ch->cFm[c] + q, ch->EJ, u, cnt);
-        continue;
-      }
-#endif
-      acc += cb_crow_c(self, up, dn, mid, ch->cFp[c] + q, ch->cFm[c] + q, ch->EJ, u, cnt);
+      acc += sr__mh_crow(sh->v512, self, up, dn, mid, ch->cFp[c] + q, ch->cFm[c] + q, ch->EJ, u, cnt);
     }
     packed_halo(ch, c);
   }
@@ -991,8 +750,8 @@ static long sweep_checkerboard(sr_mh_chain *ch) {
         }
         memcpy(row, t, w);
       } else if (ch->table) {
-        acc += cb_row(row, row - W2, row + W2, sh->colour + k0, c, ch->Fp + k0, ch->Fm + k0, ch->EJ, ch->u + k0, w,
-                      ch->tmp);
+        acc += sr__mh_row(sh->v512, row, row - W2, row + W2, sh->colour + k0, c, ch->Fp + k0, ch->Fm + k0, ch->EJ,
+                          ch->u + k0, w, ch->tmp);
         memcpy(row, ch->tmp, w);
       } else {
         for (size_t j = 0; j < w; j++)
@@ -1022,7 +781,7 @@ static double beta_at(const sr_sampler_cfg *s, long t) {
   return 1.0 / (s->temp_start * pow(s->temp_end / s->temp_start, f));
 }
 
-int sr__run_mh(sr_batch *bt) {
+static int run_mh(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
   const sr_problem *pb = c->pb;
   const sr_sampler_cfg *s = &pb->sampler;
@@ -1123,3 +882,32 @@ int sr__run_mh(sr_batch *bt) {
   }
   return cancelled;
 }
+
+/* ---------------------------------------------------------------- the sampler's operations */
+
+static sr_status mh_prepare(sr_run_ctx *c, sr_error *err) {
+  sr_mh_shared *sh;
+  sr_status st = sr__mh_prepare(c->pb, &sh, err);
+  c->shared = sh;
+  return st;
+}
+
+static void mh_release(sr_run_ctx *c) {
+  sr__mh_release(c->shared);
+  c->shared = NULL;
+}
+
+static void *mh_worker_new(const sr_run_ctx *c) { return sr__mh_chain_new(c->shared); }
+static void mh_worker_free(void *ext) { sr__mh_chain_free(ext); }
+
+const sr_sampler_ops sr__mh_ops = {
+    .name = "mh",
+    .discrete = 1,
+    .markov = 1,
+    .validate = mh_validate,
+    .prepare = mh_prepare,
+    .release = mh_release,
+    .worker_new = mh_worker_new,
+    .worker_free = mh_worker_free,
+    .run_batch = run_mh,
+};

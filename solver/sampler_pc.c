@@ -11,6 +11,41 @@
 
 #include "sampler_internal.h"
 
+/* pc and ode: the SDE is required; `steps` defaults to steps0. */
+static sr_status sde_validate(sr_problem *pb, const char *sname, long steps0, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sr__need_marginals(pb, sname, err);
+  if (st) return st;
+  if (s->sde.kind == 0) return sr_fail(err, SR_EINVAL, "sampler.sde", "is required for %s", sname);
+  if (s->steps <= 0) s->steps = steps0;
+  return SR_OK;
+}
+
+static sr_status pc_validate(sr_problem *pb, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sde_validate(pb, sr__pc_ops.name, 1000, err);
+  if (st) return st;
+  if (s->snr <= 0) s->snr = 0.16;
+  if (s->corrector_steps < 0) s->corrector_steps = 1;
+  return SR_OK;
+}
+
+static sr_status ode_validate(sr_problem *pb, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sde_validate(pb, sr__ode_ops.name, 500, err);
+  if (st) return st;
+  if (s->ode_method == 0) s->ode_method = 2;
+  return SR_OK;
+}
+
+/* Progress: every predictor and corrector step. */
+static long pc_progress_units(const sr_sampler_cfg *s) { return s->steps * (1 + s->corrector_steps); }
+
+/* A trajectory's step k is at SDE time T − T k / steps. */
+static double sde_traj_time(const sr_sampler_cfg *s, long step) {
+  return s->sde.T - s->sde.T * (double)step / (double)s->steps;
+}
+
 static void start(sr_batch *bt) {
   const sr_sde *sde = &bt->ctx->pb->sampler.sde;
   sr__init_state(bt, sr_sde_marginal(sde, sde->T));
@@ -26,7 +61,7 @@ static void finish_step(sr_batch *bt, long i) {
 
 static double weight_at(const sr_problem *pb, sr_noise nl) { return pb->op ? sr__lik_weight(pb, nl) : 0.0; }
 
-int sr__run_pc(sr_batch *bt) {
+static int run_pc(sr_batch *bt) {
   const sr_problem *pb = bt->ctx->pb;
   const sr_sampler_cfg *s = &pb->sampler;
   const sr_sde *sde = &s->sde;
@@ -89,7 +124,7 @@ static void ode_field(sr_batch *bt, const float *x, double t, float *out) {
   }
 }
 
-int sr__run_ode(sr_batch *bt) {
+static int run_ode(sr_batch *bt) {
   const sr_problem *pb = bt->ctx->pb;
   const sr_sampler_cfg *s = &pb->sampler;
   const sr_sde *sde = &s->sde;
@@ -117,3 +152,18 @@ int sr__run_ode(sr_batch *bt) {
   for (size_t b = 0; b < bt->B; b++) sr__keep(bt, b, bt->x + b * sn);
   return 0;
 }
+
+const sr_sampler_ops sr__pc_ops = {
+    .name = "pc",
+    .validate = pc_validate,
+    .progress_units = pc_progress_units,
+    .traj_time = sde_traj_time,
+    .run_batch = run_pc,
+};
+
+const sr_sampler_ops sr__ode_ops = {
+    .name = "ode",
+    .validate = ode_validate,
+    .traj_time = sde_traj_time,
+    .run_batch = run_ode,
+};

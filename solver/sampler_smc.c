@@ -33,6 +33,24 @@
 
 #define RESAMPLE_STREAM 0x7fffffffu
 
+static sr_status smc_validate(sr_problem *pb, sr_error *err) {
+  sr_sampler_cfg *s = &pb->sampler;
+  sr_status st = sr__grid_validate(pb, sr__smc_ops.name, err);
+  if (st) return st;
+  if (s->particles <= 0) s->particles = pb->num_samples > 16 ? pb->num_samples : 16;
+  if (s->ess_threshold <= 0) s->ess_threshold = 0.5;
+  if (s->particles < 2) return sr_fail(err, SR_EINVAL, "sampler.particles", "must be >= 2");
+  if (s->particles > 0x7ffffffeL) return sr_fail(err, SR_EINVAL, "sampler.particles", "must be < 2^31 - 1");
+  if (!(s->ess_threshold <= 1)) return sr_fail(err, SR_EINVAL, "sampler.ess_threshold", "must be in (0, 1]");
+  if (pb->trajectory_every > 0)
+    return sr_fail(err, SR_EINVAL, "outputs", "trajectories are not recorded by smc (its particles are resampled "
+                   "and have no single path)");
+  return SR_OK;
+}
+
+/* The run's chains are the particles. */
+static long smc_chains(const sr_problem *pb) { return pb->sampler.particles; }
+
 typedef struct {
   sr_run_ctx *c;
   long P, K, groups;
@@ -268,7 +286,7 @@ static void *smc_thread(void *arg) {
   return NULL;
 }
 
-sr_status sr__run_smc(sr_run_ctx *c, int threads, sr_error *err) {
+static sr_status run_smc(sr_run_ctx *c, int threads, sr_error *err) {
   const sr_problem *pb = c->pb;
   sr_result *res = c->res;
   smc_pop pop;
@@ -373,3 +391,29 @@ out:
   free(wk); free(tid);
   return st;
 }
+
+/* The weights' degeneracy: a warning when the ESS fell below a tenth of the particles (2 at least). */
+static void smc_diagnose(sr_run_ctx *c, sr_result *res) {
+  double P = (double)res->particles, med = NAN;
+  double *h = malloc((size_t)res->ess_len * sizeof(double));
+  if (h && res->ess_history && res->ess_len > 0) {
+    memcpy(h, res->ess_history, (size_t)res->ess_len * sizeof(double));
+    med = sr__median(h, (size_t)res->ess_len);
+  }
+  free(h);
+  double floor_ess = 0.1 * P > 2.0 ? 0.1 * P : 2.0; /* ESS >= 1 always: below 2, one particle dominates */
+  if (res->ess_min < floor_ess || med < floor_ess)
+    sr__warn(res, "smc: the weights degenerated (median ESS over the steps %.1f, final %.1f, of %.0f particles): "
+             "the estimates rest on few distinct particles and the samples repeat; use more particles",
+             med, res->ess_min, P);
+}
+
+const sr_sampler_ops sr__smc_ops = {
+    .name = "smc",
+    .validate = smc_validate,
+    .chains = smc_chains,
+    .prepare = sr__grid_prepare,
+    .release = sr__grid_release,
+    .run_all = run_smc,
+    .diagnose = smc_diagnose,
+};

@@ -20,6 +20,7 @@
 
 #include "ising.h"
 #include "job.h"
+#include "sampler_mh.h"
 #include "scorerecon.h"
 #include "test.h"
 
@@ -634,6 +635,8 @@ TEST(ising_same_seed_bit_identical_for_any_thread_count) {
  * (the oracles' 3x3 and 4x4 only reach the C rows). */
 TEST(ising_checkerboard_vector_rows_match_portable) {
   const struct { size_t h, w; int periodic; } shapes[] = {{37, 53, 0}, {40, 64, 1}, {21, 35, 1}, {64, 31, 1}};
+  const char *env = getenv("SR_RNG_PATH");
+  char *saved = env ? strdup(env) : NULL;
   for (size_t t = 0; t < 4; t++) {
     cfg c = {shapes[t].h, shapes[t].w, shapes[t].periodic, "mask", SR_MH_CHECKERBOARD, 0.6, -0.05, 0, 1, 25, 0, 3, 1};
     float *ref = NULL;
@@ -645,7 +648,10 @@ TEST(ising_checkerboard_vector_rows_match_portable) {
       pb.sampler.burn_in = 5;
       pb.num_samples = 3;
       pb.seed = 11;
-      sr__mh_portable = portable;
+      /* the portable rows: SR_RNG_PATH=avx2 rules AVX-512 out (read when the run prepares) */
+      if (portable) setenv("SR_RNG_PATH", "avx2", 1);
+      else if (saved) setenv("SR_RNG_PATH", saved, 1);
+      else unsetenv("SR_RNG_PATH");
       sr_error err;
       sr_result res;
       CHECK(sr_problem_validate(&pb, &err) == SR_OK, "%s", err.msg);
@@ -662,9 +668,9 @@ TEST(ising_checkerboard_vector_rows_match_portable) {
       sr_problem_clear(&pb);
       model_free(&md);
     }
-    sr__mh_portable = 0;
     free(ref);
   }
+  free(saved);
 }
 
 /* The moments come from counts: mean and std of each pixel over the kept states must equal those of the samples

@@ -1,0 +1,21 @@
+/* machine.h — what the solver asks of the machine beyond the public API (solver/core.c): the CPU's vector paths.
+ * Private to solver/ (and its tests). */
+#ifndef SR_MACHINE_H
+#define SR_MACHINE_H
+
+#include "scorerecon.h" /* sr_clock_seconds, the one monotonic clock, is public */
+
+/* Vector paths (flags) for the hand-written kernels: the generator's normals and bits (solver/rng.c) and the mh
+ * checkerboard rows (solver/sampler_mh.c). */
+enum {
+  SR_CPU_AVX2 = 1,
+  SR_CPU_AVX512F = 2,
+  SR_CPU_AVX512BW_VL = 4   /* AVX-512 F, BW and VL together */
+};
+/* The paths this CPU offers, capped by SR_RNG_PATH in the environment: "scalar" none, "avx2" no AVX-512 (the tests
+ * force the narrower paths so; every path gives the same bits). Computed afresh on each call (CPUID and one
+ * getenv): callers ask once per object, sr_rng_make and the mh sampler's per-run preparation, and keep the
+ * answer there. */
+unsigned sr_cpu_path(void);
+
+#endif
