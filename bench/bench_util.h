@@ -4,6 +4,7 @@
 #define SR_BENCH_UTIL_H
 #include <stdlib.h>
 
+#include "scorerecon.h"
 
 static inline double bench_now(void) { return sr_clock_seconds(); }
 
