@@ -116,8 +116,10 @@ $(BUILD)/pngcheck: tools/pngcheck.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< -lpng $(SAN)
 
+# (the benchmark programs are built too, so that a change that breaks one is seen; they are not run)
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/scorerecon $(BUILD)/test_all $(BUILD)/pngcheck
+	@$(MAKE) --no-print-directory $(BUILD)/scorerecon $(BUILD)/test_all $(BUILD)/pngcheck \
+	    $(BENCH_SRC:bench/%.c=$(BUILD)/bench_%)
 	@BUILD=$(BUILD) sh tests/run_all.sh
 
 asan:
