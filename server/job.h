@@ -25,4 +25,14 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
 
 /* The result document (caller owns the cJSON tree). lists: nested lists instead of base64. */
 cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists);
+
+/* Takes one result file: its name and bytes; data NULL (len 0) names a file this result does not have (a caller
+ * writing over an earlier result removes it). Returns 0, or non-zero with errno set to stop. */
+typedef int (*sr_result_put_fn)(void *user, const char *name, const void *data, size_t len);
+
+/* The result files, each handed to put in this order: result.json (the result document; base64 ARRAYs, or nested
+ * lists if lists), then mean.npy, mean.png, std.npy, std.png (float32 .npy of the image shape; 8-bit grayscale PNG
+ * from min to max), samples.npy ([num_samples, ...shape]) — those the job did not ask for with data NULL. Returns
+ * 0, or -1 with errno set at the first put that fails (what put left) or when out of memory (ENOMEM). */
+int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_result_put_fn put, void *user);
 #endif
