@@ -23,6 +23,22 @@ void sr_limits_default(sr_limits *lim);
  * cleared and err names the field. text need not be NUL-terminated. */
 sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err);
 
+/* sr_job_parse in two halves, for a caller that supplies fields between them (sr_job_supply):
+ * sr_job_read makes the JSON tree of the text after the checks on the text itself (size, NUL bytes, \u0000, the
+ * count of JSON values, syntax), errors as sr_job_parse gives them; on success *doc is the tree (caller frees).
+ * sr_job_parse_tree validates a tree (duplicate keys, every field) into pb, as sr_job_parse. */
+sr_status sr_job_read(const char *text, size_t len, const sr_limits *lim, cJSON **doc, sr_error *err);
+sr_status sr_job_parse_tree(const cJSON *doc, const sr_limits *lim, sr_problem *pb, sr_error *err);
+
+/* Supplies a field of the job from outside the document (`scorerecon run --observation FILE` and the like),
+ * before sr_job_parse_tree validates it: arr (an ARRAY; taken over, freed on failure too) replaces doc's
+ * "observation" or "ground_truth", or the "mask" of the one mask or fourier operator, or the "kernel" of the one
+ * blur operator (alone or in a list). path[0..pcap) receives where it went ("operator[1].mask"), the field the
+ * parser's errors about it will name. A document or operator too malformed to say is left unchanged (SR_OK: the
+ * parser names what is wrong). Returns SR_EINVAL when no operator, or more than one, takes the key, with the
+ * reason in why[0..wcap); SR_ENOMEM. */
+sr_status sr_job_supply(cJSON *doc, const char *key, cJSON *arr, char *path, size_t pcap, char *why, size_t wcap);
+
 /* The result document (caller owns the cJSON tree). lists: nested lists instead of base64. */
 cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists);
 
