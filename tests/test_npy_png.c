@@ -544,48 +544,51 @@ static unsigned char *make_png(const unsigned char *samples, unsigned w, unsigne
   return (unsigned char *)mem;
 }
 
+/* Decodes the PNG b and checks it is h x w with the samples v[i] / full. */
+static void check_decoded(const unsigned char *b, size_t len, size_t h, size_t w, const unsigned *v, double full,
+                          const char *what) {
+  size_t dh = 0, dw = 0;
+  float *x = NULL;
+  char why[256] = "";
+  CHECK(b && sr_png_decode_gray(b, len, 1000, &x, &dh, &dw, why, sizeof why) == SR_OK, "%s: %s", what, why);
+  CHECK(dh == h && dw == w, "%s: size %zux%zu", what, dh, dw);
+  for (size_t i = 0; x && i < h * w; i++) CHECK(x[i] == (float)(v[i] / full), "%s: pixel %zu: %g", what, i, x[i]);
+  free(x);
+}
+
 TEST(png_decode_8bit_round_trip) {
   /* values 0..255 encode to exactly those bytes (min 0, max 255: scale 1) and read back as v / 255 */
   float d[256];
-  for (int i = 0; i < 256; i++) d[i] = (float)((i * 37) % 256);
+  unsigned v[256];
+  for (int i = 0; i < 256; i++) d[i] = (float)(v[i] = (unsigned)(i * 37) % 256);
   size_t len, h, w;
   unsigned char *b = sr_png_encode_gray(d, 8, 32, &len);
+  check_decoded(b, len, 8, 32, v, 255, "8-bit");
+  /* the pixel limit, before the image is allocated */
   float *x = NULL;
   char why[256];
-  CHECK(b && sr_png_decode_gray(b, len, 256, &x, &h, &w, why, sizeof why) == SR_OK, "decode: %s", why);
-  CHECK(h == 8 && w == 32, "size %zux%zu", h, w);
-  for (int i = 0; x && i < 256; i++) CHECK(x[i] == (float)(d[i] / 255.0), "pixel %d: %g", i, x[i]);
-  free(x);
-  /* the pixel limit, before the image is allocated */
   CHECK(sr_png_decode_gray(b, len, 255, &x, &h, &w, why, sizeof why) == SR_ELIMIT && !x &&
         !strcmp(why, "32 x 8 pixels is more than the limit of 255"), "limit: %s", why);
   free(b);
 }
 
 TEST(png_decode_16bit_and_interlaced) {
-  static const unsigned short v[6] = {0, 1, 256, 12345, 32768, 65535};
+  static const unsigned v[6] = {0, 1, 256, 12345, 32768, 65535};
   unsigned char s[12];
   for (int i = 0; i < 6; i++) {
     s[2 * i] = (unsigned char)(v[i] >> 8);
     s[2 * i + 1] = (unsigned char)v[i];
   }
-  size_t len, h, w;
+  size_t len;
   unsigned char *b = make_png(s, 3, 2, 16, PNG_COLOR_TYPE_GRAY, 0, &len);
-  float *x = NULL;
-  char why[256];
-  CHECK(b && sr_png_decode_gray(b, len, 100, &x, &h, &w, why, sizeof why) == SR_OK, "16-bit: %s", why);
-  CHECK(h == 2 && w == 3, "16-bit size %zux%zu", h, w);
-  for (int i = 0; x && i < 6; i++) CHECK(x[i] == (float)(v[i] / 65535.0), "16-bit pixel %d: %g", i, x[i]);
-  free(x);
+  check_decoded(b, len, 2, 3, v, 65535, "16-bit");
   free(b);
   /* Adam7: the same values as the plain file */
   unsigned char p[9 * 11];
-  for (int i = 0; i < 99; i++) p[i] = (unsigned char)(i * 7 + 3);
+  unsigned pv[9 * 11];
+  for (int i = 0; i < 99; i++) p[i] = (unsigned char)(pv[i] = (unsigned)(i * 7 + 3) % 256);
   b = make_png(p, 11, 9, 8, PNG_COLOR_TYPE_GRAY, 1, &len);
-  CHECK(b && sr_png_decode_gray(b, len, 100, &x, &h, &w, why, sizeof why) == SR_OK, "interlaced: %s", why);
-  CHECK(h == 9 && w == 11, "interlaced size %zux%zu", h, w);
-  for (int i = 0; x && i < 99; i++) CHECK(x[i] == (float)(p[i] / 255.0), "interlaced pixel %d: %g", i, x[i]);
-  free(x);
+  check_decoded(b, len, 9, 11, pv, 255, "interlaced");
   free(b);
 }
 
