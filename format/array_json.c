@@ -1,11 +1,16 @@
 /* array_json.c — decoding and encoding of ARRAY values (nested lists or base64 objects), with every check
- * (shape, rectangularity, finiteness, size limit) done before or while filling, never after a crash. */
+ * (shape, rectangularity, finiteness, size limit) done before or while filling, never after a crash; and the
+ * ARRAY of a .npy or PNG file. */
 #include "array_json.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+
+#include "npy.h"
+#include "png.h"
 
 static const char B64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
@@ -289,4 +294,51 @@ cJSON *sr_jarray_encode(const float *data, int rank, const size_t *shape, int is
   cJSON_AddStringToObject(o, "data", b64);
   free(b64);
   return o;
+}
+
+/* ---------------------------------------------------------------- files */
+
+static int ends_with(const char *s, const char *tail) {
+  size_t n = strlen(s), t = strlen(tail);
+  return n >= t && !strcasecmp(s + n - t, tail);
+}
+
+sr_status sr_jarray_from_file(const unsigned char *buf, size_t len, const char *name, size_t max_values, cJSON **out,
+                              char *why, size_t cap) {
+  *out = NULL;
+  float *data = NULL;
+  int rank = 2, is_complex = 0;
+  size_t shape[4] = {0, 0, 0, 0};
+  sr_status st;
+  /* by the first bytes; else the name says which of the two the file was meant to be (its reader says why not) */
+  int npy = len >= 6 && !memcmp(buf, "\x93NUMPY", 6), png = len >= 8 && !memcmp(buf, "\x89PNG\r\n\x1a\n", 8);
+  if (npy || (!png && ends_with(name, ".npy"))) {
+    sr_npy_array a;
+    st = sr_npy_read(buf, len, max_values, &a, why, cap);
+    data = a.data;
+    rank = a.rank;
+    is_complex = a.is_complex;
+    memcpy(shape, a.shape, sizeof shape);
+  } else if (png || ends_with(name, ".png")) {
+    st = sr_png_decode_gray(buf, len, max_values, &data, &shape[0], &shape[1], why, cap);
+  } else {
+    snprintf(why, cap, "neither a .npy file nor a PNG (by its first bytes)");
+    return SR_EINVAL;
+  }
+  if (st) return st;
+  size_t count = 1;
+  for (int i = 0; i < rank; i++) count *= shape[i];
+  char sb[96];
+  if (count == 0) {
+    snprintf(why, cap, "holds no values (shape %s)", sr_shape_str(rank, shape, sb, sizeof sb));
+    st = SR_EINVAL;
+  } else {
+    *out = sr_jarray_encode(data, rank, shape, is_complex, 0);
+    if (!*out) {
+      snprintf(why, cap, "out of memory");
+      st = SR_ENOMEM;
+    }
+  }
+  free(data);
+  return st;
 }

@@ -23,6 +23,15 @@ const char *sr_shape_str(int rank, const size_t *shape, char *buf, size_t cap);
 /* Encodes data (count values, interleaved if complex) as an ARRAY: base64 object, or nested lists if lists. */
 cJSON *sr_jarray_encode(const float *data, int rank, const size_t *shape, int is_complex, int lists);
 
+/* The ARRAY (base64 object) of a file's bytes, told apart by their first bytes: a .npy file ('<f4' and '<f8' as
+ * float32, '<c8' as complex64; sr_npy_read) or an 8- or 16-bit grayscale PNG (float32 [h, w] in [0, 1];
+ * sr_png_decode_gray), with at most max_values values, checked before the array is allocated. name (the file's
+ * name) only picks the message for bytes that are neither. Returns SR_OK with *out a new cJSON object (caller
+ * frees), or SR_EINVAL (a bad file: empty arrays included), SR_ELIMIT or SR_ENOMEM with *out NULL and a one-line
+ * reason in why[0..cap) that does not name the file. */
+sr_status sr_jarray_from_file(const unsigned char *buf, size_t len, const char *name, size_t max_values, cJSON **out,
+                              char *why, size_t cap);
+
 /* Base64 (RFC 4648, standard alphabet, padding required). decode returns -1 on any invalid input. */
 char *sr_base64_encode(const unsigned char *in, size_t n);          /* malloc'd, NUL-terminated */
 long sr_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap);

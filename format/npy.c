@@ -1,6 +1,10 @@
-/* npy.c — NumPy .npy encoding (version 1.0, '<f4', C order) and a strict decoder for the same subset. */
+/* npy.c — NumPy .npy encoding (version 1.0, '<f4', C order) and a strict decoder of little-endian, C-ordered
+ * '<f4', '<f8' and '<c8' files that says why it refuses one. */
 #include "npy.h"
 
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,7 +143,17 @@ static int shape_lit(cur *c, int *rank, size_t shape[4]) {
   return 0;
 }
 
-static int parse_dict(const char *h, size_t n, int *rank, size_t shape[4]) {
+/* The header dict: its dtype string (descr, at most 15 characters), fortran_order and shape. */
+typedef struct {
+  char descr[16];
+  int fortran;
+  int rank;
+  size_t shape[4];
+} npy_header;
+
+/* Reads the dict of exactly the keys descr, fortran_order and shape (any order, each once), then the padding
+ * and final newline. Any dtype and either order are returned: the caller says which it takes, and why not. */
+static int parse_dict(const char *h, size_t n, npy_header *hd) {
   cur c = {h, h + n};
   int seen_descr = 0, seen_fortran = 0, seen_shape = 0;
   if (!eat(&c, '{')) return -1;
@@ -151,13 +165,17 @@ static int parse_dict(const char *h, size_t n, int *rank, size_t shape[4]) {
     if (is_word(k, kn, "descr")) {
       const char *v;
       size_t vn;
-      if (seen_descr++ || str_lit(&c, &v, &vn) || !is_word(v, vn, "<f4")) return -1;
+      if (seen_descr++ || str_lit(&c, &v, &vn) || vn >= sizeof hd->descr) return -1;
+      memcpy(hd->descr, v, vn);
+      hd->descr[vn] = 0;
     } else if (is_word(k, kn, "fortran_order")) {
       skip_ws(&c);
-      if (seen_fortran++ || (size_t)(c.end - c.s) < 5 || memcmp(c.s, "False", 5)) return -1;
-      c.s += 5;
+      if (seen_fortran++) return -1;
+      if ((size_t)(c.end - c.s) >= 5 && !memcmp(c.s, "False", 5)) c.s += 5, hd->fortran = 0;
+      else if ((size_t)(c.end - c.s) >= 4 && !memcmp(c.s, "True", 4)) c.s += 4, hd->fortran = 1;
+      else return -1;
     } else if (is_word(k, kn, "shape")) {
-      if (seen_shape++ || shape_lit(&c, rank, shape)) return -1;
+      if (seen_shape++ || shape_lit(&c, &hd->rank, hd->shape)) return -1;
     } else {
       return -1;
     }
@@ -172,43 +190,129 @@ static int parse_dict(const char *h, size_t n, int *rank, size_t shape[4]) {
   return 0;
 }
 
+static double get_f64le(const unsigned char *p) {
+  uint64_t u = 0;
+  for (int i = 7; i >= 0; i--) u = u << 8 | p[i];
+  double d;
+  memcpy(&d, &u, 8);
+  return d;
+}
+
+static sr_status why_fail(char *why, size_t cap, sr_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static sr_status why_fail(char *why, size_t cap, sr_status st, const char *fmt, ...) {
+  if (why && cap) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, cap, fmt, ap);
+    va_end(ap);
+  }
+  return st;
+}
+
+static const char *shape_text(const npy_header *hd, char *buf, size_t cap) {
+  size_t o = (size_t)snprintf(buf, cap, "(");
+  for (int i = 0; i < hd->rank && o < cap; i++) o += (size_t)snprintf(buf + o, cap - o, i ? ", %zu" : "%zu", hd->shape[i]);
+  if (o < cap) snprintf(buf + o, cap - o, "%s)", hd->rank == 1 ? "," : "");
+  return buf;
+}
+
+sr_status sr_npy_read(const unsigned char *buf, size_t len, size_t max_values, sr_npy_array *out, char *why,
+                      size_t cap) {
+  if (why && cap) why[0] = 0;
+  if (!out) return why_fail(why, cap, SR_EINVAL, "no output");
+  memset(out, 0, sizeof *out);
+  if (!buf || len < 8 || memcmp(buf, MAGIC, 6))
+    return why_fail(why, cap, SR_EINVAL, "not a .npy file (it does not start with \\x93NUMPY)");
+  size_t hlen, pre;
+  if (buf[6] == 1 && buf[7] == 0 && len >= 10) {
+    hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
+    pre = 10;
+  } else if (buf[6] == 2 && buf[7] == 0 && len >= 12) {
+    hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
+    pre = 12;
+  } else if ((buf[6] == 1 || buf[6] == 2) && buf[7] == 0) {
+    return why_fail(why, cap, SR_EINVAL, "truncated: the file ends inside the header");
+  } else {
+    return why_fail(why, cap, SR_EINVAL, ".npy format version %d.%d is not read (1.0 and 2.0 are)", buf[6], buf[7]);
+  }
+  if (hlen > len - pre) return why_fail(why, cap, SR_EINVAL, "truncated: the file ends inside the header");
+  if (hlen < 1 || hlen > NPY_MAX_HEADER) return why_fail(why, cap, SR_EINVAL, "malformed header (length %zu)", hlen);
+  const char *h = (const char *)buf + pre;
+  npy_header hd;
+  memset(&hd, 0, sizeof hd);
+  int ok = 1;
+  for (size_t i = 0; i < hlen; i++) { /* printable ASCII, tabs and the final newline only */
+    unsigned char ch = (unsigned char)h[i];
+    if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch > 0x7e) ok = 0;
+  }
+  if (!ok || parse_dict(h, hlen, &hd))
+    return why_fail(why, cap, SR_EINVAL, "malformed header (want {'descr': ..., 'fortran_order': ..., 'shape': "
+                    "(...)} with 1 to 4 dimensions)");
+  /* the dtypes read: little-endian float32, float64 (rounded to float32) and complex64 */
+  size_t item = !strcmp(hd.descr, "<f4") ? 4 : !strcmp(hd.descr, "<f8") || !strcmp(hd.descr, "<c8") ? 8 : 0;
+  if (!item && hd.descr[0] == '>')
+    return why_fail(why, cap, SR_EINVAL, "dtype '%s' is big-endian: save it little-endian (x.astype('<%s'))",
+                    hd.descr, hd.descr + 1);
+  if (!item)
+    return why_fail(why, cap, SR_EINVAL, "dtype '%s' is not read (float32 '<f4', float64 '<f8' or complex64 "
+                    "'<c8' are)", hd.descr);
+  if (hd.fortran)
+    return why_fail(why, cap, SR_EINVAL, "fortran_order is True: save the array in C order "
+                    "(np.ascontiguousarray(x))");
+  char st[128];
+  size_t count = 1;
+  for (int i = 0; i < hd.rank; i++) {
+    if (hd.shape[i] && count > SIZE_MAX / 8 / hd.shape[i]) count = SIZE_MAX / 8;
+    else count *= hd.shape[i];
+  }
+  if (count > max_values)
+    return why_fail(why, cap, SR_ELIMIT, "shape %s has more than the limit of %zu values", shape_text(&hd, st, 128),
+                    max_values);
+  size_t body = len - pre - hlen;
+  if (body != count * item)
+    return why_fail(why, cap, SR_EINVAL, "%s: shape %s of '%s' needs %zu bytes of data, the file has %zu",
+                    body < count * item ? "truncated" : "data after the array", shape_text(&hd, st, 128), hd.descr,
+                    count * item, body);
+  int is_complex = hd.descr[1] == 'c';
+  size_t nfloat = is_complex ? 2 * count : count;
+  float *d = malloc(nfloat ? nfloat * sizeof(float) : sizeof(float));
+  if (!d) return why_fail(why, cap, SR_ENOMEM, "out of memory");
+  const unsigned char *p = buf + pre + hlen;
+  if (item == 4 || is_complex) {
+    for (size_t i = 0; i < nfloat; i++) d[i] = get_f32le(p + 4 * i);
+  } else {
+    for (size_t i = 0; i < count; i++) {
+      double v = get_f64le(p + 8 * i);
+      /* a double beyond float's range has no float32 value (converting it is undefined behaviour in C); NaN and
+       * Inf pass, for the job's own finiteness check to name */
+      if (isfinite(v) && fabs(v) > FLT_MAX) {
+        free(d);
+        return why_fail(why, cap, SR_EINVAL, "element %zu (%g) is beyond float32's range", i, v);
+      }
+      d[i] = (float)v;
+    }
+  }
+  out->data = d;
+  out->rank = hd.rank;
+  out->is_complex = is_complex;
+  out->count = count;
+  memcpy(out->descr, hd.descr, sizeof out->descr);
+  memcpy(out->shape, hd.shape, sizeof out->shape);
+  return SR_OK;
+}
+
 int sr_npy_decode(const unsigned char *buf, size_t len, float **data, int *rank, size_t shape[4]) {
   if (!data || !rank || !shape) return -1;
   *data = NULL;
-  if (!buf || len < 10 || memcmp(buf, MAGIC, 6)) return -1;
-  size_t hlen, pre;
-  if (buf[6] == 1 && buf[7] == 0) {
-    hlen = (size_t)buf[8] | (size_t)buf[9] << 8;
-    pre = 10;
-  } else if (buf[6] == 2 && buf[7] == 0) {
-    if (len < 12) return -1;
-    hlen = (size_t)buf[8] | (size_t)buf[9] << 8 | (size_t)buf[10] << 16 | (size_t)buf[11] << 24;
-    pre = 12;
-  } else {
+  sr_npy_array a;
+  if (sr_npy_read(buf, len, SIZE_MAX, &a, NULL, 0)) return -1;
+  if (strcmp(a.descr, "<f4")) {
+    free(a.data);
     return -1;
   }
-  if (hlen < 1 || hlen > NPY_MAX_HEADER || hlen > len - pre) return -1;
-  const char *h = (const char *)buf + pre;
-  for (size_t i = 0; i < hlen; i++) { /* printable ASCII, tabs and the final newline only */
-    unsigned char ch = (unsigned char)h[i];
-    if ((ch < 0x20 && ch != '\n' && ch != '\t') || ch > 0x7e) return -1;
-  }
-  int r = 0;
-  size_t sh[4] = {0, 0, 0, 0};
-  if (parse_dict(h, hlen, &r, sh)) return -1;
-  size_t count = 1;
-  for (int i = 0; i < r; i++) {
-    if (sh[i] && count > SIZE_MAX / 4 / sh[i]) return -1;
-    count *= sh[i];
-  }
-  size_t body = len - pre - hlen;
-  if (body / 4 != count || body % 4) return -1;
-  float *out = malloc(count ? count * sizeof(float) : sizeof(float));
-  if (!out) return -1;
-  const unsigned char *p = buf + pre + hlen;
-  for (size_t i = 0; i < count; i++) out[i] = get_f32le(p + 4 * i);
-  *data = out;
-  *rank = r;
-  for (int i = 0; i < 4; i++) shape[i] = i < r ? sh[i] : 0;
+  *data = a.data;
+  *rank = a.rank;
+  for (int i = 0; i < 4; i++) shape[i] = i < a.rank ? a.shape[i] : 0;
   return 0;
 }

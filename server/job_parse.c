@@ -1156,19 +1156,9 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   return SR_OK;
 }
 
-sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err) {
-  return sr_job_parse_meta(text, len, lim, pb, err, NULL);
-}
-
-sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err,
-                            sr_job_meta *meta) {
-  sr_problem_init(pb);
+sr_status sr_job_read(const char *text, size_t len, const sr_limits *lim, cJSON **out, sr_error *err) {
+  *out = NULL;
   if (err) memset(err, 0, sizeof *err);
-  if (meta) {
-    meta->doc = NULL;
-    memset(&meta->labels, 0, sizeof meta->labels);
-    meta->notify_url[0] = 0;
-  }
   if (len > lim->max_doc_bytes)
     return sr_fail(err, SR_ELIMIT, "job", "document is %zu bytes, over the limit of %zu", len, lim->max_doc_bytes);
   if (memchr(text, 0, len)) return sr_fail(err, SR_EINVAL, "job", "document contains a NUL byte");
@@ -1197,6 +1187,18 @@ sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, 
     }
     return sr_fail(err, SR_ESYNTAX, "job", "is not valid JSON (line %zu, column %zu)", line, col);
   }
+  *out = doc;
+  return SR_OK;
+}
+
+sr_status sr_job_parse_tree(cJSON *doc, const sr_limits *lim, sr_problem *pb, sr_error *err, sr_job_meta *meta) {
+  sr_problem_init(pb);
+  if (err) memset(err, 0, sizeof *err);
+  if (meta) {
+    meta->doc = NULL;
+    memset(&meta->labels, 0, sizeof meta->labels);
+    meta->notify_url[0] = 0;
+  }
   char path[512] = "";
   parse_ctx c = {lim, err, pb, NULL, meta, NULL, 0};
   sr_status st = no_duplicate_keys(doc, path, sizeof path, err);
@@ -1213,8 +1215,94 @@ sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, 
     meta->doc = cJSON_PrintUnformatted(doc);
     if (!meta->doc) st = sr_fail(err, SR_ENOMEM, "job", "out of memory");
   }
-  cJSON_Delete(doc);
   cJSON_Delete(c.model_sampler);
   if (st) sr_problem_clear(pb);
   return st;
+}
+
+sr_status sr_job_parse_meta(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err,
+                            sr_job_meta *meta) {
+  cJSON *doc;
+  sr_status st = sr_job_read(text, len, lim, &doc, err);
+  if (st) {
+    sr_problem_init(pb);
+    if (meta) {
+      meta->doc = NULL;
+      memset(&meta->labels, 0, sizeof meta->labels);
+      meta->notify_url[0] = 0;
+    }
+    return st;
+  }
+  st = sr_job_parse_tree(doc, lim, pb, err, meta);
+  cJSON_Delete(doc);
+  return st;
+}
+
+sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_problem *pb, sr_error *err) {
+  return sr_job_parse_meta(text, len, lim, pb, err, NULL);
+}
+
+/* ---------------------------------------------------------------- fields supplied from outside the document */
+
+/* The operator types that take each key a file may supply (parse_one_op reads them), as the error says them. */
+static const struct {
+  const char *key, *types[3], *who;
+} OP_KEYS[] = {{"mask", {"mask", "fourier", NULL}, "mask and fourier operators"},
+               {"kernel", {"blur", NULL}, "blur operators"}};
+
+/* Puts arr at obj.key, replacing what is there (never a second key); takes arr. */
+static sr_status put_key(cJSON *obj, const char *key, cJSON *arr, char *why, size_t wcap) {
+  cJSON_bool ok = cJSON_GetObjectItemCaseSensitive(obj, key) ? cJSON_ReplaceItemInObjectCaseSensitive(obj, key, arr)
+                                                             : cJSON_AddItemToObject(obj, key, arr);
+  if (ok) return SR_OK;
+  cJSON_Delete(arr);
+  snprintf(why, wcap, "out of memory");
+  return SR_ENOMEM;
+}
+
+sr_status sr_job_supply(cJSON *doc, const char *key, cJSON *arr, char *path, size_t pcap, char *why, size_t wcap) {
+  snprintf(path, pcap, "%s", key);
+  why[0] = 0;
+  /* a document that is not an object, or an operator that is malformed, is left as it is: the parser says what
+   * is wrong with it */
+  if (!strcmp(key, "observation") || !strcmp(key, "ground_truth")) {
+    if (!cJSON_IsObject(doc)) return cJSON_Delete(arr), SR_OK;
+    return put_key(doc, key, arr, why, wcap);
+  }
+  size_t k = 0;
+  while (k < sizeof OP_KEYS / sizeof *OP_KEYS && strcmp(OP_KEYS[k].key, key)) k++;
+  if (k == sizeof OP_KEYS / sizeof *OP_KEYS) {
+    cJSON_Delete(arr);
+    snprintf(why, wcap, "%s is not a field a file can supply", key);
+    return SR_EINVAL;
+  }
+  cJSON *op = cJSON_IsObject(doc) ? cJSON_GetObjectItemCaseSensitive(doc, "operator") : NULL;
+  int list = cJSON_IsArray(op), n = 0, takers = 0;
+  cJSON *taker = NULL;
+  char types[256] = "", where[256] = "";
+  for (cJSON *o = list ? op->child : op; o; o = list ? o->next : NULL, n++) {
+    const cJSON *t = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, "type") : NULL;
+    if (!cJSON_IsString(t)) return cJSON_Delete(arr), SR_OK;
+    int takes = 0;
+    for (const char *const *ty = OP_KEYS[k].types; *ty; ty++) takes |= !strcmp(t->valuestring, *ty);
+    char at[32] = "operator";
+    if (list) snprintf(at, sizeof at, "operator[%d]", n);
+    snprintf(types + strlen(types), sizeof types - strlen(types), "%s%.40s", n ? ", " : "", t->valuestring);
+    if (takes) {
+      snprintf(where + strlen(where), sizeof where - strlen(where), "%s%s", takers ? ", " : "", at);
+      if (!takers++) {
+        taker = o;
+        snprintf(path, pcap, "%s.%s", at, key);
+      }
+    }
+  }
+  if (n == 0) return cJSON_Delete(arr), SR_OK; /* no operator, or an empty list */
+  if (takers == 1) return put_key(taker, key, arr, why, wcap);
+  cJSON_Delete(arr);
+  if (takers == 0)
+    snprintf(why, wcap, "the job's operator (%s) takes no %s: %s do", types, key, OP_KEYS[k].who);
+  else
+    snprintf(why, wcap, "%d operators of the job take a %s (%s): give it in the job document instead", takers, key,
+             where);
+  return SR_EINVAL;
 }

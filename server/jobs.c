@@ -14,8 +14,6 @@
 #include <unistd.h>
 
 #include "ctx.h"
-#include "npy.h"
-#include "png.h"
 
 const double sr_job_seconds_bounds[SR_HIST_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
 
@@ -87,7 +85,13 @@ static void remove_dir(const char *dir) {
   rmdir(dir);
 }
 
-/* result.json (base64 ARRAYs), mean/std/samples .npy, mean/std .png. */
+/* sr_result_files' put: each file durable (write, fsync, rename) in a fresh directory, where an absent one needs
+ * nothing done. */
+static int put_durable(void *dir, const char *name, const void *data, size_t len) {
+  return data ? write_file(dir, name, data, len) : 0;
+}
+
+/* result.json (base64 ARRAYs), mean/std/samples .npy, mean/std .png (sr_result_files). */
 static int write_results(sr_server *srv, const char *id, const sr_problem *pb, const sr_result *res, char *why,
                          size_t cap) {
   char dir[1536], parent[1280];
@@ -98,37 +102,7 @@ static int write_results(sr_server *srv, const char *id, const sr_problem *pb, c
     snprintf(why, cap, "cannot create %.200s: %s", dir, strerror(errno));
     return -1;
   }
-  cJSON *doc = sr_result_json(pb, res, 0);
-  char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
-  cJSON_Delete(doc);
-  if (!text) return snprintf(why, cap, "out of memory writing the result"), -1;
-  int rc = write_file(dir, "result.json", text, strlen(text));
-  free(text);
-  size_t s[5] = {(size_t)pb->num_samples};
-  memcpy(s + 1, pb->shape, (size_t)pb->rank * sizeof(size_t));
-  struct {
-    const char *name;
-    const float *data;
-    int rank;
-    const size_t *shape;
-  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape},
-                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape},
-                 {"samples", res->samples, pb->rank + 1, s}};
-  size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
-  for (int i = 0; i < 3 && rc == 0; i++) {
-    if (!arrays[i].data) continue;
-    char name[32];
-    size_t len;
-    unsigned char *npy = sr_npy_encode(arrays[i].data, arrays[i].rank, arrays[i].shape, &len);
-    snprintf(name, sizeof name, "%s.npy", arrays[i].name);
-    rc = npy ? write_file(dir, name, npy, len) : -1;
-    free(npy);
-    if (rc || i == 2) continue;
-    unsigned char *png = sr_png_encode_gray(arrays[i].data, h, w, &len);
-    snprintf(name, sizeof name, "%s.png", arrays[i].name);
-    rc = png ? write_file(dir, name, png, len) : -1;
-    free(png);
-  }
+  int rc = sr_result_files(pb, res, 0, put_durable, dir);
   if (rc == 0) rc = fsync_dir(dir) || fsync_dir(parent);
   if (rc) {
     int e = errno;

@@ -1,12 +1,15 @@
-/* main.c — the scorerecon binary: subcommand dispatch and the `run` command (a job file in, a result out). */
+/* main.c — the scorerecon binary: subcommand dispatch and the `run` command (a job file in, with fields supplied
+ * from .npy and PNG files; a result out, or the result files in a directory). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "array_json.h"
 #include "job.h"
 #include "models.h"
 
@@ -16,8 +19,17 @@ static void usage(FILE *f) {
   fprintf(f,
           "scorerecon %s — posterior sampling with score-based priors\n\n"
           "usage:\n"
-          "  scorerecon run JOB.json [-o RESULT.json] [--lists] [--threads N] [--quiet] [--models DIR]\n"
+          "  scorerecon run JOB.json [-o RESULT.json] [--out-dir DIR] [--observation FILE] [--mask FILE]\n"
+          "                 [--kernel FILE] [--ground-truth FILE] [--lists] [--threads N] [--quiet] [--models DIR]\n"
           "      Runs one job offline. JOB.json may be '-' (stdin); -o '-' (default) writes to stdout.\n"
+          "      --observation FILE, --mask FILE, --kernel FILE, --ground-truth FILE\n"
+          "                   that field of the job, from a .npy file (float32 '<f4', float64 '<f8', complex64\n"
+          "                   '<c8'; little-endian, C order) or an 8- or 16-bit grayscale PNG (scaled to [0, 1]);\n"
+          "                   it replaces the document's. --mask goes to the mask or fourier operator, --kernel to\n"
+          "                   the blur operator (in a list, the one operator that takes it)\n"
+          "      --out-dir DIR  writes result.json, mean.npy, std.npy, samples.npy, mean.png, std.png (those the\n"
+          "                   job asks for) into DIR, made if absent, as the service keeps them; stdout stays\n"
+          "                   empty unless -o is given too\n"
           "      --lists      arrays as nested JSON lists instead of base64 ARRAY objects\n"
           "      --threads N  worker threads (default: all cores; results do not depend on it)\n"
           "      --quiet      no progress bar\n"
@@ -28,7 +40,8 @@ static void usage(FILE *f) {
           "      and the sampler {\"type\": \"auto\"} (or a job without \"sampler\") picks for each prior type.\n"
           "  scorerecon version\n"
           "  scorerecon help\n\n"
-          "Exit status: 0 success, 2 invalid job (one message naming the field), 1 other failure.\n"
+          "Exit status: 0 success, 2 invalid job or input file (one message naming the field or the option),\n"
+          "1 other failure (an unreadable file, an unwritable output).\n"
           "The job format is documented in docs/job-format.md.\n",
           SR_VERSION);
 }
@@ -140,8 +153,110 @@ static int output_writable(const char *path) {
   return access(dir, W_OK | X_OK) == 0;
 }
 
+/* --out-dir: made if absent (one level, as mkdir does), and a writable directory; asked before the job runs. */
+static int out_dir_ready(const char *dir) {
+  if (mkdir(dir, 0777) == 0) return 1;
+  if (errno != EEXIST) return 0;
+  struct stat st;
+  if (stat(dir, &st)) return 0;
+  if (!S_ISDIR(st.st_mode)) return errno = ENOTDIR, 0;
+  return access(dir, W_OK | X_OK) == 0;
+}
+
+/* Writes data, and a newline if nl, to path ("-": stdout); -1 with errno set when it cannot. */
+static int write_out(const char *path, const void *data, size_t len, int nl) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "wb") : stdout;
+  if (!f) return -1;
+  int bad = (len && fwrite(data, 1, len, f) != len) || (nl && fputc('\n', f) == EOF);
+  int closed = f == stdout ? fflush(f) : fclose(f);
+  return bad || closed ? -1 : 0;
+}
+
+/* sr_result_files' put for --out-dir: DIR/NAME, with a copy of result.json at -o when it is given. */
+typedef struct {
+  const char *dir, *json_copy; /* --out-dir; -o or NULL */
+  char at[4096];               /* the file being written: the one that failed, if one does */
+} out_files;
+
+static int put_out_file(void *user, const char *name, const void *data, size_t len) {
+  out_files *o = user;
+  if (snprintf(o->at, sizeof o->at, "%s/%s", o->dir, name) >= (int)sizeof o->at) return errno = ENAMETOOLONG, -1;
+  if (!data) return unlink(o->at) && errno != ENOENT ? -1 : 0; /* an earlier run's file that this result lacks */
+  if (write_out(o->at, data, len, 0)) return -1;
+  if (!o->json_copy || strcmp(name, "result.json")) return 0;
+  snprintf(o->at, sizeof o->at, "%s", o->json_copy);
+  return write_out(o->json_copy, data, len, 1);
+}
+
+/* The options that supply a field of the job from a file, in the order they are applied. */
+static const struct {
+  const char *option, *key;
+} FILE_OPTIONS[] = {{"--observation", "observation"}, {"--mask", "mask"}, {"--kernel", "kernel"},
+                    {"--ground-truth", "ground_truth"}};
+enum { N_FILE_OPTIONS = sizeof FILE_OPTIONS / sizeof FILE_OPTIONS[0] };
+
+/* "error: OPTION FILE: MESSAGE", one line. */
+static void print_file_error(int k, const char *file, const char *msg) {
+  char line[4096 + 512];
+  snprintf(line, sizeof line, "%s %s: %s", FILE_OPTIONS[k].option, file, msg);
+  print_error(line);
+}
+
+/* Reads each given file into an ARRAY and puts it in the job document at its field (path[k]: where it went).
+ * Returns 0, or the exit status after printing the error. */
+static int supply_files(cJSON *doc, const char *const files[], char path[][64], const sr_limits *lim) {
+  /* no array within the limit needs more: complex64, 8 bytes a value, plus a header of at most 64 KiB */
+  size_t max_bytes = 8 * lim->max_pixels + (1u << 17);
+  for (int k = 0; k < N_FILE_OPTIONS; k++) {
+    if (!files[k]) continue;
+    char why[512];
+    size_t len;
+    int too_big;
+    unsigned char *buf = (unsigned char *)read_all(files[k], max_bytes, &len, &too_big);
+    if (!buf) {
+      if (too_big) snprintf(why, sizeof why, "larger than %zu bytes, more than an array within the limit of %zu "
+                            "values can be", max_bytes, lim->max_pixels);
+      else snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
+      print_file_error(k, files[k], why);
+      return too_big ? 2 : 1;
+    }
+    cJSON *arr;
+    sr_status st = sr_jarray_from_file(buf, len, files[k], lim->max_pixels, &arr, why, sizeof why);
+    free(buf);
+    if (!st) st = sr_job_supply(doc, FILE_OPTIONS[k].key, arr, path[k], sizeof path[k], why, sizeof why);
+    if (st) {
+      print_file_error(k, files[k], why);
+      return st == SR_ENOMEM ? 1 : 2;
+    }
+  }
+  return 0;
+}
+
+/* The parser's error, said of the option and file that supplied the field it names, if one did:
+ * "observation shape [32,32] does not match operator output [64,64]" becomes
+ * "--observation y.npy: shape [32,32] does not match operator output [64,64]". */
+static void print_job_error(const sr_error *err, const char *const files[], char path[][64]) {
+  for (int k = 0; k < N_FILE_OPTIONS; k++) {
+    size_t n = strlen(path[k]);
+    if (!files[k] || strncmp(err->field, path[k], n) || strchr(".[", err->field[n]) == NULL ||
+        strncmp(err->msg, path[k], n))
+      continue; /* (strchr finds the terminating NUL too: the field itself) */
+    const char *rest = err->msg + n;
+    if (!strncmp(rest, ".dtype must be complex64", 24))
+      print_file_error(k, files[k], "holds real values, and the operator's output is complex: give a complex64 "
+                       "('<c8') .npy");
+    else if (!strncmp(rest, ".dtype must be float32", 22))
+      print_file_error(k, files[k], "holds complex values, where real ones are wanted");
+    else
+      print_file_error(k, files[k], rest[0] == ' ' ? rest + 1 : err->msg);
+    return;
+  }
+  print_error(err->msg);
+}
+
 static int cmd_run(int argc, char **argv) {
-  const char *in = NULL, *out = "-";
+  const char *in = NULL, *out = NULL, *out_dir = NULL;
+  const char *files[N_FILE_OPTIONS] = {NULL};
   int lists = 0, threads = 0, quiet = 0;
   const char *models = NULL;
   for (int i = 0; i < argc; i++) {
@@ -149,7 +264,12 @@ static int cmd_run(int argc, char **argv) {
       usage(stdout);
       return 0;
     }
-    if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+    int file_option = -1;
+    for (int k = 0; k < N_FILE_OPTIONS; k++)
+      if (!strcmp(argv[i], FILE_OPTIONS[k].option)) file_option = k;
+    if (file_option >= 0 && i + 1 < argc) files[file_option] = argv[++i];
+    else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
+    else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc) out_dir = argv[++i];
     else if (!strcmp(argv[i], "--lists")) lists = 1;
     else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
     else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
@@ -172,6 +292,13 @@ static int cmd_run(int argc, char **argv) {
     usage(stderr);
     return 2;
   }
+  int stdin_users = !strcmp(in, "-");
+  for (int k = 0; k < N_FILE_OPTIONS; k++) stdin_users += files[k] && !strcmp(files[k], "-");
+  if (stdin_users > 1) {
+    fprintf(stderr, "scorerecon run: only one of JOB.json and the file options can be '-' (stdin)\n");
+    return 2;
+  }
+  if (!out && !out_dir) out = "-"; /* with --out-dir, stdout only when -o says so */
   sr_limits lim;
   sr_limits_default(&lim);
   char mbuf[1024];
@@ -187,14 +314,34 @@ static int cmd_run(int argc, char **argv) {
   sr_init();
   sr_problem pb;
   sr_error err;
-  sr_status st = sr_job_parse(text, len, &lim, &pb, &err);
+  cJSON *doc;
+  /* the document, then the fields the files supply, then the one validation of the whole */
+  sr_status st = sr_job_read(text, len, &lim, &doc, &err);
   free(text);
   if (st) {
     print_error(err.msg);
     return st == SR_ENOMEM ? 1 : 2;
   }
-  if (strcmp(out, "-") && !output_writable(out)) { /* before the run, not after minutes of it */
+  char path[N_FILE_OPTIONS][64] = {{0}};
+  int rc = supply_files(doc, files, path, &lim);
+  if (rc) {
+    cJSON_Delete(doc);
+    return rc;
+  }
+  st = sr_job_parse_tree(doc, &lim, &pb, &err, NULL);
+  cJSON_Delete(doc);
+  if (st) {
+    print_job_error(&err, files, path);
+    return st == SR_ENOMEM ? 1 : 2;
+  }
+  /* the outputs, before the run rather than after minutes of it */
+  if (out && strcmp(out, "-") && !output_writable(out)) {
     fprintf(stderr, "error: cannot write %s: %s\n", out, strerror(errno));
+    sr_problem_clear(&pb);
+    return 1;
+  }
+  if (out_dir && !out_dir_ready(out_dir)) {
+    fprintf(stderr, "error: cannot write to --out-dir %s: %s\n", out_dir, strerror(errno));
     sr_problem_clear(&pb);
     return 1;
   }
@@ -210,23 +357,25 @@ static int cmd_run(int argc, char **argv) {
     sr_problem_clear(&pb);
     return 1;
   }
-  cJSON *doc = sr_result_json(&pb, &res, lists);
-  char *s = doc ? cJSON_PrintUnformatted(doc) : NULL;
-  int rc = 0;
-  if (!s) {
-    fprintf(stderr, "error: out of memory writing the result\n");
-    rc = 1;
+  if (out_dir) {
+    out_files of = {out_dir, out, ""};
+    if (sr_result_files(&pb, &res, lists, put_out_file, &of)) {
+      fprintf(stderr, "error: cannot write %s: %s\n", errno == ENOMEM ? "the result" : of.at, strerror(errno));
+      rc = 1;
+    }
   } else {
-    FILE *f = strcmp(out, "-") ? fopen(out, "wb") : stdout;
-    if (!f || fputs(s, f) < 0 || fputc('\n', f) < 0 || (f != stdout && fclose(f))) {
+    cJSON *rdoc = sr_result_json(&pb, &res, lists);
+    char *s = rdoc ? cJSON_PrintUnformatted(rdoc) : NULL;
+    if (!s) {
+      fprintf(stderr, "error: out of memory writing the result\n");
+      rc = 1;
+    } else if (write_out(out, s, strlen(s), 1)) {
       fprintf(stderr, "error: cannot write %s: %s\n", out, strerror(errno));
       rc = 1;
-    } else if (f == stdout) {
-      fflush(stdout);
     }
+    free(s);
+    cJSON_Delete(rdoc);
   }
-  free(s);
-  cJSON_Delete(doc);
   sr_result_clear(&res);
   sr_problem_clear(&pb);
   return rc;

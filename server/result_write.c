@@ -1,13 +1,18 @@
 /* result_write.c — the result document: moments, samples, trajectories, metrics, stats (with convergence
  * diagnostics), the effective sampler settings (defaults filled in) and warnings, each array in the ARRAY
- * encoding. */
+ * encoding; and the result files (that document, .npy and .png), as the service keeps them and `run --out-dir`
+ * writes them. */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "array_json.h"
 #include "job.h"
 #include "models.h"
+#include "npy.h"
+#include "png.h"
 
 static void add_num(cJSON *o, const char *k, double v) {
   if (isfinite(v)) cJSON_AddNumberToObject(o, k, v);
@@ -182,4 +187,44 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
     cJSON_AddItemToArray(w, cJSON_CreateString(buf));
   }
   return o;
+}
+
+int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_result_put_fn put, void *user) {
+  cJSON *doc = sr_result_json(pb, res, lists);
+  char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
+  cJSON_Delete(doc);
+  if (!text) return errno = ENOMEM, -1;
+  int rc = put(user, "result.json", text, strlen(text));
+  free(text);
+  size_t s[5] = {(size_t)pb->num_samples};
+  memcpy(s + 1, pb->shape, (size_t)pb->rank * sizeof(size_t));
+  struct {
+    const char *name;
+    const float *data;
+    int rank;
+    const size_t *shape;
+  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape},
+                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape},
+                 {"samples", res->samples, pb->rank + 1, s}};
+  size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
+  for (int i = 0; i < 3 && rc == 0; i++) {
+    char name[32];
+    size_t len = 0;
+    /* .npy of every array; .png of the images (mean, std), 8-bit from their min to max */
+    for (int png = 0; png <= (i < 2) && rc == 0; png++) {
+      snprintf(name, sizeof name, "%s.%s", arrays[i].name, png ? "png" : "npy");
+      if (!arrays[i].data) { /* not asked for: no such file */
+        rc = put(user, name, NULL, 0);
+        continue;
+      }
+      unsigned char *b = png ? sr_png_encode_gray(arrays[i].data, h, w, &len)
+                             : sr_npy_encode(arrays[i].data, arrays[i].rank, arrays[i].shape, &len);
+      if (!b) errno = ENOMEM;
+      rc = b ? put(user, name, b, len) : -1;
+      int e = errno; /* what put left, whatever free does */
+      free(b);
+      errno = e;
+    }
+  }
+  return rc ? -1 : 0;
 }

@@ -1,7 +1,8 @@
 #!/bin/sh
 # cli_test.sh BIN — end-to-end checks of the scorerecon binary: `run` from a file and from stdin, -o, --lists,
-# exit statuses (0 ok, 2 invalid job or usage, 1 other failure), the one-line error, and results that do not
-# depend on --threads. Prints "cli: N passed, N failed"; exits non-zero on any failure.
+# exit statuses (0 ok, 2 invalid job or usage, 1 other failure), the one-line error, results that do not
+# depend on --threads, fields supplied from .npy and PNG files (--observation, --mask, --kernel, --ground-truth;
+# each bad file named with its option) and --out-dir. Prints "cli: N passed, N failed"; exits non-zero on any failure.
 set -u
 BIN=${1:?usage: sh tests/cli_test.sh path/to/scorerecon}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
@@ -304,6 +305,209 @@ if command -v make >/dev/null 2>&1 && [ -f "$ROOT/Makefile" ] && [ -x "$ROOT/bui
   installed() { [ -x "$T/dest/usr/local/bin/scorerecon" ] && [ -f "$T/dest/usr/local/share/scorerecon/models/fashion-mnist.safetensors" ]; }
   check "make install: binary and models in place" installed
 fi
+
+# ---------------------------------------------------------------- fields from files, --out-dir
+
+# Fixtures, written by plain python (struct, zlib, base64: no numpy): the examples' jobs cut to a few steps, the same
+# jobs with the arrays left out, the arrays as .npy ('<f4', '<f8', '<c8') and PNG (8- and 16-bit gray), and bad files.
+F="$T/files"
+mkdir -p "$F"
+if /usr/bin/python3 - "$ROOT/examples" "$F" <<'EOF'
+import array, base64, json, struct, sys, zlib
+ex, out = sys.argv[1], sys.argv[2]
+
+def npy(name, descr, shape, raw, fortran=False, cut=0):
+    d = "{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }" % (
+        descr, fortran, ", ".join(map(str, shape)) + ("," if len(shape) == 1 else ""))
+    d += " " * ((64 - (10 + len(d) + 1) % 64) % 64) + "\n"
+    b = b"\x93NUMPY\x01\x00" + struct.pack("<H", len(d)) + d.encode() + raw
+    open(out + "/" + name, "wb").write(b[:len(b) - cut])
+
+def png(name, w, h, depth, ctype, samples, cut=0):  # samples: row-major ints; ctype 0 gray, 2 RGB, 3 palette
+    per = {0: 1, 2: 3, 3: 1}[ctype]
+    if depth == 16:
+        rows = [struct.pack(">%dH" % (w * per), *samples[r * w * per:(r + 1) * w * per]) for r in range(h)]
+    elif depth == 4:
+        rows = [bytes((samples[r * w + 2 * i] << 4) | samples[r * w + 2 * i + 1] for i in range(w // 2)) for r in range(h)]
+    else:
+        rows = [bytes(samples[r * w * per:(r + 1) * w * per]) for r in range(h)]
+    chunk = lambda t, b: struct.pack(">I", len(b)) + t + b + struct.pack(">I", zlib.crc32(t + b) & 0xffffffff)
+    b = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, ctype, 0, 0, 0))
+    if ctype == 3:
+        b += chunk(b"PLTE", bytes([0, 0, 0, 255, 255, 255]))
+    b += chunk(b"IDAT", zlib.compress(b"".join(b"\0" + r for r in rows))) + chunk(b"IEND", b"")
+    open(out + "/" + name, "wb").write(b[:len(b) - cut])
+
+def floats(a):  # an ARRAY's data as an array of float32 (complex: interleaved)
+    return array.array("f", base64.b64decode(a["data"]))
+
+def job(src, name, drop=(), drop_op=None, **set_):
+    d = json.load(open(ex + "/" + src))
+    d["sampler"] = {"type": "mala", "steps": 40, "burn_in": 10}
+    d["num_samples"] = 2
+    for k in drop:
+        del d[k]
+    if drop_op:
+        del d["operator"][drop_op]
+    d.update(set_)
+    json.dump(d, open(out + "/" + name, "w"))
+    return d
+
+# inpaint: observation and ground truth as .npy, the mask as 8- and 16-bit PNG (0 or full scale: exactly 0 and 1)
+d = job("inpaint.json", "inpaint.json")
+job("inpaint.json", "inpaint_bare.json", drop=("observation", "ground_truth"), drop_op="mask")
+y, m, gt = floats(d["observation"]), floats(d["operator"]["mask"]), floats(d["ground_truth"])
+npy("y.npy", "<f4", [48, 48], y.tobytes())
+npy("y64.npy", "<f8", [48, 48], array.array("d", y).tobytes())
+npy("gt.npy", "<f4", [48, 48], gt.tobytes())
+png("mask.png", 48, 48, 8, 0, [int(v) * 255 for v in m])
+png("mask16.png", 48, 48, 16, 0, [int(v) * 65535 for v in m])
+png("gt16.png", 48, 48, 16, 0, [min(65535, max(0, round(v * 65535))) for v in gt])
+# mri: the complex observation as '<c8'; its real part as '<f4' (wrong for a Fourier operator)
+d = job("mri.json", "mri.json")
+job("mri.json", "mri_bare.json", drop=("observation",))
+yc = floats(d["observation"])
+npy("yc.npy", "<c8", [48, 48], yc.tobytes())
+npy("yc_real.npy", "<f4", [48, 48], yc[0::2].tobytes())
+# deblur: a 3 x 3 kernel as '<f8', and the same job with it written in as a float32 ARRAY
+k = array.array("f", [1, 2, 1, 2, 4, 2, 1, 2, 1])
+job("deblur.json", "deblur.json")
+job("deblur.json", "deblur_k.json", operator={"type": "blur", "kernel": {
+    "dtype": "float32", "shape": [3, 3], "data": base64.b64encode(k.tobytes()).decode()}})
+npy("k.npy", "<f8", [3, 3], array.array("d", k).tobytes())
+job("denoise.json", "denoise.json")
+job("denoise.json", "denoise_mean.json", outputs=["mean"])
+job("inpaint.json", "two_masks.json", operator=[{"type": "mask", "mask": d["operator"]["mask"]},
+                                                 {"type": "fourier", "mask": d["operator"]["mask"]}])
+# bad files
+npy("small.npy", "<f4", [32, 32], bytes(4 * 32 * 32))
+npy("big_endian.npy", ">f4", [48, 48], bytes(4 * 48 * 48))
+npy("fortran.npy", "<f4", [48, 48], bytes(4 * 48 * 48), fortran=True)
+npy("trunc.npy", "<f4", [48, 48], bytes(4 * 48 * 48), cut=100)
+npy("int16.npy", "<i2", [48, 48], bytes(2 * 48 * 48))
+npy("nan.npy", "<f4", [48, 48], struct.pack("<f", float("nan")) + bytes(4 * 48 * 48 - 4))
+npy("huge.npy", "<f8", [48, 48], struct.pack("<d", 1e300) + bytes(8 * 48 * 48 - 8))
+png("rgb.png", 48, 48, 8, 2, [0] * (3 * 48 * 48))
+png("palette.png", 48, 48, 8, 3, [0] * (48 * 48))
+png("gray4.png", 48, 48, 4, 0, [0] * (48 * 48))
+png("trunc.png", 48, 48, 8, 0, list(range(48)) * 48, cut=30)
+open(out + "/text.png", "w").write("not an image\n")
+EOF
+then
+  ok
+else
+  bad "the file fixtures could not be written (/usr/bin/python3)"
+fi
+# same_result A B: the two results agree but for the seconds
+same_result() { strip_seconds "$1" >"$1.s" && strip_seconds "$2" >"$2.s" && cmp -s "$1.s" "$2.s"; }
+
+# the files supply exactly what the document would have held: the same result, bit for bit
+run_bin "$F/o1" "$F/e1" run "$F/inpaint.json" --quiet
+run_bin "$F/o2" "$F/e2" run "$F/inpaint_bare.json" --observation "$F/y.npy" --mask "$F/mask.png" \
+  --ground-truth "$F/gt.npy" --quiet
+check "--observation .npy, --mask .png, --ground-truth .npy exit 0" rc_is 0
+check "--observation, --mask, --ground-truth: the result of the job that holds them" same_result "$F/o1" "$F/o2"
+check "--ground-truth gives metrics" has "$F/o2" '"metrics":{"psnr":'
+run_bin "$F/o3" "$F/e3" run "$F/inpaint.json" --observation "$F/y64.npy" --mask "$F/mask16.png" --quiet
+check "a float64 .npy and a 16-bit PNG exit 0" rc_is 0
+check "a float64 .npy and a 16-bit PNG: the same result (exact in float32)" same_result "$F/o1" "$F/o3"
+run_bin "$F/o4" "$F/e4" run "$F/inpaint.json" --ground-truth "$F/gt16.png" --quiet
+check "--ground-truth 16-bit PNG exits 0" rc_is 0
+check "--ground-truth 16-bit PNG gives metrics" has "$F/o4" '"metrics":{"psnr":'
+run_bin "$F/o5" "$F/e5" run "$F/mri.json" --quiet
+run_bin "$F/o6" "$F/e6" run "$F/mri_bare.json" --observation "$F/yc.npy" --quiet
+check "complex64 .npy for a Fourier operator exits 0" rc_is 0
+check "complex64 .npy: the result of the job that holds it" same_result "$F/o5" "$F/o6"
+run_bin "$F/o7" "$F/e7" run "$F/deblur_k.json" --quiet
+run_bin "$F/o8" "$F/e8" run "$F/deblur.json" --kernel "$F/k.npy" --quiet
+check "--kernel .npy exits 0" rc_is 0
+check "--kernel: the result of the job that holds it" same_result "$F/o7" "$F/o8"
+run_bin "$F/o9" "$F/e9" run - --observation "$F/y.npy" --quiet <"$F/inpaint.json"
+check "a job on stdin takes files too" same_result "$F/o1" "$F/o9"
+
+# --out-dir: the service's files, made in a new directory; mean.npy holds result.json's mean
+run_bin "$F/o10" "$F/e10" run "$F/denoise.json" --out-dir "$F/od" --quiet
+check "--out-dir exits 0" rc_is 0
+check "--out-dir: nothing on stdout without -o" empty "$F/o10"
+for f in result.json mean.npy std.npy samples.npy mean.png std.png; do
+  check "--out-dir writes $f" test -s "$F/od/$f"
+done
+check "--out-dir: result.json is valid JSON with base64 ARRAYs" has "$F/od/result.json" '"mean":{"dtype":"float32"'
+npy_is_json() { # npy_is_json NPY RESULT KEY: the .npy's data bytes are those of the result's base64 ARRAY
+  /usr/bin/python3 -c '
+import base64, json, struct, sys
+b = open(sys.argv[1], "rb").read()
+a = json.load(open(sys.argv[2]))[sys.argv[3]]
+h = struct.unpack("<H", b[8:10])[0]
+shape = tuple(int(x) for x in b[10:10 + h].decode().split("(")[1].split(")")[0].split(",") if x.strip())
+sys.exit(0 if b[10 + h:] == base64.b64decode(a["data"]) and list(shape) == a["shape"] else 1)' "$@"
+}
+check "--out-dir: mean.npy equals the result's mean" npy_is_json "$F/od/mean.npy" "$F/od/result.json" mean
+check "--out-dir: std.npy equals the result's std" npy_is_json "$F/od/std.npy" "$F/od/result.json" std
+check "--out-dir: samples.npy equals the result's samples" npy_is_json "$F/od/samples.npy" "$F/od/result.json" samples
+PNGCHECK=$(dirname "$BIN")/pngcheck
+if [ -x "$PNGCHECK" ]; then
+  check "--out-dir: mean.png is a 48 x 48 gray PNG from 0 to 255" [ "$("$PNGCHECK" "$F/od/mean.png")" = "48 48 0 255" ]
+fi
+run_bin "$F/o11" "$F/e11" run "$F/denoise.json" --out-dir "$F/od" -o "$F/od.json" --quiet
+check "--out-dir with -o exits 0" rc_is 0
+printf '\n' >"$F/nl"
+cat "$F/od/result.json" "$F/nl" >"$F/od_nl.json"
+check "--out-dir with -o: -o holds result.json (and a newline)" cmp -s "$F/od.json" "$F/od_nl.json"
+run_bin "$F/o12" "$F/e12" run "$F/denoise_mean.json" --out-dir "$F/od" --quiet
+check "--out-dir over an earlier result exits 0" rc_is 0
+only_mean() { [ -s "$F/od/mean.npy" ] && [ ! -e "$F/od/std.npy" ] && [ ! -e "$F/od/std.png" ] && [ ! -e "$F/od/samples.npy" ]; }
+check "--out-dir: an earlier result's files that this one lacks are removed" only_mean
+: >"$F/a-file"
+t0=$(date +%s)
+run_bin "$F/o13" "$F/e13" run "$T/long.json" --out-dir "$F/a-file" --quiet
+check "--out-dir naming a file exits 1" rc_is 1
+check "--out-dir naming a file: checked before the run" [ $(($(date +%s) - t0)) -lt 10 ]
+check "--out-dir naming a file: one line naming it" one_error "$F/e13" "cannot write to --out-dir $F/a-file: Not a directory"
+run_bin "$F/o14" "$F/e14" run "$F/denoise.json" --out-dir "$F/no/such" --quiet
+check "--out-dir under a missing directory exits 1" rc_is 1
+check "--out-dir under a missing directory: named" one_error "$F/e14" "cannot write to --out-dir $F/no/such"
+
+# bad files: exit 2 and one line naming the option and the file (a missing file: exit 1)
+bad_file() { # bad_file NAME JOB OPTION FILE MESSAGE
+  run_bin "$F/ob" "$F/eb" run "$F/$2" "$3" "$F/$4" --quiet
+  check "$1 exits 2" rc_is 2
+  check "$1: one line naming $3" one_error "$F/eb" "error: $3 $F/$4: $5"
+  check "$1: nothing on stdout" empty "$F/ob"
+}
+bad_file "a shape mismatch" denoise.json --observation small.npy "shape [32,32] does not match operator output [48,48]"
+bad_file "a mask of another shape" inpaint.json --mask small.npy "shape [32,32] does not match the image shape [48,48]"
+bad_file "a ground truth of another shape" denoise.json --ground-truth small.npy \
+  "shape [32,32] does not match the image shape [48,48]"
+bad_file "a big-endian .npy" denoise.json --observation big_endian.npy "dtype '>f4' is big-endian"
+bad_file "a Fortran-ordered .npy" denoise.json --observation fortran.npy "fortran_order is True"
+bad_file "a truncated .npy" denoise.json --observation trunc.npy "truncated: shape (48, 48) of '<f4' needs 9216 bytes"
+bad_file "an int16 .npy" denoise.json --observation int16.npy "dtype '<i2' is not read"
+bad_file "a NaN in a .npy" denoise.json --ground-truth nan.npy "element 0 is not finite"
+bad_file "a float64 beyond float32" denoise.json --observation huge.npy "element 0 (1e+300) is beyond float32's range"
+bad_file "a real observation for a Fourier operator" mri.json --observation yc_real.npy \
+  "holds real values, and the operator's output is complex"
+bad_file "a complex observation for a real operator" denoise.json --observation yc.npy "holds complex values"
+bad_file "an RGB PNG" inpaint.json --mask rgb.png "not an 8- or 16-bit grayscale PNG (it is 8-bit RGB)"
+bad_file "a palette PNG" inpaint.json --mask palette.png "not an 8- or 16-bit grayscale PNG (it is 8-bit palette)"
+bad_file "a 4-bit PNG" inpaint.json --mask gray4.png "not an 8- or 16-bit grayscale PNG (it is 4-bit grayscale)"
+bad_file "a truncated PNG" denoise.json --ground-truth trunc.png "truncated"
+bad_file "text named .png" denoise.json --ground-truth text.png "not a PNG file"
+bad_file "--mask for an identity operator" denoise.json --mask mask.png \
+  "the job's operator (identity) takes no mask: mask and fourier operators do"
+bad_file "--kernel for a mask operator" inpaint.json --kernel k.npy "the job's operator (mask) takes no kernel"
+bad_file "--mask with two operators that take one" two_masks.json --mask mask.png \
+  "2 operators of the job take a mask (operator[0], operator[1])"
+run_bin "$F/o15" "$F/e15" run "$F/denoise.json" --observation "$F/no-such.npy"
+check "a missing file exits 1" rc_is 1
+check "a missing file: one line naming the option" one_error "$F/e15" "error: --observation $F/no-such.npy: cannot read"
+run_bin "$F/o16" "$F/e16" run - --observation - <"$F/denoise.json"
+check "stdin for two inputs exits 2" rc_is 2
+run_bin "$F/o17" "$F/e17" run "$F/denoise.json" --observation
+check "--observation without a file exits 2" rc_is 2
+run_bin "$F/o18" "$F/e18" run --help
+check "run --help names the file options" has "$F/o18" "--observation FILE, --mask FILE, --kernel FILE, --ground-truth FILE"
+check "run --help names --out-dir" has "$F/o18" "--out-dir DIR"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

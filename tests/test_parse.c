@@ -1,6 +1,6 @@
 /* test_parse.c — the job parser (server/job_parse.c) and the ARRAY codec (server/array_json.c): a table of
  * invalid documents, each with the field it must name and a piece of the message; valid documents with their
- * defaults; the base64 codec; ARRAY encode/decode round trips.
+ * defaults; the base64 codec; ARRAY encode/decode round trips; fields supplied by files (sr_job_supply).
  *
  * Documents are written with single quotes, turned into double quotes by expand(); "<Zn>" expands to the
  * base64 of n zero bytes (built here, independently of the codec under test). */
@@ -1181,4 +1181,87 @@ TEST(parse_jarray_round_trip) {
   char buf[64];
   CHECK(!strcmp(sr_shape_str(2, sh, buf, sizeof buf), "[2,3]"), "shape_str %s", buf);
   CHECK(!strcmp(sr_shape_str(1, s, buf, sizeof buf), "[1]"), "shape_str %s", buf);
+}
+
+/* ---------------------------------------------------------------- fields supplied by files (run --mask, ...) */
+
+/* Supplies a 4x4 ARRAY of ones at key into the document tmpl; returns the status, with path and why. */
+static sr_status supply_t(const char *tmpl, const char *key, char *path, char *why, cJSON **doc_out) {
+  sr_limits lim;
+  sr_limits_default(&lim);
+  char *text = expand(tmpl);
+  cJSON *doc = NULL;
+  sr_error err;
+  sr_status st = sr_job_read(text, strlen(text), &lim, &doc, &err);
+  free(text);
+  CHECK(st == SR_OK, "read: %s", err.msg);
+  float ones[16] = {1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1};
+  size_t shape[2] = {4, 4};
+  st = sr_job_supply(doc, key, sr_jarray_encode(ones, 2, shape, 0, 0), path, 64, why, 256);
+  *doc_out = doc;
+  return st;
+}
+
+TEST(parse_supply_places) {
+  char path[64], why[256];
+  cJSON *doc;
+  sr_limits lim;
+  sr_limits_default(&lim);
+  sr_problem pb;
+  sr_error err;
+  /* the observation (absent from the document), then parsed as if it had been written there */
+  CHECK(supply_t("{" SHAPE44 "," IDENT "," NOISE ",'prior':{'type':'gaussian','std':1},'sampler':{'type':'langevin'}}",
+                 "observation", path, why, &doc) == SR_OK && !strcmp(path, "observation"), "observation: %s", why);
+  CHECK(sr_job_parse_tree(doc, &lim, &pb, &err, NULL) == SR_OK, "parse: %s", err.msg);
+  CHECK(pb.y && pb.y[0] == 1 && pb.y[15] == 1, "the supplied observation");
+  sr_problem_clear(&pb);
+  cJSON_Delete(doc);
+  /* a mask operator's mask replaces the one written, and the parser names its place */
+  CHECK(supply_t("{" SHAPE44 ",'operator':{'type':'mask','mask':[1]}}", "mask", path, why, &doc) == SR_OK &&
+        !strcmp(path, "operator.mask"), "mask: %s %s", path, why);
+  char *t = cJSON_PrintUnformatted(doc);
+  const char *m = t ? strstr(t, "\"mask\":") : NULL;
+  CHECK(m && !strncmp(m, "\"mask\":{\"dtype\":\"float32\",\"shape\":[4,4],", 37) && !strstr(m + 1, "\"mask\":") &&
+        !strstr(t, "[1]"), "one mask key, the new one: %s", t);
+  free(t);
+  cJSON_Delete(doc);
+  /* in a list: the one operator that takes it */
+  CHECK(supply_t("{" SHAPE44 ",'operator':[{'type':'blur','kernel':{'gaussian':{'sigma':1,'size':3}}},"
+                 "{'type':'fourier','mask':{'random':{'fraction':0.5}}}]}", "mask", path, why, &doc) == SR_OK &&
+        !strcmp(path, "operator[1].mask"), "fourier mask in a list: %s %s", path, why);
+  cJSON_Delete(doc);
+  CHECK(supply_t("{" SHAPE44 ",'operator':[{'type':'blur','kernel':[[1]]},{'type':'identity'}]}", "kernel", path,
+                 why, &doc) == SR_OK && !strcmp(path, "operator[0].kernel"), "kernel in a list: %s %s", path, why);
+  cJSON_Delete(doc);
+  CHECK(supply_t("{" SHAPE44 "}", "ground_truth", path, why, &doc) == SR_OK && !strcmp(path, "ground_truth"),
+        "ground truth: %s", why);
+  cJSON_Delete(doc);
+}
+
+TEST(parse_supply_refusals) {
+  char path[64], why[256];
+  cJSON *doc;
+  CHECK(supply_t("{" SHAPE44 "," IDENT "}", "mask", path, why, &doc) == SR_EINVAL &&
+        !strcmp(why, "the job's operator (identity) takes no mask: mask and fourier operators do"), "%s", why);
+  cJSON_Delete(doc);
+  CHECK(supply_t("{" SHAPE44 ",'operator':[{'type':'identity'},{'type':'mask','mask':[1]}]}", "kernel", path, why,
+                 &doc) == SR_EINVAL &&
+        !strcmp(why, "the job's operator (identity, mask) takes no kernel: blur operators do"), "%s", why);
+  cJSON_Delete(doc);
+  CHECK(supply_t("{" SHAPE44 ",'operator':[{'type':'mask','mask':[1]},{'type':'blur','kernel':[[1]]},"
+                 "{'type':'fourier','mask':[1]}]}", "mask", path, why, &doc) == SR_EINVAL &&
+        !strcmp(why, "2 operators of the job take a mask (operator[0], operator[2]): give it in the job document "
+                "instead"), "%s", why);
+  cJSON_Delete(doc);
+  /* malformed: left for the parser to name */
+  static const char *const malformed[] = {"{" SHAPE44 "}", "{" SHAPE44 ",'operator':'mask'}",
+                                          "{" SHAPE44 ",'operator':[]}", "{" SHAPE44 ",'operator':[{'type':1}]}",
+                                          "[1]"};
+  for (size_t i = 0; i < sizeof malformed / sizeof *malformed; i++) {
+    CHECK(supply_t(malformed[i], "kernel", path, why, &doc) == SR_OK, "malformed %zu: %s", i, why);
+    char *t = cJSON_PrintUnformatted(doc);
+    CHECK(t && !strstr(t, "float32"), "malformed %zu changed: %s", i, t);
+    free(t);
+    cJSON_Delete(doc);
+  }
 }
