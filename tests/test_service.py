@@ -1464,6 +1464,14 @@ def test_memory():
     s = Server(os.path.join(TMP, "data-m"))
     port, pid = s.port, s.proc.pid
     mb = 1 << 20
+    with open(BIN, "rb") as f:  # ASan keeps freed memory in quarantine and pads every block: RSS says nothing there
+        sanitized = b"AddressSanitizer" in f.read()
+    if sanitized:
+        print("service: memory: the RSS bounds are not checked under a sanitizer build (its quarantine holds freed "
+              "memory); the answers are", flush=True)
+
+    def rss_ok(cond, name, detail=""):
+        ok(cond or sanitized, name, detail)
     # 1. a ~30 MB body of numbers as nested lists: refused before the parse, memory given back
     row = "[" + ", ".join(["0.5"] * 2048) + "]"
     rows = ", ".join([row] * 2300)
@@ -1474,11 +1482,11 @@ def test_memory():
     hwm = proc_kb(pid, "VmHWM")
     ok(problem_is(r, 422, "limit-exceeded", "job") and "base64" in r.json()["detail"],
        "memory: %.0f MB of nested-list numbers: 422 naming base64 ARRAYs" % (len(body) / mb), r)
-    ok((hwm - rss0) * 1024 <= 4 * len(body), "memory: peak RSS growth %.0f MB <= 4 x the %.0f MB body" %
+    rss_ok((hwm - rss0) * 1024 <= 4 * len(body), "memory: peak RSS growth %.0f MB <= 4 x the %.0f MB body" %
        ((hwm - rss0) / 1024, len(body) / mb))
     time.sleep(0.3)
     rss1 = proc_kb(pid, "VmRSS")
-    ok((rss1 - rss0) * 1024 < 16 * mb, "memory: RSS back within 16 MB after the request (%+.1f MB)" %
+    rss_ok((rss1 - rss0) * 1024 < 16 * mb, "memory: RSS back within 16 MB after the request (%+.1f MB)" %
        ((rss1 - rss0) / 1024))
     # 2. a ~22 MB base64 body, decoded and checked (refused at the last check): the same bound
     rnd = random.Random(5)
@@ -1497,11 +1505,11 @@ def test_memory():
     ok(problem_is(r, 422, "limit-exceeded"), "memory: a %.0f MB base64 job is decoded and checked" %
        (len(body) / mb), r)
     ok(hwm > hwm0 or hwm - rss0 < 4 * len(body) / 1024, "memory: (the peak was measured)")
-    ok((hwm - rss0) * 1024 <= 4 * len(body), "memory: peak RSS growth %.0f MB <= 4 x the %.0f MB base64 body" %
+    rss_ok((hwm - rss0) * 1024 <= 4 * len(body), "memory: peak RSS growth %.0f MB <= 4 x the %.0f MB base64 body" %
        ((hwm - rss0) / 1024, len(body) / mb))
     time.sleep(0.3)
     rss1 = proc_kb(pid, "VmRSS")
-    ok((rss1 - rss0) * 1024 < 16 * mb, "memory: RSS back within 16 MB after it (%+.1f MB)" % ((rss1 - rss0) / 1024))
+    rss_ok((rss1 - rss0) * 1024 < 16 * mb, "memory: RSS back within 16 MB after it (%+.1f MB)" % ((rss1 - rss0) / 1024))
     del body
     # 3. twenty slow readers of a ~14 MB result: streamed from the file, no copy per reader
     job = image_job(512, 512, 20, samples=8, seed=3, b64=True, outputs=["mean", "std", "samples"])
@@ -1520,7 +1528,7 @@ def test_memory():
         socks.append(c)
     time.sleep(1.0)
     rss1 = proc_kb(pid, "VmRSS")
-    ok((rss1 - rss0) * 1024 < max(2 * size, 32 * mb),
+    rss_ok((rss1 - rss0) * 1024 < max(2 * size, 32 * mb),
        "memory: 20 slow readers of a %.1f MB result add %.1f MB (not 20 copies)" % (size / mb, (rss1 - rss0) / 1024))
     for c in socks:
         c.close()
