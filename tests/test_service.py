@@ -625,6 +625,9 @@ def test_end_to_end():
     with open(os.path.join(ROOT, "openapi.yaml"), "rb") as f:
         ok(r.status == 200 and r.body == f.read() and r.media() == "application/yaml",
            "GET /openapi.yaml serves the contract the server was built with", r)
+    for p in ("/", "/ui/app.js", "/ui/app.css", "/ui/examples/mri.json", "/ui/examples/nope.json"):  # tests/test_web.py
+        r = request(port, "GET", p)
+        ok(r.status == (404 if "nope" in p else 200), "GET %s: the web page's files" % p, r)
     r = request(port, "GET", "/readyz")
     ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1}, "readyz", r)
     r = request(port, "GET", "/v1/models")
@@ -834,7 +837,7 @@ def test_end_to_end():
                  ("GET", "/v1/jobs/" + eid.upper())):
         r = request(port, m, p)
         ok(problem_is(r, 404, "not-found"), "404 %s %s" % (m, p), r)
-    for p in ("/nope", "/v1/nope", "/v1/jobs/%s/other" % eid, "/v2/jobs", "/"):
+    for p in ("/nope", "/v1/nope", "/v1/jobs/%s/other" % eid, "/v2/jobs", "/ui/nope", "/index.html"):
         r = request(port, "GET", p)
         ok(problem_is(r, 404, "not-found"), "404 unknown path " + p, r)
     for m, p, allow in (("PUT", "/v1/jobs", "GET, POST"), ("DELETE", "/v1/jobs", "GET, POST"),
@@ -1023,7 +1026,7 @@ def test_auth():
     ok(r.status == 200, "authenticated file", r)
     r = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % jid)
     ok(problem_is(r, 401, "unauthorized"), "file without token: 401", r)
-    for p in ("/healthz", "/readyz", "/metrics"):
+    for p in ("/healthz", "/readyz", "/metrics", "/", "/ui/app.js", "/ui/examples/denoise.json"):
         r = request(port, "GET", p)
         ok(r.status == 200, p + " needs no token", r)
     for scheme in ("bearer", "BEARER"):  # RFC 9110: the scheme name is case-insensitive
