@@ -53,7 +53,7 @@ SERVICE_OBJ := $(SERVICE_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
+.PHONY: web-screenshot lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -133,6 +133,11 @@ asan:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+# The README's picture of the web page, docs/img/web.png: tests/test_web.py takes it in headless Chromium.
+web-screenshot: deps
+	@$(MAKE) --no-print-directory $(BUILD)/scorerecon
+	/usr/bin/python3 tests/test_web.py $(BUILD)/scorerecon --screenshot docs/img/web.png
 
 # Every #include of solver/ and format/ stays in its layer (also part of make test).
 check-layers:
