@@ -781,17 +781,30 @@ static enum MHD_Result not_allowed(sr_server *srv, struct MHD_Connection *c, con
 extern const char sr_openapi_yaml[] __attribute__((weak));
 extern const size_t sr_openapi_yaml_len __attribute__((weak));
 
-static enum MHD_Result openapi_spec(sr_server *srv, struct MHD_Connection *c) {
-  if (!sr_openapi_yaml || !&sr_openapi_yaml_len)
-    return problem(srv, c, 404, "not-found", "this build does not embed openapi.yaml", NULL, NULL, NULL);
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(sr_openapi_yaml_len, (void *)sr_openapi_yaml, MHD_RESPMEM_PERSISTENT);
+/* Bytes embedded in the binary, answered from where they lie; a file of the web page (`page`) with its headers. */
+static enum MHD_Result send_embedded(sr_server *srv, struct MHD_Connection *c, const char *data, size_t len,
+                                     const char *ctype, int page) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
   if (!r) return MHD_NO;
-  MHD_add_response_header(r, "Content-Type", "application/yaml");
+  MHD_add_response_header(r, "Content-Type", ctype);
+  if (page) {
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+                            "form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  }
   enum MHD_Result ret = MHD_queue_response(c, 200, r);
   MHD_destroy_response(r);
   atomic_fetch_add(&srv->http_by_code[200], 1);
   return ret;
+}
+
+static enum MHD_Result openapi_spec(sr_server *srv, struct MHD_Connection *c) {
+  if (!sr_openapi_yaml || !&sr_openapi_yaml_len)
+    return problem(srv, c, 404, "not-found", "this build does not embed openapi.yaml", NULL, NULL, NULL);
+  return send_embedded(srv, c, sr_openapi_yaml, sr_openapi_yaml_len, "application/yaml", 0);
 }
 
 /* ---------------------------------------------------------------- the web page */
@@ -815,19 +828,7 @@ static enum MHD_Result web_file(sr_server *srv, struct MHD_Connection *c, const 
   const char *type = "application/octet-stream";
   for (size_t i = 0; ext && i < sizeof types / sizeof types[0]; i++)
     if (!strcmp(ext, types[i][0])) type = types[i][1];
-  struct MHD_Response *r = MHD_create_response_from_buffer(f->len, (void *)f->data, MHD_RESPMEM_PERSISTENT);
-  if (!r) return MHD_NO;
-  MHD_add_response_header(r, "Content-Type", type);
-  MHD_add_response_header(r, "Cache-Control", "no-cache");
-  MHD_add_response_header(r, "Content-Security-Policy",
-                          "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
-                          "form-action 'self'; frame-ancestors 'none'");
-  MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
-  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
-  enum MHD_Result ret = MHD_queue_response(c, 200, r);
-  MHD_destroy_response(r);
-  atomic_fetch_add(&srv->http_by_code[200], 1);
-  return ret;
+  return send_embedded(srv, c, f->data, f->len, type, 1);
 }
 
 /* ---------------------------------------------------------------- dispatch */
