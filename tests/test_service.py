@@ -41,28 +41,10 @@ import tempfile
 import threading
 import time
 
-PASSED = 0
-FAILED = 0
-_LOCK = threading.Lock()
+import harness  # tests/harness.py: checks, servers, sanitizer reports (shared with test_web.py)
 
-
-def ok(cond, name, detail=""):
-    """Counts one check; prints the failures."""
-    global PASSED, FAILED
-    with _LOCK:
-        if cond:
-            PASSED += 1
-            if os.environ.get("SR_VERBOSE"):
-                print("ok: " + name, flush=True)
-        else:
-            FAILED += 1
-            print("FAIL: %s%s" % (name, (": " + str(detail)[:600]) if detail != "" else ""), flush=True)
-    return bool(cond)
-
-
-def finish():
-    print("service: %d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
+CHECKS = harness.Checks("service")
+ok, finish = CHECKS.ok, CHECKS.finish
 
 
 try:
@@ -101,28 +83,9 @@ class Server:
         self.data_dir = data_dir
         self.port_file = os.path.join(TMP, "port-%d" % self.n)
         self.err_path = os.path.join(TMP, "server-%d.err" % self.n)
-        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file, "--data-dir", data_dir,
-               "--job-threads", "2"] + list(args)
-        env = dict(os.environ)
-        for k in list(env):
-            if k.startswith("SCORERECON_"):
-                del env[k]
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                         env=env)
+        self.proc, self.port = harness.serve(BIN, data_dir, self.port_file, self.err_path, args)
         SERVERS.append(self)
-        self.port = None
         deadline = time.time() + 20
-        while time.time() < deadline and self.proc.poll() is None:
-            try:
-                with open(self.port_file) as f:
-                    text = f.read()
-                if text.endswith("\n"):
-                    self.port = int(text)
-                    break
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
         if self.port is None:
             raise RuntimeError("server did not start: %s" % self.stderr()[-2000:])
         while time.time() < deadline:  # listening; wait until it answers
@@ -1903,10 +1866,8 @@ def test_robustness():
 
 def sanitizer_check():
     for s in SERVERS:
-        text = s.stderr()
-        hit = re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error", text)
-        ok(hit is None, "server %d stderr is free of sanitizer reports" % s.n,
-           text[max(0, hit.start() - 200):hit.start() + 1500] if hit else "")
+        report = harness.sanitizer_report(s.stderr())
+        ok(not report, "server %d stderr is free of sanitizer reports" % s.n, report)
 
 
 def main():
@@ -1952,12 +1913,7 @@ def main():
     finally:
         stop_all()
     sanitizer_check()
-    print("service: %.1f s in all" % (time.time() - t_start))
-    if FAILED == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("service: server logs kept in " + TMP)
-    finish()
+    finish(since=t_start, tmp=TMP)
 
 
 if __name__ == "__main__":

@@ -41,29 +41,14 @@ import threading
 import time
 import urllib.parse
 
-PASSED = 0
-FAILED = 0
+import harness  # tests/harness.py: checks, servers, sanitizer reports (shared with test_service.py)
+
+CHECKS = harness.Checks("web")
+ok, finish = CHECKS.ok, CHECKS.finish
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TMP = tempfile.mkdtemp(prefix="sr_web_")
 SERVERS = []
 EXAMPLES = ("denoise", "deblur", "inpaint", "mri")
-
-
-def ok(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-        if os.environ.get("SR_VERBOSE"):
-            print("ok: " + name, flush=True)
-    else:
-        FAILED += 1
-        print("FAIL: %s%s" % (name, (": " + str(detail)[:600]) if detail != "" else ""), flush=True)
-    return bool(cond)
-
-
-def finish():
-    print("web: %d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
 
 
 args = sys.argv[1:]
@@ -86,23 +71,9 @@ class Server:
 
     def __init__(self, name, *extra):
         self.err_path = os.path.join(TMP, name + ".err")
-        port_file = os.path.join(TMP, name + ".port")
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCORERECON_")}
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file,
-                                          "--data-dir", os.path.join(TMP, name), "--job-threads", "2"] + list(extra),
-                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
+        self.proc, self.port = harness.serve(BIN, os.path.join(TMP, name), os.path.join(TMP, name + ".port"),
+                                             self.err_path, extra)
         SERVERS.append(self)
-        self.port = None
-        deadline = time.time() + 20
-        while time.time() < deadline and self.proc.poll() is None and self.port is None:
-            try:
-                with open(port_file) as f:
-                    text = f.read()
-                self.port = int(text) if text.endswith("\n") else None
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
         if self.port is None:
             raise RuntimeError("server did not start: " + self.stderr()[-2000:])
         self.url = "http://127.0.0.1:%d" % self.port
@@ -112,13 +83,7 @@ class Server:
             return f.read().decode("utf-8", "replace")
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        harness.stop(self.proc)
 
 
 def request(port, method, path, body=None, token=None):
@@ -390,13 +355,7 @@ class Chromium:
             self.cdp.ws.close()
         except (AttributeError, OSError):
             pass
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        harness.stop(self.proc)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
@@ -578,15 +537,9 @@ def main():
         for s in SERVERS:
             s.stop()
     for s in SERVERS:
-        text = s.stderr()
-        hit = re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error", text)
-        ok(hit is None, "server stderr is free of sanitizer reports", text[max(0, hit.start() - 200):][:1500] if hit else "")
-    print("web: %.1f s in all" % (time.time() - t_start))
-    if FAILED == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("web: server logs kept in " + TMP)
-    finish()
+        report = harness.sanitizer_report(s.stderr())
+        ok(not report, "server stderr is free of sanitizer reports", report)
+    finish(since=t_start, tmp=TMP)
 
 
 if __name__ == "__main__":
