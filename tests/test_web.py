@@ -32,6 +32,7 @@ import os
 import re
 import select
 import shutil
+import signal
 import socket
 import struct
 import subprocess
@@ -298,7 +299,8 @@ class Chromium:
                                       "--no-first-run", "--no-default-browser-check", "--disable-extensions",
                                       "--disable-background-networking", "--remote-debugging-port=0",
                                       "--user-data-dir=" + self.profile, "--window-size=1280,900", "about:blank"],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     start_new_session=True)  # its own process group: stop() ends its helpers too
         self.log = b""
         deadline = time.time() + 30
         m = None
@@ -356,6 +358,13 @@ class Chromium:
         except (AttributeError, OSError):
             pass
         harness.stop(self.proc)
+        deadline = time.time() + 10  # the browser's helper processes (its group) may outlive it a moment
+        while time.time() < deadline:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM if time.time() < deadline - 5 else signal.SIGKILL)
+            except ProcessLookupError:
+                break
+            time.sleep(0.05)
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
