@@ -53,7 +53,7 @@ SERVICE_OBJ := $(SERVICE_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
+.PHONY: web-screenshot lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -90,11 +90,20 @@ $(BUILD)/gen/openapi_yaml.c: openapi.yaml $(BUILD)/embed
 	@mkdir -p $(dir $@)
 	$(BUILD)/embed sr_openapi_yaml < openapi.yaml > $@
 
-$(BUILD)/gen/openapi_yaml.o: $(BUILD)/gen/openapi_yaml.c
+# The web page (GET /: web/) and the example jobs its form submits go in the same way, as one table of URL path,
+# file and bytes (build/gen/web_files.c).
+WEB_FILES := /=web/index.html /ui/app.js=web/app.js /ui/app.css=web/app.css \
+             $(foreach e,denoise deblur inpaint mri,/ui/examples/$(e).json=examples/$(e).json)
+
+$(BUILD)/gen/web_files.c: $(foreach f,$(WEB_FILES),$(lastword $(subst =, ,$(f)))) $(BUILD)/embed Makefile
+	@mkdir -p $(dir $@)
+	$(BUILD)/embed sr_web_files $(WEB_FILES) > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%.o: $(BUILD)/gen/%.c
 	$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/scorerecon: $(BUILD)/server/main.o $(SERVICE_OBJ) $(JOB_OBJ) $(BUILD)/gen/openapi_yaml.o \
-    $(BUILD)/libsrformat.a $(BUILD)/libsr.a
+    $(BUILD)/gen/web_files.o $(BUILD)/libsrformat.a $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
 
 # The unit tests: the solver, the formats and the job document; never the HTTP service or SQLite (the service is
@@ -126,6 +135,11 @@ asan:
 	@sh scripts/install-deps.sh
 	@$(MAKE) --no-print-directory test BUILD=build-asan OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all"
+
+# The README's picture of the web page, docs/img/web.png: tests/test_web.py takes it in headless Chromium.
+web-screenshot: deps
+	@$(MAKE) --no-print-directory $(BUILD)/scorerecon
+	/usr/bin/python3 tests/test_web.py $(BUILD)/scorerecon --screenshot docs/img/web.png
 
 # Every #include of solver/ and format/ stays in its layer (also part of make test).
 check-layers:

@@ -781,17 +781,54 @@ static enum MHD_Result not_allowed(sr_server *srv, struct MHD_Connection *c, con
 extern const char sr_openapi_yaml[] __attribute__((weak));
 extern const size_t sr_openapi_yaml_len __attribute__((weak));
 
-static enum MHD_Result openapi_spec(sr_server *srv, struct MHD_Connection *c) {
-  if (!sr_openapi_yaml || !&sr_openapi_yaml_len)
-    return problem(srv, c, 404, "not-found", "this build does not embed openapi.yaml", NULL, NULL, NULL);
-  struct MHD_Response *r =
-      MHD_create_response_from_buffer(sr_openapi_yaml_len, (void *)sr_openapi_yaml, MHD_RESPMEM_PERSISTENT);
+/* Bytes embedded in the binary, answered from where they lie; a file of the web page (`page`) with its headers. */
+static enum MHD_Result send_embedded(sr_server *srv, struct MHD_Connection *c, const char *data, size_t len,
+                                     const char *ctype, int page) {
+  struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)data, MHD_RESPMEM_PERSISTENT);
   if (!r) return MHD_NO;
-  MHD_add_response_header(r, "Content-Type", "application/yaml");
+  MHD_add_response_header(r, "Content-Type", ctype);
+  if (page) {
+    MHD_add_response_header(r, "Cache-Control", "no-cache");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; base-uri 'none'; "
+                            "form-action 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  }
   enum MHD_Result ret = MHD_queue_response(c, 200, r);
   MHD_destroy_response(r);
   atomic_fetch_add(&srv->http_by_code[200], 1);
   return ret;
+}
+
+static enum MHD_Result openapi_spec(sr_server *srv, struct MHD_Connection *c) {
+  if (!sr_openapi_yaml || !&sr_openapi_yaml_len)
+    return problem(srv, c, 404, "not-found", "this build does not embed openapi.yaml", NULL, NULL, NULL);
+  return send_embedded(srv, c, sr_openapi_yaml, sr_openapi_yaml_len, "application/yaml", 0);
+}
+
+/* ---------------------------------------------------------------- the web page */
+
+/* web/ and the example jobs of its form, embedded by the build (build/gen/web_files.c, tools/embed.c): a table of
+ * URL path, file and bytes ended by a NULL key. Weak, as the contract above: a build without it answers 404. The
+ * files are static and public (no token: the page asks for one when /v1/ answers 401); the policy allows only
+ * this server's own scripts, styles and requests, and images drawn in the page. */
+struct sr_embedded { const char *key, *file, *data; size_t len; };
+extern const struct sr_embedded sr_web_files[] __attribute__((weak));
+
+static enum MHD_Result web_file(sr_server *srv, struct MHD_Connection *c, const char *url, int get) {
+  const struct sr_embedded *f = sr_web_files;
+  while (f && f->key && strcmp(f->key, url)) f++;
+  if (!f || !f->key) return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);
+  if (!get) return not_allowed(srv, c, "GET");
+  const char *ext = strrchr(f->file, '.');
+  static const char *const types[][2] = {{".html", "text/html; charset=utf-8"},
+                                         {".js", "text/javascript; charset=utf-8"},
+                                         {".css", "text/css; charset=utf-8"}, {".json", "application/json"}};
+  const char *type = "application/octet-stream";
+  for (size_t i = 0; ext && i < sizeof types / sizeof types[0]; i++)
+    if (!strcmp(ext, types[i][0])) type = types[i][1];
+  return send_embedded(srv, c, f->data, f->len, type, 1);
 }
 
 /* ---------------------------------------------------------------- dispatch */
@@ -824,6 +861,7 @@ static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state
     return metrics(srv, c);
   }
   if (!strcmp(url, "/openapi.yaml")) return get ? openapi_spec(srv, c) : not_allowed(srv, c, "GET");
+  if (!strcmp(url, "/") || !strncmp(url, "/ui/", 4)) return web_file(srv, c, url, get);
   if (strncmp(url, "/v1/", 4))
     return problem(srv, c, 404, "not-found", "no such path (see openapi.yaml)", NULL, NULL, NULL);
   if (!token_ok(srv, c))

@@ -37,6 +37,9 @@ run_suite /usr/bin/python3 tests/test_client.py "$BUILD/scorerecon"
 run_suite sh tests/check_layers.sh
 run_suite sh tests/check_options.sh "$BUILD/scorerecon"
 run_suite /usr/bin/python3 tests/check_cycles.py "$BUILD"
+# the web page (GET /) in headless Chromium, driven over the DevTools protocol; where chromium is missing or cannot
+# start, the browser part prints "web: SKIPPED: ..." and counts nothing (scripts/install-deps.sh installs chromium)
+run_suite /usr/bin/python3 tests/test_web.py "$BUILD/scorerecon"
 # openapi.yaml under a third-party linter, where Redocly CLI is installed (skipped with a message elsewhere)
 run_suite sh tests/lint_openapi.sh
 echo "$total_p passed, $total_f failed"

@@ -41,28 +41,10 @@ import tempfile
 import threading
 import time
 
-PASSED = 0
-FAILED = 0
-_LOCK = threading.Lock()
+import harness  # tests/harness.py: checks, servers, sanitizer reports (shared with test_web.py)
 
-
-def ok(cond, name, detail=""):
-    """Counts one check; prints the failures."""
-    global PASSED, FAILED
-    with _LOCK:
-        if cond:
-            PASSED += 1
-            if os.environ.get("SR_VERBOSE"):
-                print("ok: " + name, flush=True)
-        else:
-            FAILED += 1
-            print("FAIL: %s%s" % (name, (": " + str(detail)[:600]) if detail != "" else ""), flush=True)
-    return bool(cond)
-
-
-def finish():
-    print("service: %d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
+CHECKS = harness.Checks("service")
+ok, finish = CHECKS.ok, CHECKS.finish
 
 
 try:
@@ -101,28 +83,9 @@ class Server:
         self.data_dir = data_dir
         self.port_file = os.path.join(TMP, "port-%d" % self.n)
         self.err_path = os.path.join(TMP, "server-%d.err" % self.n)
-        cmd = [BIN, "serve", "--listen", "127.0.0.1:0", "--port-file", self.port_file, "--data-dir", data_dir,
-               "--job-threads", "2"] + list(args)
-        env = dict(os.environ)
-        for k in list(env):
-            if k.startswith("SCORERECON_"):
-                del env[k]
-        with open(self.err_path, "wb") as err:
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                                         env=env)
+        self.proc, self.port = harness.serve(BIN, data_dir, self.port_file, self.err_path, args)
         SERVERS.append(self)
-        self.port = None
         deadline = time.time() + 20
-        while time.time() < deadline and self.proc.poll() is None:
-            try:
-                with open(self.port_file) as f:
-                    text = f.read()
-                if text.endswith("\n"):
-                    self.port = int(text)
-                    break
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
         if self.port is None:
             raise RuntimeError("server did not start: %s" % self.stderr()[-2000:])
         while time.time() < deadline:  # listening; wait until it answers
@@ -625,6 +588,9 @@ def test_end_to_end():
     with open(os.path.join(ROOT, "openapi.yaml"), "rb") as f:
         ok(r.status == 200 and r.body == f.read() and r.media() == "application/yaml",
            "GET /openapi.yaml serves the contract the server was built with", r)
+    for p in ("/", "/ui/app.js", "/ui/app.css", "/ui/examples/mri.json", "/ui/examples/nope.json"):  # tests/test_web.py
+        r = request(port, "GET", p)
+        ok(r.status == (404 if "nope" in p else 200), "GET %s: the web page's files" % p, r)
     r = request(port, "GET", "/readyz")
     ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1}, "readyz", r)
     r = request(port, "GET", "/v1/models")
@@ -834,7 +800,7 @@ def test_end_to_end():
                  ("GET", "/v1/jobs/" + eid.upper())):
         r = request(port, m, p)
         ok(problem_is(r, 404, "not-found"), "404 %s %s" % (m, p), r)
-    for p in ("/nope", "/v1/nope", "/v1/jobs/%s/other" % eid, "/v2/jobs", "/"):
+    for p in ("/nope", "/v1/nope", "/v1/jobs/%s/other" % eid, "/v2/jobs", "/ui/nope", "/index.html"):
         r = request(port, "GET", p)
         ok(problem_is(r, 404, "not-found"), "404 unknown path " + p, r)
     for m, p, allow in (("PUT", "/v1/jobs", "GET, POST"), ("DELETE", "/v1/jobs", "GET, POST"),
@@ -1023,7 +989,7 @@ def test_auth():
     ok(r.status == 200, "authenticated file", r)
     r = request(port, "GET", "/v1/jobs/%s/result/mean.npy" % jid)
     ok(problem_is(r, 401, "unauthorized"), "file without token: 401", r)
-    for p in ("/healthz", "/readyz", "/metrics"):
+    for p in ("/healthz", "/readyz", "/metrics", "/", "/ui/app.js", "/ui/examples/denoise.json"):
         r = request(port, "GET", p)
         ok(r.status == 200, p + " needs no token", r)
     for scheme in ("bearer", "BEARER"):  # RFC 9110: the scheme name is case-insensitive
@@ -1908,10 +1874,8 @@ def test_robustness():
 
 def sanitizer_check():
     for s in SERVERS:
-        text = s.stderr()
-        hit = re.search(r"ERROR: (AddressSanitizer|LeakSanitizer)|runtime error", text)
-        ok(hit is None, "server %d stderr is free of sanitizer reports" % s.n,
-           text[max(0, hit.start() - 200):hit.start() + 1500] if hit else "")
+        report = harness.sanitizer_report(s.stderr())
+        ok(not report, "server %d stderr is free of sanitizer reports" % s.n, report)
 
 
 def main():
@@ -1957,12 +1921,7 @@ def main():
     finally:
         stop_all()
     sanitizer_check()
-    print("service: %.1f s in all" % (time.time() - t_start))
-    if FAILED == 0:
-        shutil.rmtree(TMP, ignore_errors=True)
-    else:
-        print("service: server logs kept in " + TMP)
-    finish()
+    finish(since=t_start, tmp=TMP)
 
 
 if __name__ == "__main__":
