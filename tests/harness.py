@@ -1,4 +1,4 @@
-"""tests/harness.py — what the Python suites (test_service.py, test_web.py) share: counted checks that end in one
+"""tests/harness.py — what the Python suites (test_service.py, test_web.py, test_client.py) share: counted checks that end in one
 line "SUITE: N passed, N failed" (tests/run_all.sh reads it), `scorerecon serve` started on a free port, and the
 sanitizer reports in a server's stderr. Standard library only."""
 import os
@@ -43,13 +43,16 @@ class Checks:
         sys.exit(1 if self.failed else 0)
 
 
-def serve(binary, data_dir, port_file, err_path, args=(), limit=20.0):
+def serve(binary, data_dir, port_file, err_path, args=(), limit=20.0, port=0, threads=2, append=False):
     """Starts `BINARY serve` on 127.0.0.1 and a free port (--port-file), with no SCORERECON_* variable and its stderr
-    in err_path. Returns (process, port); the port is None when the server did not start within `limit` seconds."""
+    in err_path (appended to with `append`); `port` 0 picks a free one. Returns (process, port); the port is None
+    when the server did not start within `limit` seconds."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SCORERECON_")}
-    cmd = [binary, "serve", "--listen", "127.0.0.1:0", "--port-file", port_file, "--data-dir", data_dir,
-           "--job-threads", "2"] + list(args)
-    with open(err_path, "wb") as err:
+    cmd = [binary, "serve", "--listen", "127.0.0.1:%d" % port, "--port-file", port_file, "--data-dir", data_dir,
+           "--job-threads", str(threads)] + list(args)
+    if os.path.exists(port_file):
+        os.unlink(port_file)
+    with open(err_path, "ab" if append else "wb") as err:
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, env=env)
     deadline = time.time() + limit
     while time.time() < deadline and proc.poll() is None:

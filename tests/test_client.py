@@ -15,22 +15,15 @@ import sys
 import tempfile
 import time
 
-PASSED = FAILED = 0
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402  (tests/harness.py: counted checks, servers)
 
-
-def ok(cond, name, detail=""):
-    global PASSED, FAILED
-    if cond:
-        PASSED += 1
-    else:
-        FAILED += 1
-        print("FAIL: %s%s" % (name, (": " + str(detail)[:600]) if detail != "" else ""), flush=True)
-    return bool(cond)
+CHECKS = harness.Checks("client")
+ok = CHECKS.ok
 
 
 def finish():
-    print("client: %d passed, %d failed" % (PASSED, FAILED), flush=True)
-    sys.exit(1 if FAILED else 0)
+    CHECKS.finish()
 
 
 try:
@@ -63,36 +56,20 @@ class Server:
         self.start(port)
 
     def start(self, port=0):
-        port_file = os.path.join(TMP, self.name + ".port")
-        if os.path.exists(port_file):
-            os.unlink(port_file)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("SCORERECON_")}
-        self.err = open(os.path.join(TMP, self.name + ".err"), "ab")
-        self.proc = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--port-file", port_file,
-                                      "--data-dir", os.path.join(TMP, self.name), "--job-threads", "1"] + self.args,
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self.err, env=env)
+        err_path = os.path.join(TMP, self.name + ".err")
+        self.proc, got = harness.serve(BIN, os.path.join(TMP, self.name), os.path.join(TMP, self.name + ".port"),
+                                       err_path, self.args, port=port, threads=1, append=True)
         SERVERS.append(self)
-        deadline = time.time() + 20
-        while time.time() < deadline and self.proc.poll() is None:
-            try:
-                with open(port_file) as f:
-                    text = f.read()
-                if text.endswith("\n"):
-                    self.port = int(text)
-                    self.url = "http://127.0.0.1:%d" % self.port
-                    scorerecon.Client(self.url, retries=50, retry_time=10, backoff=0.02).get_json("/healthz")
-                    return
-            except (OSError, ValueError):
-                pass
-            time.sleep(0.02)
-        self.err.flush()
-        with open(self.err.name, "rb") as f:
+        if got is not None:
+            self.port = got
+            self.url = "http://127.0.0.1:%d" % self.port
+            scorerecon.Client(self.url, retries=50, retry_time=10, backoff=0.02).get_json("/healthz")
+            return
+        with open(err_path, "rb") as f:
             raise RuntimeError("server %s did not start: %s" % (self.name, f.read()[-1000:].decode("utf-8", "replace")))
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait(20)
-        self.err.close()
+        harness.stop(self.proc, 20)
 
 
 def long_job(seed=5):
