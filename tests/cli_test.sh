@@ -2,7 +2,8 @@
 # cli_test.sh BIN — end-to-end checks of the scorerecon binary: `run` from a file and from stdin, -o, --lists,
 # exit statuses (0 ok, 2 invalid job or usage, 1 other failure), the one-line error, results that do not
 # depend on --threads, fields supplied from .npy, PNG and BART .cfl/.hdr files (--observation, --mask, --kernel,
-# --ground-truth; each bad file named with its option) and --out-dir (--out-format npy or cfl). Prints "cli: N passed, N failed"; exits non-zero on any failure.
+# --ground-truth; each bad file named with its option) and --out-dir (--out-format npy or cfl). Prints
+# "cli: N passed, N failed"; exits non-zero on any failure.
 set -u
 BIN=${1:?usage: sh tests/cli_test.sh path/to/scorerecon}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
@@ -569,22 +570,21 @@ run_bin "$C/o5" "$C/e5" run "$F/deblur.json" --kernel "$F/kasym.npy" --quiet
 run_bin "$C/o6" "$C/e6" run "$F/deblur.json" --kernel "$C/k.cfl" --quiet
 check ".cfl: an asymmetric --kernel exits 0" rc_is 0
 check ".cfl: an asymmetric --kernel reads as its .npy (BART [X, Y] is our [Y, X])" same_result "$C/o5" "$C/o6"
-bad_cfl() { # bad_cfl NAME JOB OPTION BASE MESSAGE
-  run_bin "$C/ob" "$C/eb" run "$F/$2" "$3" "$C/$4.cfl" --quiet
-  check ".cfl: $1 exits 2" rc_is 2
-  check ".cfl: $1: one line naming $3" one_error "$C/eb" "error: $3 $C/$4.cfl: $5"
-}
-bad_cfl "a real field with an imaginary part" denoise.json --observation yi \
+# bad pairs, as bad files above (C is $F/cfl)
+bad_file ".cfl: a real field with an imaginary part" denoise.json --observation cfl/yi.cfl \
   "holds complex values (an imaginary part is not 0)"
-bad_cfl "a complex mask" inpaint.json --mask yi "holds complex values (an imaginary part is not 0)"
-bad_cfl "a shape mismatch" denoise.json --observation small "shape [32,32] does not match operator output [48,48]"
-bad_cfl "a truncated .cfl" denoise.json --observation trunc ".cfl: 18424 bytes, where the header's 2304 complex64 values take 18432 (truncated)"
-bad_cfl "an oversized .cfl" denoise.json --ground-truth long ".cfl: 18440 bytes"
-bad_cfl "a header without dimensions" denoise.json --observation nodims ".hdr: no \"# Dimensions\""
-bad_cfl "a size of 0" denoise.json --observation zero ".hdr: dimension 1 is 0"
-bad_cfl "17 dimensions" denoise.json --observation many ".hdr: more than 16 dimensions"
-bad_cfl "a word for a size" denoise.json --observation words ".hdr: the dimensions line holds 'f'"
-bad_cfl "dimensions over the limit" denoise.json --observation huge ".hdr: the dimensions hold more than the limit"
+bad_file ".cfl: a complex mask" inpaint.json --mask cfl/yi.cfl "holds complex values (an imaginary part is not 0)"
+bad_file ".cfl: a shape mismatch" denoise.json --observation cfl/small.cfl \
+  "shape [32,32] does not match operator output [48,48]"
+bad_file ".cfl: a truncated .cfl" denoise.json --observation cfl/trunc.cfl \
+  ".cfl: 18424 bytes, where the header's 2304 complex64 values take 18432 (truncated)"
+bad_file ".cfl: an oversized .cfl" denoise.json --ground-truth cfl/long.cfl ".cfl: 18440 bytes"
+bad_file ".cfl: a header without dimensions" denoise.json --observation cfl/nodims.cfl ".hdr: no \"# Dimensions\""
+bad_file ".cfl: a size of 0" denoise.json --observation cfl/zero.cfl ".hdr: dimension 1 is 0"
+bad_file ".cfl: 17 dimensions" denoise.json --observation cfl/many.cfl ".hdr: more than 16 dimensions"
+bad_file ".cfl: a word for a size" denoise.json --observation cfl/words.cfl ".hdr: the dimensions line holds 'f'"
+bad_file ".cfl: dimensions over the limit" denoise.json --observation cfl/huge.cfl \
+  ".hdr: the dimensions hold more than the limit"
 run_bin "$C/o7" "$C/e7" run "$F/denoise.json" --observation "$C/no-such.cfl" --quiet
 check ".cfl: a missing pair exits 1" rc_is 1
 check ".cfl: a missing pair: named" one_error "$C/e7" "error: --observation $C/no-such.cfl: .hdr: cannot read"

@@ -17,7 +17,8 @@ TEST(cfl_hdr_bart_and_variants) {
   int n;
   CHECK(sr_cfl_hdr_parse(BART_HDR, strlen(BART_HDR), 1 << 20, &n, d, why, sizeof why) == SR_OK, "%s", why);
   CHECK(n == 16 && d[0] == 8 && d[1] == 8 && d[2] == 1 && d[15] == 1, "n %d", n);
-  const char *ok[] = {"# Dimensions\n3 2\n", "# Dimensions\r\n3\t2\r\n", "#Dimensions\n3 2", "# Creator\nx y\n# Dimensions\n3 2\n# Command\n1 2 3\n"};
+  const char *ok[] = {"# Dimensions\n3 2\n", "# Dimensions\r\n3\t2\r\n", "#Dimensions\n3 2",
+                      "# Creator\nx y\n# Dimensions\n3 2\n# Command\n1 2 3\n"};
   for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
     CHECK(sr_cfl_hdr_parse(ok[i], strlen(ok[i]), 100, &n, d, why, sizeof why) == SR_OK, "%zu: %s", i, why);
     CHECK(n == 2 && d[0] == 3 && d[1] == 2 && d[2] == 1, "%zu: n %d", i, n);
