@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "cfl.h"
 #include "npy.h"
 #include "png.h"
 
@@ -341,4 +342,30 @@ sr_status sr_jarray_from_file(const unsigned char *buf, size_t len, const char *
   }
   free(data);
   return st;
+}
+
+sr_status sr_jarray_from_cfl(const char *hdr, size_t hlen, const unsigned char *cfl, size_t clen, int want_complex,
+                             size_t max_values, cJSON **out, char *why, size_t cap) {
+  *out = NULL;
+  sr_cfl_array a;
+  sr_status st = sr_cfl_read(hdr, hlen, cfl, clen, max_values, &a, why, cap);
+  if (st) return st;
+  size_t shape[4];
+  int rank = sr_cfl_shape(a.ndims, a.dims, 4, shape);
+  if (rank < 0) {
+    snprintf(why, cap, ".hdr: more than 4 dimensions before the trailing 1s; arrays here have 1 to 4");
+    free(a.data);
+    return SR_EINVAL;
+  }
+  int cplx = want_complex;
+  for (size_t i = 0; i < a.count && !cplx; i++) cplx = a.data[2 * i + 1] != 0.0f; /* exactly 0, -0 included */
+  if (!cplx) /* the real parts, in place */
+    for (size_t i = 0; i < a.count; i++) a.data[i] = a.data[2 * i];
+  *out = sr_jarray_encode(a.data, rank, shape, cplx, 0);
+  free(a.data);
+  if (!*out) {
+    snprintf(why, cap, "out of memory");
+    return SR_ENOMEM;
+  }
+  return SR_OK;
 }

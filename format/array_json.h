@@ -32,6 +32,12 @@ cJSON *sr_jarray_encode(const float *data, int rank, const size_t *shape, int is
 sr_status sr_jarray_from_file(const unsigned char *buf, size_t len, const char *name, size_t max_values, cJSON **out,
                               char *why, size_t cap);
 
+/* The ARRAY (base64 object) of a BART .cfl/.hdr pair (sr_cfl_read; the dimensions mapped to a row-major shape of
+ * rank 1 to 4 as cfl.h says), with at most max_values values. complex64 when want_complex or when an imaginary
+ * part is not exactly 0; else float32 of the real parts. Returns and reasons as sr_jarray_from_file. */
+sr_status sr_jarray_from_cfl(const char *hdr, size_t hlen, const unsigned char *cfl, size_t clen, int want_complex,
+                             size_t max_values, cJSON **out, char *why, size_t cap);
+
 /* Base64 (RFC 4648, standard alphabet, padding required). decode returns -1 on any invalid input. */
 char *sr_base64_encode(const unsigned char *in, size_t n);          /* malloc'd, NUL-terminated */
 long sr_base64_decode(const char *in, size_t len, unsigned char *out, size_t cap);

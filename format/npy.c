@@ -10,27 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "le.h"
+
 #define NPY_ALIGN 64
 #define NPY_MAX_HEADER (1u << 16) /* far above any header of this subset; numpy itself caps at 10000 */
 
 static const unsigned char MAGIC[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
-
-/* float32 <-> 4 little-endian bytes, whatever the host order */
-static void put_f32le(unsigned char *p, float f) {
-  uint32_t u;
-  memcpy(&u, &f, 4);
-  p[0] = (unsigned char)u;
-  p[1] = (unsigned char)(u >> 8);
-  p[2] = (unsigned char)(u >> 16);
-  p[3] = (unsigned char)(u >> 24);
-}
-
-static float get_f32le(const unsigned char *p) {
-  uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-  float f;
-  memcpy(&f, &u, 4);
-  return f;
-}
 
 unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, size_t *len) {
   if (len) *len = 0;
@@ -62,7 +47,7 @@ unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, s
   memset(out + 10 + dlen, ' ', pad);
   out[10 + dlen + pad] = '\n';
   unsigned char *p = out + 10 + hlen;
-  for (size_t i = 0; i < count; i++) put_f32le(p + 4 * i, data[i]);
+  for (size_t i = 0; i < count; i++) sr_put_f32le(p + 4 * i, data[i]);
   *len = total;
   return out;
 }
@@ -280,7 +265,7 @@ sr_status sr_npy_read(const unsigned char *buf, size_t len, size_t max_values, s
   if (!d) return why_fail(why, cap, SR_ENOMEM, "out of memory");
   const unsigned char *p = buf + pre + hlen;
   if (item == 4 || is_complex) {
-    for (size_t i = 0; i < nfloat; i++) d[i] = get_f32le(p + 4 * i);
+    for (size_t i = 0; i < nfloat; i++) d[i] = sr_get_f32le(p + 4 * i);
   } else {
     for (size_t i = 0; i < count; i++) {
       double v = get_f64le(p + 8 * i);

@@ -78,9 +78,16 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists);
  * writing over an earlier result removes it). Returns 0, or non-zero with errno set to stop. */
 typedef int (*sr_result_put_fn)(void *user, const char *name, const void *data, size_t len);
 
+/* How the result files hold the arrays: .npy, or BART .cfl/.hdr pairs (`run --out-format cfl`). */
+typedef enum { SR_FILES_NPY, SR_FILES_CFL } sr_files_format;
+
 /* The result files, each handed to put in this order: result.json (the result document; base64 ARRAYs, or nested
- * lists if lists), then mean.npy, mean.png, std.npy, std.png (float32 .npy of the image shape; 8-bit grayscale PNG
- * from min to max), samples.npy ([num_samples, ...shape]) — those the job did not ask for with data NULL. Returns
- * 0, or -1 with errno set at the first put that fails (what put left) or when out of memory (ENOMEM). */
-int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_result_put_fn put, void *user);
+ * lists if lists), then for mean, std and samples the array file(s), and a .png for mean and std: float32 .npy of
+ * the image shape (samples.npy [num_samples, ...shape]), or with SR_FILES_CFL a BART pair NAME.hdr, NAME.cfl
+ * (complex64, imaginary parts 0; the image's dimensions reversed, as cfl.h maps them, samples with the sample
+ * index as BART's last dimension, 15); 8-bit grayscale PNG from min to max. Files the job did not ask for, and
+ * the other format's, are handed with data NULL. Returns 0, or -1 with errno set at the first put that fails
+ * (what put left) or when out of memory (ENOMEM). */
+int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_files_format fmt, sr_result_put_fn put,
+                    void *user);
 #endif

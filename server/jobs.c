@@ -102,7 +102,7 @@ static int write_results(sr_server *srv, const char *id, const sr_problem *pb, c
     snprintf(why, cap, "cannot create %.200s: %s", dir, strerror(errno));
     return -1;
   }
-  int rc = sr_result_files(pb, res, 0, put_durable, dir);
+  int rc = sr_result_files(pb, res, 0, SR_FILES_NPY, put_durable, dir);
   if (rc == 0) rc = fsync_dir(dir) || fsync_dir(parent);
   if (rc) {
     int e = errno;

@@ -1,5 +1,5 @@
 /* main.c — the scorerecon binary: subcommand dispatch and the `run` command (a job file in, with fields supplied
- * from .npy and PNG files; a result out, or the result files in a directory). */
+ * from .npy, PNG and BART .cfl/.hdr files; a result out, or the result files in a directory). */
 #include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "array_json.h"
+#include "cfl.h"
 #include "job.h"
 #include "models.h"
 
@@ -19,17 +20,22 @@ static void usage(FILE *f) {
   fprintf(f,
           "scorerecon %s — posterior sampling with score-based priors\n\n"
           "usage:\n"
-          "  scorerecon run JOB.json [-o RESULT.json] [--out-dir DIR] [--observation FILE] [--mask FILE]\n"
-          "                 [--kernel FILE] [--ground-truth FILE] [--lists] [--threads N] [--quiet] [--models DIR]\n"
+          "  scorerecon run JOB.json [-o RESULT.json] [--out-dir DIR] [--out-format npy|cfl] [--observation FILE]\n"
+          "                 [--mask FILE] [--kernel FILE] [--ground-truth FILE] [--lists] [--threads N] [--quiet]\n"
+          "                 [--models DIR]\n"
           "      Runs one job offline. JOB.json may be '-' (stdin); -o '-' (default) writes to stdout.\n"
           "      --observation FILE, --mask FILE, --kernel FILE, --ground-truth FILE\n"
           "                   that field of the job, from a .npy file (float32 '<f4', float64 '<f8', complex64\n"
-          "                   '<c8'; little-endian, C order) or an 8- or 16-bit grayscale PNG (scaled to [0, 1]);\n"
+          "                   '<c8'; little-endian, C order), an 8- or 16-bit grayscale PNG (scaled to [0, 1]) or a\n"
+          "                   BART pair BASE.cfl + BASE.hdr (given as BASE, BASE.cfl or BASE.hdr; BART [X, Y] is\n"
+          "                   our [h, w] = [Y, X]; a real field needs every imaginary part 0);\n"
           "                   it replaces the document's. --mask goes to the mask or fourier operator, --kernel to\n"
           "                   the blur operator (in a list, the one operator that takes it)\n"
           "      --out-dir DIR  writes result.json, mean.npy, std.npy, samples.npy, mean.png, std.png (those the\n"
           "                   job asks for) into DIR, made if absent, as the service keeps them; stdout stays\n"
           "                   empty unless -o is given too\n"
+          "      --out-format npy|cfl  the arrays of --out-dir as .npy (default) or as BART pairs mean.cfl/.hdr,\n"
+          "                   std.cfl/.hdr, samples.cfl/.hdr (the sample index BART's last dimension, 15)\n"
           "      --lists      arrays as nested JSON lists instead of base64 ARRAY objects\n"
           "      --threads N  worker threads (default: all cores; results do not depend on it)\n"
           "      --quiet      no progress bar\n"
@@ -202,28 +208,69 @@ static void print_file_error(int k, const char *file, const char *msg) {
   print_error(line);
 }
 
-/* Reads each given file into an ARRAY and puts it in the job document at its field (path[k]: where it went).
- * Returns 0, or the exit status after printing the error. */
-static int supply_files(cJSON *doc, const char *const files[], char path[][64], const sr_limits *lim) {
+/* Whether file names a BART pair: BASE.cfl or BASE.hdr, or BASE itself when no such file exists and BASE.hdr
+ * does; base[0..cap) receives BASE. */
+static int cfl_pair(const char *file, char *base, size_t cap) {
+  size_t n = strlen(file);
+  if (!strcmp(file, "-") || sr_cfl_base(file, base, cap)) return 0;
+  if (strlen(base) < n) return 1;
+  char hdr[4096 + 8];
+  snprintf(hdr, sizeof hdr, "%s.hdr", base);
+  return access(file, F_OK) != 0 && access(hdr, F_OK) == 0;
+}
+
+/* A file option's ARRAY: a .npy or PNG file (sr_jarray_from_file) or a BART pair (sr_jarray_from_cfl: complex64
+ * when want_complex). Returns the exit status after printing the error, or 0 with *arr set. */
+static int file_array(int k, const char *file, int want_complex, const sr_limits *lim, cJSON **arr) {
   /* no array within the limit needs more: complex64, 8 bytes a value, plus a header of at most 64 KiB */
   size_t max_bytes = 8 * lim->max_pixels + (1u << 17);
-  for (int k = 0; k < N_FILE_OPTIONS; k++) {
-    if (!files[k]) continue;
-    char why[512];
-    size_t len;
+  char why[512], base[4096], at[2][4096 + 8];
+  int pair = cfl_pair(file, base, sizeof base);
+  if (pair) {
+    snprintf(at[0], sizeof at[0], "%s.hdr", base);
+    snprintf(at[1], sizeof at[1], "%s.cfl", base);
+  }
+  unsigned char *buf[2] = {NULL, NULL};
+  size_t len[2] = {0, 0};
+  for (int f = 0; f < 1 + pair; f++) {
+    const char *path = pair ? at[f] : file;
+    size_t max = pair && f == 0 ? 1u << 16 : pair ? 8 * lim->max_pixels : max_bytes;
     int too_big;
-    unsigned char *buf = (unsigned char *)read_all(files[k], max_bytes, &len, &too_big);
-    if (!buf) {
-      if (too_big) snprintf(why, sizeof why, "larger than %zu bytes, more than an array within the limit of %zu "
-                            "values can be", max_bytes, lim->max_pixels);
-      else snprintf(why, sizeof why, "cannot read: %s", strerror(errno));
-      print_file_error(k, files[k], why);
+    buf[f] = (unsigned char *)read_all(path, max, &len[f], &too_big);
+    if (!buf[f]) {
+      const char *which = !pair ? "" : f ? ".cfl: " : ".hdr: "; /* the pair's reasons say which of its files */
+      if (too_big) snprintf(why, sizeof why, "%slarger than %zu bytes, more than %s within the limit of %zu values "
+                            "can be", which, max, pair && f == 0 ? "the header of an array" : "an array",
+                            lim->max_pixels);
+      else snprintf(why, sizeof why, "%scannot read: %s", which, strerror(errno));
+      print_file_error(k, file, why);
+      free(buf[0]);
       return too_big ? 2 : 1;
     }
+  }
+  sr_status st = pair ? sr_jarray_from_cfl((const char *)buf[0], len[0], buf[1], len[1], want_complex,
+                                           lim->max_pixels, arr, why, sizeof why)
+                      : sr_jarray_from_file(buf[0], len[0], file, lim->max_pixels, arr, why, sizeof why);
+  free(buf[0]);
+  free(buf[1]);
+  if (st) print_file_error(k, file, why);
+  return st == SR_OK ? 0 : st == SR_ENOMEM ? 1 : 2;
+}
+
+/* Reads each given file into an ARRAY and puts it in the job document at its field (path[k]: where it went). A
+ * BART pair is complex64 where bit k of complex_mask is set or an imaginary part is not 0, else float32 (bit k of
+ * *pairs set). Returns 0, or the exit status after printing the error. */
+static int supply_files(cJSON *doc, const char *const files[], char path[][64], const sr_limits *lim,
+                        unsigned complex_mask, unsigned *pairs) {
+  *pairs = 0;
+  for (int k = 0; k < N_FILE_OPTIONS; k++) {
+    if (!files[k]) continue;
+    char why[512], base[4096];
+    if (cfl_pair(files[k], base, sizeof base)) *pairs |= 1u << k;
     cJSON *arr;
-    sr_status st = sr_jarray_from_file(buf, len, files[k], lim->max_pixels, &arr, why, sizeof why);
-    free(buf);
-    if (!st) st = sr_job_supply(doc, FILE_OPTIONS[k].key, arr, path[k], sizeof path[k], why, sizeof why);
+    int rc = file_array(k, files[k], (complex_mask >> k) & 1, lim, &arr);
+    if (rc) return rc;
+    sr_status st = sr_job_supply(doc, FILE_OPTIONS[k].key, arr, path[k], sizeof path[k], why, sizeof why);
     if (st) {
       print_file_error(k, files[k], why);
       return st == SR_ENOMEM ? 1 : 2;
@@ -232,30 +279,39 @@ static int supply_files(cJSON *doc, const char *const files[], char path[][64], 
   return 0;
 }
 
+/* The file option whose field the parser's error names, or -1 (the error is the document's own). */
+static int error_option(const sr_error *err, const char *const files[], char path[][64]) {
+  for (int k = 0; k < N_FILE_OPTIONS; k++) {
+    size_t n = strlen(path[k]);
+    if (files[k] && !strncmp(err->field, path[k], n) && strchr(".[", err->field[n]) != NULL &&
+        !strncmp(err->msg, path[k], n))
+      return k; /* (strchr finds the terminating NUL too: the field itself) */
+  }
+  return -1;
+}
+
 /* The parser's error, said of the option and file that supplied the field it names, if one did:
  * "observation shape [32,32] does not match operator output [64,64]" becomes
  * "--observation y.npy: shape [32,32] does not match operator output [64,64]". */
-static void print_job_error(const sr_error *err, const char *const files[], char path[][64]) {
-  for (int k = 0; k < N_FILE_OPTIONS; k++) {
-    size_t n = strlen(path[k]);
-    if (!files[k] || strncmp(err->field, path[k], n) || strchr(".[", err->field[n]) == NULL ||
-        strncmp(err->msg, path[k], n))
-      continue; /* (strchr finds the terminating NUL too: the field itself) */
-    const char *rest = err->msg + n;
-    if (!strncmp(rest, ".dtype must be complex64", 24))
-      print_file_error(k, files[k], "holds real values, and the operator's output is complex: give a complex64 "
-                       "('<c8') .npy");
-    else if (!strncmp(rest, ".dtype must be float32", 22))
-      print_file_error(k, files[k], "holds complex values, where real ones are wanted");
-    else
-      print_file_error(k, files[k], rest[0] == ' ' ? rest + 1 : err->msg);
+static void print_job_error(const sr_error *err, const char *const files[], char path[][64], unsigned pairs) {
+  int k = error_option(err, files, path);
+  if (k < 0) {
+    print_error(err->msg);
     return;
   }
-  print_error(err->msg);
+  const char *rest = err->msg + strlen(path[k]);
+  if (!strncmp(rest, ".dtype must be complex64", 24))
+    print_file_error(k, files[k], "holds real values, and the operator's output is complex: give a complex64 "
+                     "('<c8') .npy");
+  else if (!strncmp(rest, ".dtype must be float32", 22))
+    print_file_error(k, files[k], (pairs >> k) & 1 ? "holds complex values (an imaginary part is not 0), where "
+                     "real ones are wanted" : "holds complex values, where real ones are wanted");
+  else
+    print_file_error(k, files[k], rest[0] == ' ' ? rest + 1 : err->msg);
 }
 
 static int cmd_run(int argc, char **argv) {
-  const char *in = NULL, *out = NULL, *out_dir = NULL;
+  const char *in = NULL, *out = NULL, *out_dir = NULL, *out_format = "npy";
   const char *files[N_FILE_OPTIONS] = {NULL};
   int lists = 0, threads = 0, quiet = 0;
   const char *models = NULL;
@@ -270,6 +326,13 @@ static int cmd_run(int argc, char **argv) {
     if (file_option >= 0 && i + 1 < argc) files[file_option] = argv[++i];
     else if (!strcmp(argv[i], "-o") && i + 1 < argc) out = argv[++i];
     else if (!strcmp(argv[i], "--out-dir") && i + 1 < argc) out_dir = argv[++i];
+    else if (!strcmp(argv[i], "--out-format") && i + 1 < argc) {
+      out_format = argv[++i];
+      if (strcmp(out_format, "npy") && strcmp(out_format, "cfl")) {
+        fprintf(stderr, "scorerecon: --out-format must be npy or cfl\n");
+        return 2;
+      }
+    }
     else if (!strcmp(argv[i], "--lists")) lists = 1;
     else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
     else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
@@ -298,6 +361,10 @@ static int cmd_run(int argc, char **argv) {
     fprintf(stderr, "scorerecon run: only one of JOB.json and the file options can be '-' (stdin)\n");
     return 2;
   }
+  if (strcmp(out_format, "npy") && !out_dir) {
+    fprintf(stderr, "scorerecon run: --out-format says how --out-dir writes its arrays: give --out-dir too\n");
+    return 2;
+  }
   if (!out && !out_dir) out = "-"; /* with --out-dir, stdout only when -o says so */
   sr_limits lim;
   sr_limits_default(&lim);
@@ -314,26 +381,37 @@ static int cmd_run(int argc, char **argv) {
   sr_init();
   sr_problem pb;
   sr_error err;
-  cJSON *doc;
-  /* the document, then the fields the files supply, then the one validation of the whole */
-  sr_status st = sr_job_read(text, len, &lim, &doc, &err);
-  free(text);
-  if (st) {
-    print_error(err.msg);
-    return st == SR_ENOMEM ? 1 : 2;
-  }
+  /* the document, then the fields the files supply, then the one validation of the whole. A BART pair's values
+   * are complex, and only the parser knows whether its field is: a pair of zero imaginary parts goes in as real,
+   * and again as complex where the parser says that field must be complex64 (at most once per option). */
   char path[N_FILE_OPTIONS][64] = {{0}};
-  int rc = supply_files(doc, files, path, &lim);
-  if (rc) {
+  unsigned complex_mask = 0, pairs = 0;
+  sr_status st;
+  int rc = 0;
+  for (;;) {
+    cJSON *doc;
+    st = sr_job_read(text, len, &lim, &doc, &err);
+    if (st) {
+      print_error(err.msg);
+      rc = st == SR_ENOMEM ? 1 : 2;
+      break;
+    }
+    rc = supply_files(doc, files, path, &lim, complex_mask, &pairs);
+    st = rc ? SR_OK : sr_job_parse_tree(doc, &lim, &pb, &err, NULL);
     cJSON_Delete(doc);
-    return rc;
+    if (rc || !st) break;
+    int k = error_option(&err, files, path);
+    if (k >= 0 && (pairs >> k & 1) && !(complex_mask >> k & 1) &&
+        !strncmp(err.msg + strlen(path[k]), ".dtype must be complex64", 24)) {
+      complex_mask |= 1u << k;
+      continue;
+    }
+    print_job_error(&err, files, path, pairs);
+    rc = st == SR_ENOMEM ? 1 : 2;
+    break;
   }
-  st = sr_job_parse_tree(doc, &lim, &pb, &err, NULL);
-  cJSON_Delete(doc);
-  if (st) {
-    print_job_error(&err, files, path);
-    return st == SR_ENOMEM ? 1 : 2;
-  }
+  free(text);
+  if (rc) return rc;
   /* the outputs, before the run rather than after minutes of it */
   if (out && strcmp(out, "-") && !output_writable(out)) {
     fprintf(stderr, "error: cannot write %s: %s\n", out, strerror(errno));
@@ -359,7 +437,8 @@ static int cmd_run(int argc, char **argv) {
   }
   if (out_dir) {
     out_files of = {out_dir, out, ""};
-    if (sr_result_files(&pb, &res, lists, put_out_file, &of)) {
+    if (sr_result_files(&pb, &res, lists, !strcmp(out_format, "cfl") ? SR_FILES_CFL : SR_FILES_NPY, put_out_file,
+                        &of)) {
       fprintf(stderr, "error: cannot write %s: %s\n", errno == ENOMEM ? "the result" : of.at, strerror(errno));
       rc = 1;
     }

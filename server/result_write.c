@@ -1,7 +1,7 @@
 /* result_write.c — the result document: moments, samples, trajectories, metrics, stats (with convergence
  * diagnostics), the effective sampler settings (defaults filled in) and warnings, each array in the ARRAY
- * encoding; and the result files (that document, .npy and .png), as the service keeps them and `run --out-dir`
- * writes them. */
+ * encoding; and the result files (that document, .npy or BART .cfl/.hdr, and .png), as the service keeps them and
+ * `run --out-dir` writes them. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "array_json.h"
+#include "cfl.h"
 #include "job.h"
 #include "models.h"
 #include "npy.h"
@@ -189,7 +190,25 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
   return o;
 }
 
-int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_result_put_fn put, void *user) {
+/* One result file of an array: name.ext as the format says. */
+static unsigned char *array_file(const char *ext, const float *data, int rank, const size_t *shape, size_t samples,
+                                 size_t *len) {
+  size_t count = 1;
+  for (int i = 0; i < rank; i++) count *= shape[i];
+  if (!strcmp(ext, "npy")) return sr_npy_encode(data, rank, shape, len);
+  if (!strcmp(ext, "cfl")) return sr_cfl_encode(data, count, 0, len);
+  if (!strcmp(ext, "png")) /* images only: [h, w], or a 1-D image as one row */
+    return sr_png_encode_gray(data, rank == 2 ? shape[0] : 1, rank == 2 ? shape[1] : shape[0], len);
+  /* hdr: the samples' index, the leading dimension here, becomes BART's last (15); the image's dimensions keep
+   * their order (reversed), so the bytes are those of the row-major [S, ...shape] all the same */
+  size_t dims[SR_CFL_MAX_DIMS];
+  sr_cfl_dims(samples ? rank - 1 : rank, samples ? shape + 1 : shape, dims);
+  if (samples) dims[SR_CFL_MAX_DIMS - 1] = samples;
+  return (unsigned char *)sr_cfl_hdr_encode(dims, len);
+}
+
+int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_files_format fmt, sr_result_put_fn put,
+                    void *user) {
   cJSON *doc = sr_result_json(pb, res, lists);
   char *text = doc ? cJSON_PrintUnformatted(doc) : NULL;
   cJSON_Delete(doc);
@@ -206,24 +225,26 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_re
   } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape},
                  {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape},
                  {"samples", res->samples, pb->rank + 1, s}};
-  size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
+  /* the array in one format (the other's names handed as absent), and a .png of the images (mean, std), 8-bit
+   * from their min to max */
+  static const char *const exts[] = {"npy", "hdr", "cfl", "png"};
   for (int i = 0; i < 3 && rc == 0; i++) {
-    char name[32];
-    size_t len = 0;
-    /* .npy of every array; .png of the images (mean, std), 8-bit from their min to max */
-    for (int png = 0; png <= (i < 2) && rc == 0; png++) {
-      snprintf(name, sizeof name, "%s.%s", arrays[i].name, png ? "png" : "npy");
-      if (!arrays[i].data) { /* not asked for: no such file */
-        rc = put(user, name, NULL, 0);
+    for (int e = 0; e < 4 && rc == 0; e++) {
+      if (e == 3 && i == 2) continue;
+      char name[32];
+      size_t len = 0;
+      snprintf(name, sizeof name, "%s.%s", arrays[i].name, exts[e]);
+      if (!arrays[i].data || (e == 0 && fmt != SR_FILES_NPY) || ((e == 1 || e == 2) && fmt != SR_FILES_CFL)) {
+        rc = put(user, name, NULL, 0); /* not asked for, or not this format: no such file */
         continue;
       }
-      unsigned char *b = png ? sr_png_encode_gray(arrays[i].data, h, w, &len)
-                             : sr_npy_encode(arrays[i].data, arrays[i].rank, arrays[i].shape, &len);
+      unsigned char *b = array_file(exts[e], arrays[i].data, arrays[i].rank, arrays[i].shape,
+                                    i == 2 ? (size_t)pb->num_samples : 0, &len);
       if (!b) errno = ENOMEM;
       rc = b ? put(user, name, b, len) : -1;
-      int e = errno; /* what put left, whatever free does */
+      int err = errno; /* what put left, whatever free does */
       free(b);
-      errno = e;
+      errno = err;
     }
   }
   return rc ? -1 : 0;

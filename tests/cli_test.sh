@@ -1,8 +1,9 @@
 #!/bin/sh
 # cli_test.sh BIN — end-to-end checks of the scorerecon binary: `run` from a file and from stdin, -o, --lists,
 # exit statuses (0 ok, 2 invalid job or usage, 1 other failure), the one-line error, results that do not
-# depend on --threads, fields supplied from .npy and PNG files (--observation, --mask, --kernel, --ground-truth;
-# each bad file named with its option) and --out-dir. Prints "cli: N passed, N failed"; exits non-zero on any failure.
+# depend on --threads, fields supplied from .npy, PNG and BART .cfl/.hdr files (--observation, --mask, --kernel,
+# --ground-truth; each bad file named with its option) and --out-dir (--out-format npy or cfl). Prints
+# "cli: N passed, N failed"; exits non-zero on any failure.
 set -u
 BIN=${1:?usage: sh tests/cli_test.sh path/to/scorerecon}
 case $BIN in /*) ;; *) BIN=$(pwd)/$BIN ;; esac
@@ -508,6 +509,124 @@ check "--observation without a file exits 2" rc_is 2
 run_bin "$F/o18" "$F/e18" run --help
 check "run --help names the file options" has "$F/o18" "--observation FILE, --mask FILE, --kernel FILE, --ground-truth FILE"
 check "run --help names --out-dir" has "$F/o18" "--out-dir DIR"
+
+# ---------------------------------------------------------------- BART .cfl/.hdr pairs
+
+# Written by numpy as BART does: an image of ours [h, w] is BART's [X, Y] = [w, h], stored column-major (order "F":
+# x fastest), so the bytes equal the row-major [h, w]. The jobs and .npy files above are the reference.
+C="$F/cfl"
+mkdir -p "$C"
+if /usr/bin/python3 - "$F" "$C" <<'EOF'
+import sys
+import numpy as np
+f, c = sys.argv[1], sys.argv[2]
+
+def cfl(name, a, dims=None, hdr=None, cut=0, extra=b""):  # a: our row-major array
+    b = np.asarray(a).T  # BART's order: the dimensions reversed
+    data = b.astype("<c8").ravel(order="F").tobytes()
+    if dims is None:
+        dims = list(b.shape) + [1] * (16 - b.ndim)
+    open(c + "/" + name + ".hdr", "w").write(hdr if hdr is not None else
+        "# Dimensions\n" + " ".join(map(str, dims)) + " \n# Command\nnumpy\n# Creator\ncli_test.sh\n")
+    open(c + "/" + name + ".cfl", "wb").write(data[:len(data) - cut] + extra)
+
+y, gt, yc = np.load(f + "/y.npy"), np.load(f + "/gt.npy"), np.load(f + "/yc.npy")
+assert np.array_equal(np.asarray(y).T.astype("<c8").ravel(order="F").real, y.ravel())
+cfl("y", y)
+cfl("gt", gt, dims=[48, 48])             # a short header: 2 dimensions
+cfl("yc", yc)
+cfl("yc_re", yc.real)                   # imaginary parts 0, for a complex field
+k = np.arange(1, 10, dtype=np.float32).reshape(3, 3)  # not symmetric: a transposition would show
+np.save(f + "/kasym.npy", k)
+cfl("k", k)
+cfl("yi", y + 1e-3j)                    # not real
+cfl("small", np.zeros((32, 32)))
+cfl("trunc", y, cut=8)
+cfl("long", y, extra=b"\0" * 8)
+cfl("nodims", y, hdr="# Command\nx\n")
+cfl("zero", y, hdr="# Dimensions\n48 0\n")
+cfl("many", y, hdr="# Dimensions\n" + "1 " * 17 + "\n")
+cfl("words", y, hdr="# Dimensions\n48 forty-eight\n")
+cfl("huge", y, hdr="# Dimensions\n100000 100000 100000\n")
+EOF
+then
+  ok
+else
+  bad "the .cfl fixtures could not be written (/usr/bin/python3 with numpy)"
+fi
+run_bin "$C/o1" "$C/e1" run "$F/inpaint.json" --observation "$C/y.cfl" --mask "$F/mask.png" --ground-truth "$C/gt.hdr" \
+  --quiet
+check ".cfl: --observation BASE.cfl, --ground-truth BASE.hdr exit 0" rc_is 0
+check ".cfl: the result of the job that holds them (same as .npy)" same_result "$F/o1" "$C/o1"
+run_bin "$C/o2" "$C/e2" run "$F/inpaint_bare.json" --observation "$C/y" --mask "$F/mask.png" --ground-truth "$C/gt" \
+  --quiet
+check ".cfl: a pair given as BASE" same_result "$F/o2" "$C/o2"
+run_bin "$C/o3" "$C/e3" run "$F/mri_bare.json" --observation "$C/yc.cfl" --quiet
+check ".cfl: a complex observation for a Fourier operator exits 0" rc_is 0
+check ".cfl: a complex observation: the result of the job that holds it" same_result "$F/o5" "$C/o3"
+run_bin "$C/o4" "$C/e4" run "$F/mri_bare.json" --observation "$C/yc_re.cfl" --quiet
+check ".cfl: imaginary parts 0 are complex where the field is (Fourier observation)" rc_is 0
+run_bin "$C/o5" "$C/e5" run "$F/deblur.json" --kernel "$F/kasym.npy" --quiet
+run_bin "$C/o6" "$C/e6" run "$F/deblur.json" --kernel "$C/k.cfl" --quiet
+check ".cfl: an asymmetric --kernel exits 0" rc_is 0
+check ".cfl: an asymmetric --kernel reads as its .npy (BART [X, Y] is our [Y, X])" same_result "$C/o5" "$C/o6"
+# bad pairs, as bad files above (C is $F/cfl)
+bad_file ".cfl: a real field with an imaginary part" denoise.json --observation cfl/yi.cfl \
+  "holds complex values (an imaginary part is not 0)"
+bad_file ".cfl: a complex mask" inpaint.json --mask cfl/yi.cfl "holds complex values (an imaginary part is not 0)"
+bad_file ".cfl: a shape mismatch" denoise.json --observation cfl/small.cfl \
+  "shape [32,32] does not match operator output [48,48]"
+bad_file ".cfl: a truncated .cfl" denoise.json --observation cfl/trunc.cfl \
+  ".cfl: 18424 bytes, where the header's 2304 complex64 values take 18432 (truncated)"
+bad_file ".cfl: an oversized .cfl" denoise.json --ground-truth cfl/long.cfl ".cfl: 18440 bytes"
+bad_file ".cfl: a header without dimensions" denoise.json --observation cfl/nodims.cfl ".hdr: no \"# Dimensions\""
+bad_file ".cfl: a size of 0" denoise.json --observation cfl/zero.cfl ".hdr: dimension 1 is 0"
+bad_file ".cfl: 17 dimensions" denoise.json --observation cfl/many.cfl ".hdr: more than 16 dimensions"
+bad_file ".cfl: a word for a size" denoise.json --observation cfl/words.cfl ".hdr: the dimensions line holds 'f'"
+bad_file ".cfl: dimensions over the limit" denoise.json --observation cfl/huge.cfl \
+  ".hdr: the dimensions hold more than the limit"
+run_bin "$C/o7" "$C/e7" run "$F/denoise.json" --observation "$C/no-such.cfl" --quiet
+check ".cfl: a missing pair exits 1" rc_is 1
+check ".cfl: a missing pair: named" one_error "$C/e7" "error: --observation $C/no-such.cfl: .hdr: cannot read"
+
+# --out-format cfl: BART pairs instead of .npy, equal to result.json's arrays; samples [w, h, 1, ..., S]
+run_bin "$C/o8" "$C/e8" run "$F/denoise.json" --out-dir "$F/od" --out-format cfl --quiet
+check "--out-format cfl exits 0" rc_is 0
+for f in result.json mean.cfl mean.hdr std.cfl std.hdr samples.cfl samples.hdr mean.png std.png; do
+  check "--out-format cfl writes $f" test -s "$F/od/$f"
+done
+no_npy() { [ ! -e "$F/od/mean.npy" ] && [ ! -e "$F/od/std.npy" ] && [ ! -e "$F/od/samples.npy" ]; }
+check "--out-format cfl: no .npy files (an earlier run's are removed)" no_npy
+cfl_is_json() { # cfl_is_json DIR NAME DIMS: NAME.cfl is result.json's array, real, and NAME.hdr lists DIMS
+  /usr/bin/python3 -c '
+import base64, json, sys
+import numpy as np
+d, name, want = sys.argv[1], sys.argv[2], sys.argv[3]
+a = json.load(open(d + "/result.json"))[name]
+dims = [int(x) for x in open(d + "/" + name + ".hdr").read().split("\n")[1].split()]
+v = np.fromfile(d + "/" + name + ".cfl", dtype="<c8").reshape(dims, order="F")
+ours = np.frombuffer(base64.b64decode(a["data"]), dtype="<f4").reshape(a["shape"])
+# BART order is ours reversed: samples [S, h, w] is [w, h, S] (S at dimension 15 after the 1s squeezed out)
+bart = ours.T
+ok = " ".join(map(str, dims)) == want and np.all(v.imag == 0) and np.array_equal(v.real.squeeze(), bart.squeeze())
+sys.exit(0 if ok else 1)' "$@"
+}
+ones13="1 1 1 1 1 1 1 1 1 1 1 1 1"
+check "--out-format cfl: mean equals the result's mean" cfl_is_json "$F/od" mean "48 48 $ones13 1"
+check "--out-format cfl: std equals the result's std" cfl_is_json "$F/od" std "48 48 $ones13 1"
+check "--out-format cfl: samples, the sample index last" cfl_is_json "$F/od" samples "48 48 $ones13 2"
+if [ -x /usr/bin/bart ]; then
+  check "--out-format cfl: bart reads samples (dimension 15 = 2 samples)" \
+    [ "$(/usr/bin/bart show -d 15 "$F/od/samples" 2>/dev/null)" = 2 ]
+fi
+run_bin "$C/o9" "$C/e9" run "$F/denoise.json" --out-dir "$F/od" --quiet
+npy_again() { [ ! -e "$F/od/mean.cfl" ] && [ ! -e "$F/od/samples.hdr" ] && [ -s "$F/od/mean.npy" ]; }
+check "--out-format npy over a cfl result: no .cfl/.hdr left" npy_again
+run_bin "$C/o10" "$C/e10" run "$F/denoise.json" --out-format cfl --quiet
+check "--out-format without --out-dir exits 2" rc_is 2
+run_bin "$C/o11" "$C/e11" run "$F/denoise.json" --out-dir "$F/od" --out-format mat --quiet
+check "--out-format mat exits 2" rc_is 2
+check "--out-format mat: says npy or cfl" has "$C/e11" "npy or cfl"
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
