@@ -128,12 +128,13 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
   cJSON *sh = cJSON_AddArrayToObject(o, "shape");
   for (int i = 0; i < pb->rank; i++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)pb->shape[i]));
   cJSON_AddNumberToObject(o, "num_samples", (double)pb->num_samples);
-  if (res->mean && pb->want_mean) cJSON_AddItemToObject(o, "mean", sr_jarray_encode(res->mean, pb->rank, pb->shape, 0, lists));
+  const int cx = pb->complex_image; /* mean, samples and trajectories complex; std real (one value per pixel) */
+  if (res->mean && pb->want_mean) cJSON_AddItemToObject(o, "mean", sr_jarray_encode(res->mean, pb->rank, pb->shape, cx, lists));
   if (res->std && pb->want_std) cJSON_AddItemToObject(o, "std", sr_jarray_encode(res->std, pb->rank, pb->shape, 0, lists));
   if (res->samples) {
     size_t s[5] = {(size_t)pb->num_samples};
     memcpy(s + 1, pb->shape, (size_t)pb->rank * sizeof(size_t));
-    cJSON_AddItemToObject(o, "samples", sr_jarray_encode(res->samples, pb->rank + 1, s, 0, lists));
+    cJSON_AddItemToObject(o, "samples", sr_jarray_encode(res->samples, pb->rank + 1, s, cx, lists));
   }
   if (res->trajectories) {
     cJSON *t = cJSON_AddObjectToObject(o, "trajectories");
@@ -142,7 +143,7 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
     for (long k = 0; k < res->traj_len; k++) cJSON_AddItemToArray(times, cJSON_CreateNumber(res->traj_times[k]));
     size_t s[4] = {(size_t)pb->num_samples, (size_t)res->traj_len};
     memcpy(s + 2, pb->shape, (size_t)pb->rank * sizeof(size_t)); /* [S, T, ...image] */
-    cJSON_AddItemToObject(t, "data", sr_jarray_encode(res->trajectories, 2 + pb->rank, s, 0, lists));
+    cJSON_AddItemToObject(t, "data", sr_jarray_encode(res->trajectories, 2 + pb->rank, s, cx, lists));
   }
   if (res->metrics.have) {
     cJSON *m = cJSON_AddObjectToObject(o, "metrics");
@@ -203,9 +204,16 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_re
     const float *data;
     int rank;
     const size_t *shape;
-  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape},
-                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape},
-                 {"samples", res->samples, pb->rank + 1, s}};
+    int cx;
+  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape, pb->complex_image},
+                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape, 0},
+                 {"samples", res->samples, pb->rank + 1, s, pb->complex_image}};
+  float *mag = NULL; /* a complex mean's .png shows its magnitude */
+  if (arrays[0].data && pb->complex_image) {
+    size_t P = pb->n / 2;
+    if (!(mag = malloc((P ? P : 1) * sizeof *mag))) return errno = ENOMEM, -1;
+    for (size_t p = 0; p < P; p++) mag[p] = (float)hypot(res->mean[2 * p], res->mean[2 * p + 1]);
+  }
   size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
   for (int i = 0; i < 3 && rc == 0; i++) {
     char name[32];
@@ -217,8 +225,9 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_re
         rc = put(user, name, NULL, 0);
         continue;
       }
-      unsigned char *b = png ? sr_png_encode_gray(arrays[i].data, h, w, &len)
-                             : sr_npy_encode(arrays[i].data, arrays[i].rank, arrays[i].shape, &len);
+      unsigned char *b = png             ? sr_png_encode_gray(i == 0 && mag ? mag : arrays[i].data, h, w, &len)
+                         : arrays[i].cx ? sr_npy_encode_complex(arrays[i].data, arrays[i].rank, arrays[i].shape, &len)
+                                        : sr_npy_encode(arrays[i].data, arrays[i].rank, arrays[i].shape, &len);
       if (!b) errno = ENOMEM;
       rc = b ? put(user, name, b, len) : -1;
       int e = errno; /* what put left, whatever free does */
@@ -226,5 +235,6 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_re
       errno = e;
     }
   }
+  free(mag);
   return rc ? -1 : 0;
 }
