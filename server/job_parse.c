@@ -1287,8 +1287,8 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
 
 /* The operator types that take each key a file may supply (parse_one_op reads them), as the error says them. */
 static const struct {
-  const char *key, *types[3], *who;
-} OP_KEYS[] = {{"mask", {"mask", "fourier", NULL}, "mask and fourier operators"},
+  const char *key, *types[4], *who;
+} OP_KEYS[] = {{"mask", {"mask", "fourier", "sense", NULL}, "mask, fourier and sense operators"},
                {"kernel", {"blur", NULL}, "blur operators"}};
 
 /* Puts arr at obj.key, replacing what is there (never a second key); takes arr. */

@@ -1301,7 +1301,7 @@ TEST(parse_supply_refusals) {
   char path[64], why[256];
   cJSON *doc;
   CHECK(supply_t("{" SHAPE44 "," IDENT "}", "mask", path, why, &doc) == SR_EINVAL &&
-        !strcmp(why, "the job's operator (identity) takes no mask: mask and fourier operators do"), "%s", why);
+        !strcmp(why, "the job's operator (identity) takes no mask: mask, fourier and sense operators do"), "%s", why);
   cJSON_Delete(doc);
   CHECK(supply_t("{" SHAPE44 ",'operator':[{'type':'identity'},{'type':'mask','mask':[1]}]}", "kernel", path, why,
                  &doc) == SR_EINVAL &&
