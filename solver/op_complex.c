@@ -18,7 +18,7 @@ typedef struct {
   sr_op *a;
 } cwrap_impl;
 
-/* ws layout: [in: 2 × sr_stride(max(n_in, n_out)/…)] — two real planes in, two out, then the member's ws */
+/* ws layout: four real planes of plane(a) floats (re in, im in, re out, im out), then the member's ws */
 static size_t plane(const sr_op *a) { return sr_stride(a->n_in > a->n_out ? a->n_in : a->n_out); }
 
 /* Splits interleaved src (m complex values) into re[m], im[m]. */
