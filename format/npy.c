@@ -1,4 +1,4 @@
-/* npy.c — NumPy .npy encoding (version 1.0, '<f4', C order) and a strict decoder of little-endian, C-ordered
+/* npy.c — NumPy .npy encoding (version 1.0, '<f4' or '<c8', C order) and a strict decoder of little-endian, C-ordered
  * '<f4', '<f8' and '<c8' files that says why it refuses one. */
 #include "npy.h"
 
@@ -17,7 +17,8 @@
 
 static const unsigned char MAGIC[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
-unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, size_t *len) {
+/* per: floats per value (1 '<f4', 2 '<c8') */
+static unsigned char *encode(const float *data, int rank, const size_t *shape, size_t *len, int per) {
   if (len) *len = 0;
   if (rank < 1 || rank > 4 || !shape || !len) return NULL;
   size_t count = 1;
@@ -26,9 +27,11 @@ unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, s
     count *= shape[i];
   }
   if (count && !data) return NULL;
+  if (count > SIZE_MAX / 2) return NULL;
+  count *= (size_t)per; /* floats */
   /* the dict, then the padding */
   char dict[256];
-  int o = snprintf(dict, sizeof dict, "{'descr': '<f4', 'fortran_order': False, 'shape': (");
+  int o = snprintf(dict, sizeof dict, "{'descr': '%s', 'fortran_order': False, 'shape': (", per == 2 ? "<c8" : "<f4");
   for (int i = 0; i < rank; i++) o += snprintf(dict + o, sizeof dict - (size_t)o, i ? ", %zu" : "%zu", shape[i]);
   o += snprintf(dict + o, sizeof dict - (size_t)o, "%s), }", rank == 1 ? "," : "");
   size_t dlen = (size_t)o;                                   /* < 256: 4 numbers of at most 20 digits */
@@ -50,6 +53,14 @@ unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, s
   for (size_t i = 0; i < count; i++) sr_put_f32le(p + 4 * i, data[i]);
   *len = total;
   return out;
+}
+
+unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, size_t *len) {
+  return encode(data, rank, shape, len, 1);
+}
+
+unsigned char *sr_npy_encode_complex(const float *data, int rank, const size_t *shape, size_t *len) {
+  return encode(data, rank, shape, len, 2);
 }
 
 /* ---------------------------------------------------------------- decoding: a tiny parser for the dict */

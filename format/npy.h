@@ -1,4 +1,4 @@
-/* npy.h — NumPy .npy files: the encoder writes float32 arrays (format version 1.0, little-endian '<f4', C order);
+/* npy.h — NumPy .npy files: the encoder writes float32 (or complex64) arrays (format version 1.0, little-endian '<f4', C order);
  * the reader takes little-endian, C-ordered float32 '<f4', float64 '<f8' (rounded to float32) and complex64 '<c8'
  * (version 1.0 or 2.0 header) and says why it refuses anything else.
  * Format: https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html */
@@ -14,6 +14,8 @@
  * its size in *len, or NULL when out of memory or the arguments are invalid (rank outside 1..4, a size that
  * overflows). */
 unsigned char *sr_npy_encode(const float *data, int rank, const size_t *shape, size_t *len);
+/* The same for complex64 ('<c8'): data holds prod(shape) interleaved (re, im) pairs. */
+unsigned char *sr_npy_encode_complex(const float *data, int rank, const size_t *shape, size_t *len);
 
 /* An array read from a .npy file. */
 typedef struct {

@@ -5,7 +5,8 @@
  * HTTP: the server builds an sr_problem and calls sr_run().
  *
  * Conventions
- * - Images are real float32, row-major. Complex values are interleaved (re, im) float pairs.
+ * - Images are real float32, row-major. Complex values are interleaved (re, im) float pairs. A complex image
+ *   (sr_problem.complex_image) of P pixels is, to the samplers and priors, 2P real unknowns in that order.
  * - Every object follows plan/apply/free (as FFTW): sr_X_create() plans and allocates, the function pointers
  *   apply it any number of times from any number of threads (each with its own workspace), sr_X_free() frees.
  *   The creator owns the object; whoever holds the pointer last calls free.
@@ -107,6 +108,7 @@ struct sr_op {
   int out_rank;
   size_t out_shape[4];      /* shape in values; complex values count once */
   int out_complex;
+  int in_complex;           /* 1: the input is a complex image, n_in = 2 × pixels interleaved (re, im) */
   size_t n_in, n_out;       /* floats */
   double norm2;             /* ||A||_2^2 (exact where known, else a power-iteration estimate) */
   size_t ws_floats;
@@ -139,6 +141,17 @@ sr_op *sr_op_mask(int rank, const size_t *shape, const float *mask, sr_error *er
 sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw, sr_error *err);
 /* Subsampled orthonormal 2-D DFT of a real h x w image, centred k-space (DC at [h/2][w/2]); mask h*w 0/1. */
 sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err);
+/* Operators on complex images (in_complex = out_complex = 1), for adjoints in the real inner product on the
+ * interleaved floats (= Re of the complex one):
+ * - sr_op_complex: A applied to the real and imaginary parts separately, y = A re(x) + i A im(x), for a real
+ *   operator A (identity, mask, blur; not a chain or fourier). Takes ownership of A (freed even on failure).
+ * - sr_op_fourier_complex: y = M ⊙ F x, F the orthonormal c2c 2-D DFT, k-space centred as sr_op_fourier (DC at
+ *   [h/2][w/2]); Aᴴ y = Fᴴ(M ⊙ y). mask h*w 0/1.
+ * - sr_op_sense: coils c = 0..C−1: y_c = M ⊙ F(S_c ⊙ x), output [C, h, w] complex; Aᴴ y = Σ_c conj(S_c) ⊙
+ *   Fᴴ(M ⊙ y_c). sens: C*h*w complex values (2 floats each); norm2 by power iteration (op.c). */
+sr_op *sr_op_complex(sr_op *real_op, sr_error *err);
+sr_op *sr_op_fourier_complex(size_t h, size_t w, const float *mask, sr_error *err);
+sr_op *sr_op_sense(size_t coils, size_t h, size_t w, const float *sens, const float *mask, sr_error *err);
 /* A = ops[n-1] ∘ … ∘ ops[0]; takes ownership of the ops (freed even on failure). */
 sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err);
 void sr_op_free(sr_op *op);
@@ -221,6 +234,8 @@ sr_prior *sr_prior_gmm(size_t k, const double *weights, const double *means, con
 /* Smoothed TV on an h x w image: log p = -lambda sum_ij sqrt(|∇x|_ij^2 + eps^2), forward differences,
  * Neumann boundary. */
 sr_prior *sr_prior_tv(size_t h, size_t w, double lambda, double eps, sr_error *err);
+/* The same on a complex h x w image (interleaved re, im): |∇x|² = |∇re|² + |∇im|² per pixel (as BART's TV). */
+sr_prior *sr_prior_tv_complex(size_t h, size_t w, double lambda, double eps, sr_error *err);
 /* Ising model on an h x w lattice of spins s = ±1 shown as pixels a (s = −1) or b (s = +1):
  * log p = J Σ_(i,j) s_i s_j + field Σ_i s_i over 4-neighbour pairs (periodic: every site's right and down
  * neighbour, wrapping). Discrete: sampled by SR_SAMPLER_MH only (docs/samplers.md). */
@@ -288,7 +303,8 @@ typedef struct {
   /* the unknown */
   int rank;
   size_t shape[4];
-  size_t n;                  /* pixels */
+  size_t n;                  /* real unknowns: pixels, or 2 × pixels for a complex image */
+  int complex_image;         /* 1: the unknown is complex (image_dtype complex64), interleaved (re, im) */
   /* measurement: op == NULL samples the prior alone */
   sr_op *op;                 /* owned by the problem */
   double noise_sigma;
@@ -301,7 +317,7 @@ typedef struct {
   /* outputs */
   int want_mean, want_std, want_samples;
   long trajectory_every;     /* 0 = none */
-  float *ground_truth;       /* n floats or NULL, owned */
+  float *ground_truth;       /* n floats (complex: interleaved) or NULL, owned */
 } sr_problem;
 
 void sr_problem_init(sr_problem *pb);
@@ -316,7 +332,8 @@ typedef struct {
 } sr_metrics;
 
 typedef struct {
-  float *mean, *std;          /* n each (NULL unless wanted) */
+  float *mean, *std;          /* n each (NULL unless wanted); complex image: mean n floats interleaved, std one
+                               * real value per pixel, sqrt(Var re + Var im) */
   float *samples;             /* num_samples * n (NULL unless wanted) */
   float *trajectories;        /* num_samples * traj_len * n (NULL unless asked) */
   long traj_len;

@@ -291,7 +291,8 @@ static sr_op *parse_one_op(parse_ctx *c, const cJSON *o, const char *path, int i
   if (!strcmp(type, "identity")) {
     static const char *const k[] = {"type", NULL};
     if (check_keys(o, path, k, err)) return NULL;
-    return sr_op_identity(pb->rank, pb->shape, err);
+    sr_op *op = sr_op_identity(pb->rank, pb->shape, err);
+    return pb->complex_image ? sr_op_complex(op, err) : op;
   }
   if (!strcmp(type, "mask")) {
     static const char *const k[] = {"type", "mask", NULL};
@@ -313,18 +314,24 @@ static sr_op *parse_one_op(parse_ctx *c, const cJSON *o, const char *path, int i
     }
     sr_op *op = sr_op_mask(pb->rank, pb->shape, a.data, err);
     sr_free(a.data);
-    return op;
+    return pb->complex_image ? sr_op_complex(op, err) : op;
   }
-  if (!strcmp(type, "blur") || !strcmp(type, "fourier")) {
-    int blur = type[0] == 'b';
-    static const char *const kb[] = {"type", "kernel", NULL}, *const kf[] = {"type", "mask", NULL};
-    if (check_keys(o, path, blur ? kb : kf, err)) return NULL;
+  if (!strcmp(type, "blur") || !strcmp(type, "fourier") || !strcmp(type, "sense")) {
+    int blur = type[0] == 'b', sense = type[0] == 's';
+    static const char *const kb[] = {"type", "kernel", NULL}, *const kf[] = {"type", "mask", NULL},
+                             *const ks[] = {"type", "sensitivities", "mask", NULL};
+    if (check_keys(o, path, blur ? kb : sense ? ks : kf, err)) return NULL;
     if (pb->rank != 2) {
       join(f, sizeof f, path, "type");
       sr_fail(err, SR_EINVAL, f, "%s needs a 2-D image: shape must be [H, W]", type);
       return NULL;
     }
-    if (!blur && !is_last) {
+    if (sense && !pb->complex_image) {
+      join(f, sizeof f, path, "type");
+      sr_fail(err, SR_EINVAL, f, "sense needs a complex image: set image_dtype to \"complex64\"");
+      return NULL;
+    }
+    if (!blur && !is_last && !pb->complex_image) {
       sr_fail(err, SR_EINVAL, path, "fourier must be the last operator of a list (its output is complex)");
       return NULL;
     }
@@ -428,15 +435,38 @@ static sr_op *parse_one_op(parse_ctx *c, const cJSON *o, const char *path, int i
       kh = a.shape[0];
       kw = a.shape[1];
     }
+    sr_jarray sens = {0};
+    if (sense) { /* [coils, H, W] complex; coils × pixels within max_pixels */
+      join(f, sizeof f, path, "sensitivities");
+      const cJSON *sv = cJSON_GetObjectItemCaseSensitive(o, "sensitivities");
+      if (!sv) {
+        sr_fail(err, SR_EINVAL, f, "is required ([coils, H, W] complex64)");
+        { sr_free(buf); return NULL; }
+      }
+      if (sr_jarray_decode(sv, f, 1, c->lim->max_pixels, &sens, err)) { sr_free(buf); return NULL; }
+      char s1[64];
+      if (sens.rank != 3 || sens.shape[1] != h || sens.shape[2] != w) {
+        sr_fail(err, SR_EINVAL, f, "shape %s is not [coils, %zu, %zu]", sr_shape_str(sens.rank, sens.shape, s1, 64),
+                h, w);
+        sr_free(sens.data);
+        sr_free(buf);
+        return NULL;
+      }
+    }
     sr_error e2;
-    sr_op *op = blur ? sr_op_blur(h, w, buf, kh, kw, &e2) : sr_op_fourier(h, w, buf, &e2);
+    sr_op *op = blur && pb->complex_image ? sr_op_complex(sr_op_blur(h, w, buf, kh, kw, &e2), &e2)
+                : blur                    ? sr_op_blur(h, w, buf, kh, kw, &e2)
+                : sense                   ? sr_op_sense(sens.shape[0], h, w, sens.data, buf, &e2)
+                : pb->complex_image       ? sr_op_fourier_complex(h, w, buf, &e2)
+                                          : sr_op_fourier(h, w, buf, &e2);
     sr_free(buf);
+    sr_free(sens.data);
     if (!op) sr_fail(err, e2.code, f, "%s", e2.msg + (strncmp(e2.msg, e2.field, strlen(e2.field)) ? 0 :
                                                           strlen(e2.field) + (e2.field[0] ? 1 : 0)));
     return op;
   }
   join(f, sizeof f, path, "type");
-  sr_fail(err, SR_EINVAL, f, "\"%.40s\" is not a known operator (none, identity, mask, blur, fourier)", type);
+  sr_fail(err, SR_EINVAL, f, "\"%.40s\" is not a known operator (none, identity, mask, blur, fourier, sense)", type);
   return NULL;
 }
 
@@ -569,6 +599,9 @@ static int parse_prior(parse_ctx *c, const cJSON *v) {
       return sr_fail(err, SR_EINVAL, "prior.means", "weights, means and stds must have the same length (%zu, %zu, %zu)",
                      nw, nm, ns), -1;
     pb->prior = sr_prior_gmm(nw, w, m, s, err);
+  } else if ((!strcmp(type, "score_model") || !strcmp(type, "ising")) && pb->complex_image) {
+    return sr_fail(err, SR_EINVAL, "image_dtype", "complex64 is not supported by prior.type %s (real images only)",
+                   type), -1;
   } else if (!strcmp(type, "score_model")) {
     if (parse_score_model(c, v)) return -1;
   } else if (!strcmp(type, "ising")) {
@@ -580,7 +613,7 @@ static int parse_prior(parse_ctx *c, const cJSON *v) {
         get_num(v, "prior", "epsilon", 0, &eps, err) < 0)
       return -1;
     size_t h = pb->rank == 2 ? pb->shape[0] : 1, w = pb->rank == 2 ? pb->shape[1] : pb->shape[0];
-    pb->prior = sr_prior_tv(h, w, lam, eps, err);
+    pb->prior = pb->complex_image ? sr_prior_tv_complex(h, w, lam, eps, err) : sr_prior_tv(h, w, lam, eps, err);
   } else {
     sr_fail(err, SR_EINVAL, "prior.type", "\"%.40s\" is not a known prior (gaussian, gmm, tv, score_model, ising)", type);
     return -1;
@@ -1050,7 +1083,7 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   const sr_limits *lim = c->lim;
   if (!cJSON_IsObject(doc)) return sr_fail(err, SR_EINVAL, "job", "must be a JSON object");
   static const char *const k[] = {"shape", "operator", "noise", "observation", "prior", "sampler", "num_samples",
-                                  "seed", "ground_truth", "outputs", "labels", "notify", NULL};
+                                  "seed", "ground_truth", "outputs", "labels", "notify", "image_dtype", NULL};
   if (check_keys(doc, "", k, err)) return SR_EINVAL;
   if (parse_labels(c, cJSON_GetObjectItemCaseSensitive(doc, "labels"))) return SR_EINVAL;
   if (parse_notify(c, cJSON_GetObjectItemCaseSensitive(doc, "notify"))) return SR_EINVAL;
@@ -1070,6 +1103,14 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
     pb->shape[pb->rank++] = (size_t)d->valuedouble;
   }
   pb->n = (size_t)total;
+  /* image_dtype: a complex image is 2n real unknowns, interleaved (re, im) */
+  const cJSON *dt = cJSON_GetObjectItemCaseSensitive(doc, "image_dtype");
+  if (dt) {
+    if (!cJSON_IsString(dt) || (strcmp(dt->valuestring, "float32") && strcmp(dt->valuestring, "complex64")))
+      return sr_fail(err, SR_EINVAL, "image_dtype", "must be \"float32\" or \"complex64\"");
+    pb->complex_image = !strcmp(dt->valuestring, "complex64");
+    if (pb->complex_image) pb->n *= 2;
+  }
   /* num_samples, seed */
   long ns = 8, seed = 0;
   if (get_int(doc, "", "num_samples", 0, 1, lim->max_samples, &ns, err) < 0) return SR_EINVAL;
@@ -1110,7 +1151,7 @@ static sr_status parse_doc(parse_ctx *c, const cJSON *doc) {
   const cJSON *gt = cJSON_GetObjectItemCaseSensitive(doc, "ground_truth");
   if (gt) {
     sr_jarray a;
-    sr_status st = sr_jarray_decode(gt, "ground_truth", 0, lim->max_pixels, &a, err);
+    sr_status st = sr_jarray_decode(gt, "ground_truth", pb->complex_image, lim->max_pixels, &a, err);
     if (st) return st;
     char s1[64], s2[64];
     if (a.rank != pb->rank || memcmp(a.shape, pb->shape, (size_t)a.rank * sizeof(size_t))) {
@@ -1246,8 +1287,8 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
 
 /* The operator types that take each key a file may supply (parse_one_op reads them), as the error says them. */
 static const struct {
-  const char *key, *types[3], *who;
-} OP_KEYS[] = {{"mask", {"mask", "fourier", NULL}, "mask and fourier operators"},
+  const char *key, *types[4], *who;
+} OP_KEYS[] = {{"mask", {"mask", "fourier", "sense", NULL}, "mask, fourier and sense operators"},
                {"kernel", {"blur", NULL}, "blur operators"}};
 
 /* Puts arr at obj.key, replacing what is there (never a second key); takes arr. */

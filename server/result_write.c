@@ -129,12 +129,13 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
   cJSON *sh = cJSON_AddArrayToObject(o, "shape");
   for (int i = 0; i < pb->rank; i++) cJSON_AddItemToArray(sh, cJSON_CreateNumber((double)pb->shape[i]));
   cJSON_AddNumberToObject(o, "num_samples", (double)pb->num_samples);
-  if (res->mean && pb->want_mean) cJSON_AddItemToObject(o, "mean", sr_jarray_encode(res->mean, pb->rank, pb->shape, 0, lists));
+  const int cx = pb->complex_image; /* mean, samples and trajectories complex; std real (one value per pixel) */
+  if (res->mean && pb->want_mean) cJSON_AddItemToObject(o, "mean", sr_jarray_encode(res->mean, pb->rank, pb->shape, cx, lists));
   if (res->std && pb->want_std) cJSON_AddItemToObject(o, "std", sr_jarray_encode(res->std, pb->rank, pb->shape, 0, lists));
   if (res->samples) {
     size_t s[5] = {(size_t)pb->num_samples};
     memcpy(s + 1, pb->shape, (size_t)pb->rank * sizeof(size_t));
-    cJSON_AddItemToObject(o, "samples", sr_jarray_encode(res->samples, pb->rank + 1, s, 0, lists));
+    cJSON_AddItemToObject(o, "samples", sr_jarray_encode(res->samples, pb->rank + 1, s, cx, lists));
   }
   if (res->trajectories) {
     cJSON *t = cJSON_AddObjectToObject(o, "trajectories");
@@ -143,7 +144,7 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
     for (long k = 0; k < res->traj_len; k++) cJSON_AddItemToArray(times, cJSON_CreateNumber(res->traj_times[k]));
     size_t s[4] = {(size_t)pb->num_samples, (size_t)res->traj_len};
     memcpy(s + 2, pb->shape, (size_t)pb->rank * sizeof(size_t)); /* [S, T, ...image] */
-    cJSON_AddItemToObject(t, "data", sr_jarray_encode(res->trajectories, 2 + pb->rank, s, 0, lists));
+    cJSON_AddItemToObject(t, "data", sr_jarray_encode(res->trajectories, 2 + pb->rank, s, cx, lists));
   }
   if (res->metrics.have) {
     cJSON *m = cJSON_AddObjectToObject(o, "metrics");
@@ -191,12 +192,13 @@ cJSON *sr_result_json(const sr_problem *pb, const sr_result *res, int lists) {
 }
 
 /* One result file of an array: name.ext as the format says. */
+/* cx: data holds complex values (interleaved re, im): '<c8' .npy, complex .cfl (a .png is handed magnitudes) */
 static unsigned char *array_file(const char *ext, const float *data, int rank, const size_t *shape, size_t samples,
-                                 size_t *len) {
+                                 int cx, size_t *len) {
   size_t count = 1;
   for (int i = 0; i < rank; i++) count *= shape[i];
-  if (!strcmp(ext, "npy")) return sr_npy_encode(data, rank, shape, len);
-  if (!strcmp(ext, "cfl")) return sr_cfl_encode(data, count, 0, len);
+  if (!strcmp(ext, "npy")) return cx ? sr_npy_encode_complex(data, rank, shape, len) : sr_npy_encode(data, rank, shape, len);
+  if (!strcmp(ext, "cfl")) return sr_cfl_encode(data, count, cx, len);
   if (!strcmp(ext, "png")) /* images only: [h, w], or a 1-D image as one row */
     return sr_png_encode_gray(data, rank == 2 ? shape[0] : 1, rank == 2 ? shape[1] : shape[0], len);
   /* hdr: the samples' index, the leading dimension here, becomes BART's last (15); the image's dimensions keep
@@ -222,9 +224,16 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_fi
     const float *data;
     int rank;
     const size_t *shape;
-  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape},
-                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape},
-                 {"samples", res->samples, pb->rank + 1, s}};
+    int cx;
+  } arrays[3] = {{"mean", pb->want_mean ? res->mean : NULL, pb->rank, pb->shape, pb->complex_image},
+                 {"std", pb->want_std ? res->std : NULL, pb->rank, pb->shape, 0},
+                 {"samples", res->samples, pb->rank + 1, s, pb->complex_image}};
+  float *mag = NULL; /* a complex mean's .png shows its magnitude */
+  if (arrays[0].data && pb->complex_image) {
+    size_t P = pb->n / 2;
+    if (!(mag = malloc((P ? P : 1) * sizeof *mag))) return errno = ENOMEM, -1;
+    for (size_t p = 0; p < P; p++) mag[p] = (float)hypot(res->mean[2 * p], res->mean[2 * p + 1]);
+  }
   /* the array in one format (the other's names handed as absent), and a .png of the images (mean, std), 8-bit
    * from their min to max */
   static const char *const exts[] = {"npy", "hdr", "cfl", "png"};
@@ -238,8 +247,9 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_fi
         rc = put(user, name, NULL, 0); /* not asked for, or not this format: no such file */
         continue;
       }
-      unsigned char *b = array_file(exts[e], arrays[i].data, arrays[i].rank, arrays[i].shape,
-                                    i == 2 ? (size_t)pb->num_samples : 0, &len);
+      int png = e == 3, cx = arrays[i].cx && !png;
+      unsigned char *b = array_file(exts[e], png && i == 0 && mag ? mag : arrays[i].data, arrays[i].rank,
+                                    arrays[i].shape, i == 2 ? (size_t)pb->num_samples : 0, cx, &len);
       if (!b) errno = ENOMEM;
       rc = b ? put(user, name, b, len) : -1;
       int err = errno; /* what put left, whatever free does */
@@ -247,5 +257,6 @@ int sr_result_files(const sr_problem *pb, const sr_result *res, int lists, sr_fi
       errno = err;
     }
   }
+  free(mag);
   return rc ? -1 : 0;
 }

@@ -104,7 +104,7 @@ sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
   char field[64];
   for (int i = 1; i < n; i++) {
     snprintf(field, sizeof field, "operator[%d]", i);
-    if (ops[i - 1]->out_complex) {
+    if (ops[i - 1]->out_complex && !ops[i]->in_complex) {
       sr_fail(err, SR_EINVAL, field, "cannot follow %s: its output is complex, operators take real images",
               ops[i - 1]->kind);
       goto fail;
@@ -140,6 +140,7 @@ sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
   op->out_rank = last->out_rank;
   memcpy(op->out_shape, last->out_shape, sizeof op->out_shape);
   op->out_complex = last->out_complex;
+  op->in_complex = first->in_complex;
   op->n_in = first->n_in;
   op->n_out = last->n_out;
   op->ws_floats = 2 * c->buf + c->inner;

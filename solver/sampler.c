@@ -83,6 +83,23 @@ sr_status sr_problem_validate(sr_problem *pb, sr_error *err) {
   }
   const sr_sampler_ops *ops = sr__sampler_ops(pb->sampler.kind);
   if (!ops) return sr_fail(err, SR_EINVAL, "sampler.type", "is unknown");
+  if (pb->complex_image) {
+    /* 2P real unknowns: the Langevin family needs nothing else; the spectral samplers' bases and mh's spins are
+     * real images' (docs/samplers.md) */
+    sr_sampler_kind k = pb->sampler.kind;
+    if (k != SR_SAMPLER_LANGEVIN && k != SR_SAMPLER_MALA && k != SR_SAMPLER_ANNEALED && k != SR_SAMPLER_PC &&
+        k != SR_SAMPLER_ODE)
+      return sr_fail(err, SR_EINVAL, "sampler.type", "%s does not take complex images (image_dtype complex64): "
+                     "use langevin, mala, annealed_langevin, pc or ode", ops->name);
+    if (pb->prior->discrete || pb->prior->trained_sigma[1] > 0)
+      return sr_fail(err, SR_EINVAL, "prior.type", "%s does not take complex images (image_dtype complex64)",
+                     pb->prior->kind);
+    if (pb->op && !pb->op->in_complex)
+      return sr_fail(err, SR_EINVAL, "operator", "%s takes real images, and image_dtype is complex64",
+                     pb->op->kind);
+  } else if (pb->op && pb->op->in_complex) {
+    return sr_fail(err, SR_EINVAL, "image_dtype", "must be complex64 for operator %s", pb->op->kind);
+  }
   if (pb->prior->discrete && !ops->discrete)
     return sr_fail(err, SR_EINVAL, "sampler.type", "%s needs the score (gradient) of the prior, and prior.type %s "
                    "is discrete (binary pixels) and has none: use \"mh\"", ops->name, pb->prior->kind);
@@ -451,6 +468,34 @@ static void diagnostics(sr_run_ctx *c, sr_result *res) {
   free(es);
 }
 
+/* A complex image's metrics: PSNR and SSIM of the magnitudes |mean| against |ground truth|; NRMSE of the complex
+ * values; coverage95 the share of pixels with |mean − truth| <= 1.7308 std, the 95% disc of a circular complex
+ * Gaussian of total variance std² (|d|² / (std²/2) ~ χ²₂, whose 95% point is 5.9915). */
+static int complex_metrics(const sr_problem *pb, sr_result *res) {
+  size_t P = pb->n / 2;
+  float *mm = sr_alloc(P), *mg = sr_alloc(P), *d = sr_alloc(P), *zero = sr_alloc(P);
+  int rc = !mm || !mg || !d || !zero;
+  if (!rc) {
+    double num = 0, den = 0;
+    for (size_t p = 0; p < P; p++) {
+      const float *m = res->mean + 2 * p, *g = pb->ground_truth + 2 * p;
+      double dr = (double)m[0] - g[0], di = (double)m[1] - g[1];
+      mm[p] = (float)hypot(m[0], m[1]);
+      mg[p] = (float)hypot(g[0], g[1]);
+      d[p] = (float)hypot(dr, di);
+      num += dr * dr + di * di;
+      den += (double)g[0] * g[0] + (double)g[1] * g[1];
+    }
+    res->metrics.have = 1;
+    res->metrics.psnr = sr_psnr(mm, mg, P);
+    res->metrics.ssim = pb->rank == 2 ? sr_ssim(mm, mg, pb->shape[0], pb->shape[1]) : sr_ssim(mm, mg, 1, P);
+    res->metrics.coverage95 = sr_coverage(d, res->std, zero, P, sqrt(5.991464547107979 / 2));
+    res->metrics.nrmse = den > 0 ? sqrt(num / den) : NAN;
+  }
+  sr_free(mm); sr_free(mg); sr_free(d); sr_free(zero);
+  return rc;
+}
+
 sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, void *user, sr_error *err) {
   memset(res, 0, sizeof *res);
   res->rhat_max = res->rhat_median = res->ess_min = res->ess_median = res->log_evidence = NAN;
@@ -563,6 +608,10 @@ sr_status sr_run(const sr_problem *pb, sr_result *res, sr_progress_fn progress, 
     if (res->mean) res->mean[i] = (float)c.gmean[i];
     if (res->std) res->std[i] = c.gcount > 1 ? (float)sqrt(c.gm2[i] / (c.gcount - 1)) : 0.0f;
   }
+  if (pb->complex_image && res->std) /* one value per pixel: sqrt(Var re + Var im), in place */
+    for (size_t p = 0; p < n / 2; p++)
+      res->std[p] = (float)sqrt((double)res->std[2 * p] * res->std[2 * p] +
+                                (double)res->std[2 * p + 1] * res->std[2 * p + 1]);
   res->kept_per_chain = (long)(c.gcount / (double)S + 0.5);
 finish:
   diagnostics(&c, res);
@@ -579,7 +628,12 @@ finish:
       res->traj_times[k] = ops->traj_time ? ops->traj_time(s, step) : (double)step;
     }
   }
-  if (pb->ground_truth) {
+  if (pb->ground_truth && pb->complex_image) {
+    if (complex_metrics(pb, res)) {
+      st = sr_fail(err, SR_ENOMEM, "ground_truth", "out of memory");
+      goto done;
+    }
+  } else if (pb->ground_truth) {
     res->metrics.have = 1;
     res->metrics.psnr = sr_psnr(res->mean, pb->ground_truth, n);
     res->metrics.ssim = pb->rank == 2 ? sr_ssim(res->mean, pb->ground_truth, pb->shape[0], pb->shape[1])

@@ -495,7 +495,7 @@ bad_file "a 4-bit PNG" inpaint.json --mask gray4.png "not an 8- or 16-bit graysc
 bad_file "a truncated PNG" denoise.json --ground-truth trunc.png "truncated"
 bad_file "text named .png" denoise.json --ground-truth text.png "not a PNG file"
 bad_file "--mask for an identity operator" denoise.json --mask mask.png \
-  "the job's operator (identity) takes no mask: mask and fourier operators do"
+  "the job's operator (identity) takes no mask: mask, fourier and sense operators do"
 bad_file "--kernel for a mask operator" inpaint.json --kernel k.npy "the job's operator (mask) takes no kernel"
 bad_file "--mask with two operators that take one" two_masks.json --mask mask.png \
   "2 operators of the job take a mask (operator[0], operator[1])"
@@ -627,6 +627,50 @@ check "--out-format without --out-dir exits 2" rc_is 2
 run_bin "$C/o11" "$C/e11" run "$F/denoise.json" --out-dir "$F/od" --out-format mat --quiet
 check "--out-format mat exits 2" rc_is 2
 check "--out-format mat: says npy or cfl" has "$C/e11" "npy or cfl"
+
+# ---------------------------------------------------------------- complex images (image_dtype complex64)
+# a 3-coil SENSE job: complex mean and samples ('<c8'), real std, |mean| as the PNG, metrics from a complex
+# ground truth given as a '<c8' .npy file
+/usr/bin/python3 - "$F" <<'PY'
+import base64, json, sys
+import numpy as np
+d = sys.argv[1]
+r = np.random.default_rng(5)
+h, w, C = 6, 8, 3
+x = (r.normal(size=(h, w)) + 1j * r.normal(size=(h, w))).astype("<c8")
+S = (r.normal(size=(C, h, w)) + 1j * r.normal(size=(C, h, w))).astype("<c8")
+y = np.stack([np.fft.fftshift(np.fft.fft2(S[c] * x, norm="ortho")) for c in range(C)]).astype("<c8")
+arr = lambda a: {"dtype": "complex64", "shape": list(a.shape), "data": base64.b64encode(a.tobytes()).decode()}
+np.save(d + "/gt_c8.npy", x)
+json.dump({"shape": [h, w], "image_dtype": "complex64", "noise": {"sigma": 0.1},
+           "operator": {"type": "sense", "sensitivities": arr(S), "mask": {"random": {"fraction": 1}}},
+           "observation": arr(y), "prior": {"type": "gaussian", "std": 1},
+           "sampler": {"type": "mala", "steps": 300}, "num_samples": 2, "seed": 1,
+           "outputs": ["mean", "std", "samples"]}, open(d + "/sense.json", "w"))
+PY
+run_bin "$F/o20" "$F/e20" run "$F/sense.json" --ground-truth "$F/gt_c8.npy" --out-dir "$F/oc" --quiet
+check "a complex SENSE job exits 0" rc_is 0
+cplx_files() {
+  /usr/bin/python3 -c '
+import json, sys
+import numpy as np
+d = sys.argv[1]
+r = json.load(open(d + "/result.json"))
+m, s, S = np.load(d + "/mean.npy"), np.load(d + "/std.npy"), np.load(d + "/samples.npy")
+ok = (m.dtype == np.complex64 and m.shape == (6, 8) and s.dtype == np.float32 and s.shape == (6, 8)
+      and S.dtype == np.complex64 and S.shape == (2, 6, 8) and r["mean"]["dtype"] == "complex64"
+      and r["std"]["dtype"] == "float32" and r["samples"]["dtype"] == "complex64"
+      and r["metrics"]["nrmse"] < 0.2)
+sys.exit(0 if ok else 1)' "$1"
+}
+check "complex job: mean and samples complex64, std float32, metrics against a complex ground truth" cplx_files "$F/oc"
+check "complex job: mean.npy equals the result's mean" npy_is_json "$F/oc/mean.npy" "$F/oc/result.json" mean
+check "complex job: mean.png written" test -s "$F/oc/mean.png"
+/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["image_dtype"]="float32"; json.dump(d, open(sys.argv[2], "w"))' \
+  "$F/sense.json" "$F/sense_real.json"
+run_bin "$F/o21" "$F/e21" run "$F/sense_real.json"
+check "sense on a real image exits 2" rc_is 2
+check "sense on a real image: one line naming image_dtype" one_error "$F/e21" "set image_dtype to \"complex64\""
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -54,13 +54,29 @@ void fixture_make(fixture *f, const char *kind, double sigma) {
     for (int i = 0; i < 54; i++) mk[i] = urand() < 0.7 ? 1.0f : 0.0f;
     sr_op *ops[2] = {sr_op_blur(h, w, k, 3, 3, &err), sr_op_mask(2, sh, mk, &err)};
     op = sr_op_chain(ops, 2, &err);
+  } else if (!strcmp(kind, "complex_identity")) {
+    h = 4; w = 5;
+    size_t sh[2] = {h, w};
+    op = sr_op_complex(sr_op_identity(2, sh, &err), &err);
+  } else if (!strcmp(kind, "complex_fourier")) {
+    h = 4; w = 6;
+    float mk[24];
+    for (size_t i = 0; i < h * w; i++) mk[i] = urand() < 0.5 ? 1.0f : 0.0f;
+    op = sr_op_fourier_complex(h, w, mk, &err);
+  } else if (!strcmp(kind, "sense")) {
+    h = 3; w = 5;
+    float mk[15], sens[2 * 3 * 15];
+    for (size_t i = 0; i < h * w; i++) mk[i] = urand() < 0.6 ? 1.0f : 0.0f;
+    for (size_t i = 0; i < 2 * 3 * h * w; i++) sens[i] = (float)(0.6 * nrand());
+    op = sr_op_sense(3, h, w, sens, mk, &err);
   } else if (!strcmp(kind, "none")) {
     h = 4; w = 5;
   }
   pb->rank = 2;
   pb->shape[0] = h;
   pb->shape[1] = w;
-  pb->n = h * w;
+  pb->complex_image = op && op->in_complex;
+  pb->n = (pb->complex_image ? 2 : 1) * h * w; /* complex: interleaved (re, im), a Gaussian prior on each part */
   pb->op = op;
   pb->prior = sr_prior_gaussian(f->m, f->s, &err);
   pb->noise_sigma = sigma;

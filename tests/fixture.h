@@ -11,7 +11,8 @@ typedef struct {
   double *G, *aty;
 } fixture;
 
-/* kind: identity, mask, blur, fourier, fourier_odd, chain or none. */
+/* kind: identity, mask, blur, fourier, fourier_odd, chain or none; or on a complex image (2n real unknowns):
+ * complex_identity, complex_fourier or sense (3 coils). */
 void fixture_make(fixture *f, const char *kind, double sigma);
 void fixture_free(fixture *f);
 /* The fixtures' own reproducible generator (uniform in [0, 1), standard normal). */

@@ -69,6 +69,8 @@ static int problem_is_clear(const sr_problem *pb) {
 #define FOURIER44 "{" SHAPE44 ",'operator':{'type':'fourier','mask':{'random':{'fraction':0.5,'seed':3}}}," NOISE
 #define CPLX44 "{'dtype':'complex64','shape':[4,4],'data':'<Z128>'}"
 #define REAL44 "{'dtype':'float32','shape':[4,4],'data':'<Z64>'}"
+#define CPLX144 "{'dtype':'complex64','shape':[1,4,4],'data':'<Z128>'}"
+#define REAL144 "{'dtype':'float32','shape':[1,4,4],'data':'<Z64>'}"
 
 typedef struct {
   const char *doc;
@@ -110,7 +112,7 @@ static const bad_case BAD[] = {
     {"{'shape':[4]" VALID_TAIL, "operator", "is required", 0},
     {"{'shape':[4],'operator':'blur'" VALID_TAIL, "operator", "must be an object with a \"type\"", 0},
     {"{'shape':[4],'operator':{'type':'radon'}" VALID_TAIL, "operator.type",
-     "\"radon\" is not a known operator (none, identity, mask, blur, fourier)", 0},
+     "\"radon\" is not a known operator (none, identity, mask, blur, fourier, sense)", 0},
     {"{'shape':[4],'operator':{'kind':'identity'}" VALID_TAIL, "operator.type", "is required", 0},
     {"{'shape':[4],'operator':{'type':7}" VALID_TAIL, "operator.type", "must be a string", 0},
     {"{'shape':[4],'operator':{'type':'identity','scale':2}" VALID_TAIL, "operator.scale", "is not a known field", 0},
@@ -378,6 +380,34 @@ static const bad_case BAD[] = {
      "operator.kernel", "exactly one generator (gaussian)", 0},
     {"{" SHAPE44 ",'operator':{'type':'blur','kernel':{'gaussian':[1,3]}}" VALID_TAIL, "operator.kernel.gaussian",
      "must be an object", 0},
+    /* ---- complex images (image_dtype) */
+    {"{" SHAPE44 ",'image_dtype':'complex128','operator':{'type':'none'}" VALID_TAIL, "image_dtype",
+     "must be \"float32\" or \"complex64\"", 0},
+    {"{" SHAPE44 ",'operator':{'type':'sense','sensitivities':" CPLX144 ",'mask':{'random':{'fraction':0.5}}},"
+     NOISE ",'observation':" CPLX144 VALID_TAIL, "operator.type", "sense needs a complex image: set image_dtype", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'sense','mask':{'random':{'fraction':0.5}}},"
+     NOISE ",'observation':" CPLX44 VALID_TAIL, "operator.sensitivities", "is required", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'sense','sensitivities':" CPLX44
+     ",'mask':{'random':{'fraction':0.5}}}," NOISE ",'observation':" CPLX44 VALID_TAIL, "operator.sensitivities",
+     "shape [4,4] is not [coils, 4, 4]", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'sense','sensitivities':" REAL144
+     ",'mask':{'random':{'fraction':0.5}}}," NOISE ",'observation':" CPLX144 VALID_TAIL, "operator.sensitivities.dtype",
+     "must be complex64", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'sense','sensitivities':" CPLX144
+     ",'mask':{'random':{'fraction':0.5}}}," NOISE ",'observation':" CPLX44 VALID_TAIL, "observation",
+     "does not match operator output [1,4,4]", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'identity'}," NOISE ",'observation':" REAL44
+     VALID_TAIL, "observation.dtype", "must be complex64", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'identity'}," NOISE ",'observation':" CPLX44
+     ",'ground_truth':" REAL44 VALID_TAIL, "ground_truth.dtype", "must be complex64", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'none'},'prior':{'type':'ising'}," LANGEVIN "}",
+     "image_dtype", "not supported by prior.type ising", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'none'},'prior':{'type':'score_model','model':'x'},"
+     LANGEVIN "}", "image_dtype", "not supported by prior.type score_model", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'none'}," GAUSS ",'sampler':{'type':'ddrm'}}",
+     "sampler.type", "ddrm does not take complex images", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'none'}," GAUSS ",'sampler':{'type':'mh'}}",
+     "sampler.type", "does not take complex images", 0},
     {"{'shape':[2048,2048],'operator':{'type':'none'},'num_samples':4096,'outputs':['samples']," GAUSS
      ",'sampler':{'type':'langevin','steps':10}}",
      "outputs", "would hold 17179869184 values (samples and trajectories), over the limit of 250000000",
@@ -717,6 +747,35 @@ TEST(parse_valid_defaults_per_sampler) {
     CHECK(pb.ground_truth && pb.ground_truth[3] == 4.0f && pb.seed == 9007199254740991ULL, "ground truth, seed");
     sr_problem_clear(&pb);
   } else CHECK(0, "ground truth");
+}
+
+TEST(parse_valid_complex_images) {
+  sr_problem pb;
+  const char *ops[] = {"{'type':'identity'}", "{'type':'mask','mask':" REAL44 "}",
+                       "{'type':'blur','kernel':{'gaussian':{'sigma':1,'size':3}}}",
+                       "{'type':'fourier','mask':{'cartesian':{'acceleration':2}}}",
+                       "[{'type':'blur','kernel':[[1,2,1]]},{'type':'fourier','mask':{'random':{'fraction':0.5}}}]"};
+  for (int i = 0; i < 5; i++) {
+    char doc[1024];
+    snprintf(doc, sizeof doc, "{" SHAPE44 ",'image_dtype':'complex64','operator':%s," NOISE ",'observation':"
+             CPLX44 ",'ground_truth':" CPLX44 ",'prior':{'type':'tv','weight':2}," LANGEVIN "}", ops[i]);
+    if (parse_ok(doc, &pb)) {
+      CHECK(pb.complex_image && pb.n == 32 && pb.op->in_complex && pb.op->out_complex && pb.op->n_in == 32 &&
+                pb.op->n_out == 32 && pb.ground_truth, "complex op %d", i);
+      sr_problem_clear(&pb);
+    } else CHECK(0, "complex op %d", i);
+  }
+  if (parse_ok("{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'sense','sensitivities':"
+               "{'dtype':'complex64','shape':[2,4,4],'data':'<Z256>'},'mask':{'random':{'fraction':0.5}}}," NOISE
+               ",'observation':{'dtype':'complex64','shape':[2,4,4],'data':'<Z256>'}" VALID_TAIL, &pb)) {
+    CHECK(!strcmp(pb.op->kind, "sense") && pb.op->out_rank == 3 && pb.op->out_shape[0] == 2 &&
+              pb.op->n_out == 64 && pb.op->n_in == 32, "sense op");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "sense");
+  if (parse_ok("{" SHAPE44 ",'image_dtype':'float32','operator':{'type':'none'}" VALID_TAIL, &pb)) {
+    CHECK(!pb.complex_image && pb.n == 16, "float32 image");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "image_dtype float32");
 }
 
 TEST(parse_valid_operators) {
@@ -1242,7 +1301,7 @@ TEST(parse_supply_refusals) {
   char path[64], why[256];
   cJSON *doc;
   CHECK(supply_t("{" SHAPE44 "," IDENT "}", "mask", path, why, &doc) == SR_EINVAL &&
-        !strcmp(why, "the job's operator (identity) takes no mask: mask and fourier operators do"), "%s", why);
+        !strcmp(why, "the job's operator (identity) takes no mask: mask, fourier and sense operators do"), "%s", why);
   cJSON_Delete(doc);
   CHECK(supply_t("{" SHAPE44 ",'operator':[{'type':'identity'},{'type':'mask','mask':[1]}]}", "kernel", path, why,
                  &doc) == SR_EINVAL &&

@@ -166,7 +166,8 @@ function floats(view, offset, n) {
   return out;
 }
 
-// A NumPy .npy file (format 1.0 to 3.0) of little-endian float32 in C order -> {shape, data: Float32Array}.
+// A NumPy .npy file (format 1.0 to 3.0) of little-endian float32 in C order -> {shape, data: Float32Array}; a
+// complex64 one ('<c8', a complex image's mean) -> its magnitudes.
 function parseNpy(buf) {
   const b = new Uint8Array(buf), view = new DataView(buf);
   if (b[0] !== 0x93 || String.fromCharCode(...b.subarray(1, 6)) !== 'NUMPY') throw new Error('not a .npy file');
@@ -174,10 +175,19 @@ function parseNpy(buf) {
   const hlen = b[6] === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const header = String.fromCharCode(...b.subarray(start, start + hlen));
   const descr = /'descr':\s*'([^']*)'/.exec(header), shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || descr[1] !== '<f4' || !/'fortran_order':\s*False/.test(header) || !shape)
+  if (!descr || !['<f4', '<c8'].includes(descr[1]) || !/'fortran_order':\s*False/.test(header) || !shape)
     throw new Error('unsupported .npy header ' + header.trim());
   const dims = shape[1].split(',').map((s) => s.trim()).filter(Boolean).map(Number);
-  return {shape: dims, data: floats(view, start + hlen, dims.reduce((p, d) => p * d, 1))};
+  const n = dims.reduce((p, d) => p * d, 1);
+  if (descr[1] === '<f4') return {shape: dims, data: floats(view, start + hlen, n)};
+  return {shape: dims, data: magnitude(floats(view, start + hlen, 2 * n))};
+}
+
+// |z| of interleaved (re, im) pairs
+function magnitude(d) {
+  const out = new Float32Array(d.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = Math.hypot(d[2 * i], d[2 * i + 1]);
+  return out;
 }
 
 function range(...arrays) {
@@ -498,6 +508,8 @@ function jobView(main, id) {
       showJob(await apiJSON(`/v1/jobs/${id}`, {signal}));
       const doc = await apiJSON(`/v1/jobs/${id}/job`, {signal}), rank = (doc.shape || []).length;
       if (doc.ground_truth) images.truth = decodeArray(doc.ground_truth, rank);
+      if (images.truth && images.truth.complex) /* a complex image (image_dtype complex64): shown as |x|, as its mean */
+        images.truth = {shape: images.truth.shape, data: magnitude(images.truth.data)};
       if (doc.observation) images.obs = decodeArray(doc.observation, rank);
       drawPanels(figures, images);
       if (TERMINAL.includes(job.status)) return;
