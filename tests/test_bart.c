@@ -1,7 +1,8 @@
 /* test_bart.c — scorerecon's Fourier operator against BART's own FFT (/usr/bin/bart, Debian's `bart`): the
  * convention docs/job-format.md states (ours = `bart fftshift 3` then `bart fft -u 3`; plain `bart fft -u 3` is
  * ours times (−1)^(i−h/2 + j−w/2) for even sizes), checked on `bart phantom -x 16` and on images written here
- * through format/cfl.c (non-square, odd). Prints "SKIPPED" and checks nothing where bart is not installed. */
+ * through format/cfl.c (non-square, odd); and a SENSE reconstruction with a Gaussian prior against `bart pics -l2`.
+ * Prints "SKIPPED" and checks nothing where bart is not installed. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,113 @@ TEST(bart_fft_matches_fourier_op) {
     sr_free(m);
   }
   char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  CHECK(system(cmd) == 0, "%s", cmd);
+}
+
+/* ---------------------------------------------------------------- SENSE with a Gaussian prior against bart pics */
+
+static double dot(const float *a, const float *b, size_t n) {
+  double s = 0;
+  for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+  return s;
+}
+
+/* Conjugate gradients on (AᴴA + lam I) x = b over the n real floats of a complex image (the operators' adjoint is
+ * for the real inner product, so the normal operator is symmetric there); x starts at 0. Returns the iterations,
+ * stopping at ‖r‖ ≤ tol ‖b‖. */
+static int cg_normal(const sr_op *op, double lam, const float *b, float *x, size_t n, double tol, int maxit) {
+  float *r = sr_alloc(n), *p = sr_alloc(n), *q = sr_alloc(n), *ws = sr_alloc(op->ws_floats + op->n_out + 64);
+  memset(x, 0, n * sizeof *x);
+  memcpy(r, b, n * sizeof *r);
+  memcpy(p, b, n * sizeof *p);
+  double rr = dot(r, r, n), bb = rr;
+  int it = 0;
+  while (it < maxit && rr > tol * tol * bb) {
+    op->normal(op, p, q, ws);
+    for (size_t i = 0; i < n; i++) q[i] += (float)(lam * p[i]);
+    double alpha = rr / dot(p, q, n);
+    for (size_t i = 0; i < n; i++) {
+      x[i] += (float)(alpha * p[i]);
+      r[i] -= (float)(alpha * q[i]);
+    }
+    double rr2 = dot(r, r, n);
+    for (size_t i = 0; i < n; i++) p[i] = (float)(r[i] + rr2 / rr * p[i]);
+    rr = rr2;
+    it++;
+  }
+  sr_free(r);
+  sr_free(p);
+  sr_free(q);
+  sr_free(ws);
+  return it;
+}
+
+/* BART's 4-coil phantom (k-space and sensitivities), every other line plus 8 centre lines kept. bart pics -l2 -r λ
+ * minimises ‖P F S x − y‖² + λ‖x‖² (scaling fixed by -w 1); with a Gaussian prior N(0, σp²) and noise σ per real
+ * component the posterior mean minimises ‖A x − y‖²/σ² + ‖x‖²/σp², so they agree at λ = σ²/σp². The data go to
+ * our operator with the k-space convention of docs/job-format.md (ours = BART's times (−1)^(i−h/2 + j−w/2)). */
+TEST(bart_pics_l2_is_the_gaussian_posterior_mean) {
+  if (access(BART, X_OK)) {
+    printf("  bart: SKIPPED: %s is not installed (Debian package bart; scripts/install-deps.sh installs it)\n", BART);
+    return;
+  }
+  char dir[] = "/tmp/sr_pics_XXXXXX";
+  CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+  const size_t N = 32, C = 4, P = N * N;
+  const double lam = 0.01;
+  float *mask = sr_alloc(P);
+  for (size_t i = 0; i < N; i++)
+    for (size_t j = 0; j < N; j++) mask[i * N + j] = (i % 2 == 0 || (i + 4 >= N / 2 && i < N / 2 + 4)) ? 1.0f : 0.0f;
+  CHECK(write_pair(dir, "mask", mask, N, N), "writing the mask");
+  char cmd[1024];
+  snprintf(cmd, sizeof cmd, "cd %s && " BART " phantom -x %zu -k -s %zu ksp && " BART " phantom -x %zu -S %zu sens && "
+           BART " fmac ksp mask us && " BART " pics -d0 -w 1 -i 500 -e -l2 -r %g -p mask us sens out >/dev/null 2>&1",
+           dir, N, C, N, C, lam);
+  CHECK(system(cmd) == 0, "%s", cmd);
+  sr_cfl_array ksp, sens, out;
+  read_pair(dir, "ksp", &ksp);
+  read_pair(dir, "sens", &sens);
+  read_pair(dir, "out", &out);
+  CHECK(ksp.data && sens.data && out.data && ksp.count == C * P && sens.count == C * P && out.count == P,
+        "bart's files (ksp %zu, sens %zu, out %zu values)", ksp.count, sens.count, out.count);
+  if (ksp.data && sens.data && out.data && ksp.count == C * P && sens.count == C * P && out.count == P) {
+    /* BART [X, Y, 1, C] column-major is our row-major [C, Y, X]: the same bytes */
+    float *y = sr_alloc(2 * C * P), *b = sr_alloc(2 * P), *x = sr_alloc(2 * P);
+    for (size_t c = 0; c < C; c++)
+      for (size_t i = 0; i < N; i++)
+        for (size_t j = 0; j < N; j++) {
+          size_t t = (c * N + i) * N + j;
+          float s = ((i + N / 2 + j + N / 2) & 1) ? -1.0f : 1.0f;
+          y[2 * t] = s * mask[i * N + j] * ksp.data[2 * t];
+          y[2 * t + 1] = s * mask[i * N + j] * ksp.data[2 * t + 1];
+        }
+    sr_error err;
+    sr_op *op = sr_op_sense(C, N, N, sens.data, mask, &err);
+    CHECK(op != NULL, "%s", err.msg);
+    if (op) {
+      float *ws = sr_alloc(op->ws_floats + 64);
+      op->adjoint(op, y, b, ws);
+      int it = cg_normal(op, lam, b, x, 2 * P, 1e-7, 2000);
+      double d = 0, s = 0;
+      for (size_t t = 0; t < 2 * P; t++) {
+        d += ((double)x[t] - out.data[t]) * ((double)x[t] - out.data[t]);
+        s += (double)out.data[t] * out.data[t];
+      }
+      double nrmse = sqrt(d / s);
+      printf("  bart pics -l2 -r %g vs the posterior mean (CG, %d iterations): NRMSE %.2e\n", lam, it, nrmse);
+      CHECK(nrmse < 1e-3, "NRMSE %g against bart pics", nrmse);
+      sr_free(ws);
+      sr_op_free(op);
+    }
+    sr_free(y);
+    sr_free(b);
+    sr_free(x);
+  }
+  free(ksp.data);
+  free(sens.data);
+  free(out.data);
+  sr_free(mask);
   snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
   CHECK(system(cmd) == 0, "%s", cmd);
 }
