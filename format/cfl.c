@@ -129,9 +129,15 @@ sr_status sr_cfl_read(const char *hdr, size_t hlen, const unsigned char *cfl, si
 int sr_cfl_shape(int ndims, const size_t *dims, int max_rank, size_t *shape) {
   int n = ndims;
   while (n > 1 && dims[n - 1] == 1) n--;
-  if (n > max_rank) return -1;
-  for (int i = 0; i < n; i++) shape[i] = dims[n - 1 - i];
-  return n;
+  /* the image's two dimensions stay; a 1 after them is a dimension BART has and we do not (Z of a 2-D image, one
+   * map set): [X, Y, 1, C] is our [C, Y, X] */
+  size_t keep[SR_CFL_MAX_DIMS];
+  int k = 0;
+  for (int i = 0; i < n; i++)
+    if (i < 2 || dims[i] != 1) keep[k++] = dims[i];
+  if (k > max_rank) return -1;
+  for (int i = 0; i < k; i++) shape[i] = keep[k - 1 - i];
+  return k;
 }
 
 void sr_cfl_dims(int rank, const size_t *shape, size_t dims[SR_CFL_MAX_DIMS]) {

@@ -36,8 +36,9 @@ sr_status sr_cfl_hdr_parse(const char *text, size_t len, size_t max_values, int 
 sr_status sr_cfl_read(const char *hdr, size_t hlen, const unsigned char *cfl, size_t clen, size_t max_values,
                       sr_cfl_array *out, char *why, size_t cap);
 
-/* The row-major shape of BART dimensions: trailing 1s dropped (one kept at least), the rest reversed into
- * shape[0..rank). Returns the rank, or -1 when more than max_rank dimensions remain. */
+/* The row-major shape of BART dimensions: trailing 1s dropped (one kept at least), and 1s after the first two
+ * (BART's Z of a 2-D image, its single map set), the rest reversed into shape[0..rank): [X, Y, 1, C] gives
+ * [C, Y, X]. Returns the rank, or -1 when more than max_rank dimensions remain. */
 int sr_cfl_shape(int ndims, const size_t *dims, int max_rank, size_t *shape);
 
 /* The BART dimensions of a row-major shape (rank 1 to 16): reversed, then 1s up to 16. */

@@ -1289,7 +1289,8 @@ sr_status sr_job_parse(const char *text, size_t len, const sr_limits *lim, sr_pr
 static const struct {
   const char *key, *types[4], *who;
 } OP_KEYS[] = {{"mask", {"mask", "fourier", "sense", NULL}, "mask, fourier and sense operators"},
-               {"kernel", {"blur", NULL}, "blur operators"}};
+               {"kernel", {"blur", NULL}, "blur operators"},
+               {"sensitivities", {"sense", NULL}, "sense operators"}};
 
 /* Puts arr at obj.key, replacing what is there (never a second key); takes arr. */
 static sr_status put_key(cJSON *obj, const char *key, cJSON *arr, char *why, size_t wcap) {

@@ -21,16 +21,18 @@ static void usage(FILE *f) {
           "scorerecon %s — posterior sampling with score-based priors\n\n"
           "usage:\n"
           "  scorerecon run JOB.json [-o RESULT.json] [--out-dir DIR] [--out-format npy|cfl] [--observation FILE]\n"
-          "                 [--mask FILE] [--kernel FILE] [--ground-truth FILE] [--lists] [--threads N] [--quiet]\n"
+          "                 [--mask FILE] [--kernel FILE] [--sensitivities FILE] [--ground-truth FILE] [--lists]\n"
+          "                 [--threads N] [--quiet]\n"
           "                 [--models DIR]\n"
           "      Runs one job offline. JOB.json may be '-' (stdin); -o '-' (default) writes to stdout.\n"
-          "      --observation FILE, --mask FILE, --kernel FILE, --ground-truth FILE\n"
+          "      --observation FILE, --mask FILE, --kernel FILE, --sensitivities FILE, --ground-truth FILE\n"
           "                   that field of the job, from a .npy file (float32 '<f4', float64 '<f8', complex64\n"
           "                   '<c8'; little-endian, C order), an 8- or 16-bit grayscale PNG (scaled to [0, 1]) or a\n"
           "                   BART pair BASE.cfl + BASE.hdr (given as BASE, BASE.cfl or BASE.hdr; BART [X, Y] is\n"
           "                   our [h, w] = [Y, X]; a real field needs every imaginary part 0);\n"
-          "                   it replaces the document's. --mask goes to the mask or fourier operator, --kernel to\n"
-          "                   the blur operator (in a list, the one operator that takes it)\n"
+          "                   it replaces the document's. --mask goes to the mask, fourier or sense operator,\n"
+          "                   --kernel to the blur operator, --sensitivities to the sense operator (BART's coil\n"
+          "                   maps [X, Y, 1, C] are our [C, Y, X]; in a list, the one operator that takes it)\n"
           "      --out-dir DIR  writes result.json, mean.npy, std.npy, samples.npy, mean.png, std.png (those the\n"
           "                   job asks for) into DIR, made if absent, as the service keeps them; stdout stays\n"
           "                   empty unless -o is given too\n"
@@ -198,7 +200,7 @@ static int put_out_file(void *user, const char *name, const void *data, size_t l
 static const struct {
   const char *option, *key;
 } FILE_OPTIONS[] = {{"--observation", "observation"}, {"--mask", "mask"}, {"--kernel", "kernel"},
-                    {"--ground-truth", "ground_truth"}};
+                    {"--sensitivities", "sensitivities"}, {"--ground-truth", "ground_truth"}};
 enum { N_FILE_OPTIONS = sizeof FILE_OPTIONS / sizeof FILE_OPTIONS[0] };
 
 /* "error: OPTION FILE: MESSAGE", one line. */

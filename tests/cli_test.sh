@@ -507,7 +507,7 @@ check "stdin for two inputs exits 2" rc_is 2
 run_bin "$F/o17" "$F/e17" run "$F/denoise.json" --observation
 check "--observation without a file exits 2" rc_is 2
 run_bin "$F/o18" "$F/e18" run --help
-check "run --help names the file options" has "$F/o18" "--observation FILE, --mask FILE, --kernel FILE, --ground-truth FILE"
+check "run --help names the file options" has "$F/o18" "--observation FILE, --mask FILE, --kernel FILE, --sensitivities FILE, --ground-truth FILE"
 check "run --help names --out-dir" has "$F/o18" "--out-dir DIR"
 
 # ---------------------------------------------------------------- BART .cfl/.hdr pairs
@@ -666,6 +666,32 @@ sys.exit(0 if ok else 1)' "$1"
 check "complex job: mean and samples complex64, std float32, metrics against a complex ground truth" cplx_files "$F/oc"
 check "complex job: mean.npy equals the result's mean" npy_is_json "$F/oc/mean.npy" "$F/oc/result.json" mean
 check "complex job: mean.png written" test -s "$F/oc/mean.png"
+# the coil maps and the observation as BART pairs ([X, Y, 1, C], column-major), the job without them: the same result
+/usr/bin/python3 - "$F" <<'PY'
+import base64, json, sys
+import numpy as np
+d = sys.argv[1]
+j = json.load(open(d + "/sense.json"))
+def pair(name, a):  # our row-major [C, h, w] is BART's [w, h, 1, C]: the same bytes
+    C, h, w = a.shape
+    open(d + "/" + name + ".hdr", "w").write("# Dimensions\n%d %d 1 %d 1\n" % (w, h, C))
+    a.astype("<c8").tofile(d + "/" + name + ".cfl")
+for key, name in (("sensitivities", "sens_bart"),):
+    a = j["operator"][key]
+    pair(name, np.frombuffer(base64.b64decode(a["data"]), "<c8").reshape(a["shape"]))
+    del j["operator"][key]
+a = j["observation"]
+pair("y_bart", np.frombuffer(base64.b64decode(a["data"]), "<c8").reshape(a["shape"]))
+del j["observation"]
+json.dump(j, open(d + "/sense_nodata.json", "w"))
+PY
+run_bin "$F/o22" "$F/e22" run "$F/sense_nodata.json" --sensitivities "$F/sens_bart" --observation "$F/y_bart.cfl" \
+  --ground-truth "$F/gt_c8.npy" --out-dir "$F/oc2" --quiet
+check "SENSE from BART pairs (--sensitivities, --observation): exits 0" rc_is 0
+check "SENSE from BART pairs: the same mean as from the document" cmp -s "$F/oc/mean.npy" "$F/oc2/mean.npy"
+run_bin "$F/o23" "$F/e23" run "$F/denoise.json" --sensitivities "$F/sens_bart"
+check "--sensitivities on a job without sense exits 2" rc_is 2
+check "--sensitivities without sense: says which operators take it" has "$F/e23" "sense operators"
 /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); d["image_dtype"]="float32"; json.dump(d, open(sys.argv[2], "w"))' \
   "$F/sense.json" "$F/sense_real.json"
 run_bin "$F/o21" "$F/e21" run "$F/sense_real.json"
