@@ -19,7 +19,8 @@ CFLAGS  += -I/usr/include/$(MULTIARCH)/openblas-pthread
 # Libraries by layer: the solver's, the file formats', the service's. Tests and benchmarks never link the last.
 LIBS_SOLVER  := -lfftw3f_threads -lfftw3f -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm -pthread $(SAN)
 LIBS_FORMAT  := -lcjson -lpng
-LIBS_SERVICE := -lmicrohttpd -lsqlite3
+# libpq: the PostgreSQL store (serve --store postgresql://...); its header lives in /usr/include/postgresql
+LIBS_SERVICE := -lmicrohttpd -lsqlite3 -lpq
 LDLIBS  := $(LIBS_FORMAT) $(LIBS_SERVICE) $(LIBS_SOLVER)
 
 # The layers, lowest first (README "Layout"):
@@ -27,12 +28,12 @@ LDLIBS  := $(LIBS_FORMAT) $(LIBS_SERVICE) $(LIBS_SOLVER)
 #   format/  file formats: safetensors, .npy, PNG, the JSON ARRAY codec       sees include/ format/
 #   job      server/job_parse.c, models.c, result_write.c, options.c: the job  sees include/ format/ server/
 #            document, its limits and the table of options
-#   service  server/http.c, jobs.c, store.c, serve.c, main.c                  sees include/ format/ server/
+#   service  server/http.c, jobs.c, store*.c, serve.c, main.c                 sees include/ format/ server/
 # Each directory is compiled with only the include paths of its layer and those below, so a header of a higher
 # layer does not compile there; `make check-layers` (part of make test) also reads every #include.
 INC_solver := -Iinclude -Isolver
 INC_format := -Iinclude -Iformat
-INC_server := -Iinclude -Iformat -Iserver
+INC_server := -Iinclude -Iformat -Iserver -I/usr/include/postgresql
 INC_tests  := -Iinclude -Isolver -Iformat -Iserver
 INC_bench  := -Iinclude -Iformat
 INC_tools  := -Iinclude
@@ -40,7 +41,7 @@ INC_tools  := -Iinclude
 SOLVER_SRC  := $(wildcard solver/*.c)
 FORMAT_SRC  := $(wildcard format/*.c)
 JOB_SRC     := server/job_parse.c server/models.c server/result_write.c server/options.c server/sha256.c
-SERVICE_SRC := server/http.c server/jobs.c server/serve.c server/store.c server/events.c server/job_view.c server/webhooks.c
+SERVICE_SRC := server/http.c server/jobs.c server/serve.c server/store.c server/store_sqlite.c server/store_pg.c server/events.c server/job_view.c server/webhooks.c
 TEST_SRC    := $(wildcard tests/*.c)
 # bench/problems.c is no program: the set-up bench_quality and bench_samplers share (linked into both below).
 BENCH_LIB  := bench/problems.c

@@ -3,7 +3,7 @@
 # something is missing). With arguments it installs those packages instead: scripts/install-docker-deps.sh uses
 # that. The one place that knows how the project installs anything.
 set -eu
-PKGS="make gcc pkg-config libfftw3-dev libcjson-dev libpng-dev libmicrohttpd-dev libsqlite3-dev libopenblas-pthread-dev clang python3 python3-jsonschema python3-yaml python3-numpy python3-pip chromium bart"
+PKGS="make gcc pkg-config libfftw3-dev libcjson-dev libpng-dev libmicrohttpd-dev libsqlite3-dev libpq-dev postgresql libopenblas-pthread-dev clang python3 python3-jsonschema python3-yaml python3-numpy python3-pip chromium bart"
 [ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do

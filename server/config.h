@@ -13,6 +13,8 @@ typedef struct {
   char host[256];
   int port;
   char data_dir[1024];
+  char store_url[1024];     /* "" or sqlite:DIR: SQLite in the data dir (DIR); postgresql://...: PostgreSQL */
+  double lease_s;           /* a claim's lease (PostgreSQL store): renewed while the job runs */
   char models_dir[1024];
   char token[SR_TOKEN_MAX + 1]; /* empty = no authentication; a longer token file is refused at start */
   char webhook_secret[SR_TOKEN_MAX + 1]; /* the HMAC key of webhook signatures (--webhook-secret-file) */

@@ -84,6 +84,7 @@ int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total);  
 void sr_status_changed(sr_server *srv, const char *id);                        /* wakes waiters */
 void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap);
 void sr_jobs_prune(sr_server *srv);
+void sr_jobs_renew_leases(sr_server *srv);     /* extends the store's lease on every job running here */
 double sr_data_dir_free(const sr_server *srv);  /* bytes free to us on the data directory's file system, -1 unknown */
 double sr_now(void);
 

@@ -203,6 +203,9 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
   for (double pause = 0.1;; pause = pause < 5 ? pause * 2 : 5) {
     sr_store_rc rc = sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL,
                                          field);
+    if (rc == SR_STORE_NONE) /* our lease expired and another node took the job over: its outcome stands */
+      fprintf(stderr, "scorerecon: job %s: lease lost (another node took the job over): this node's outcome (%s) is "
+                      "refused\n", row->id, final);
     if (rc >= 0 || atomic_load(&srv->stopping)) break;
     sleep_unless_stopping(srv, pause);
   }
@@ -256,6 +259,18 @@ static void delete_result_files(void *user, const char *id) {
   char dir[1536];
   sr_result_dir(user, id, dir, sizeof dir);
   remove_dir(dir);
+}
+
+void sr_jobs_renew_leases(sr_server *srv) {
+  enum { MAX = 256 };
+  char ids[MAX][40];
+  int n = 0;
+  pthread_mutex_lock(&srv->mu);
+  for (sr_running *r = srv->running; r && n < MAX; r = r->next) snprintf(ids[n++], 40, "%s", r->id);
+  pthread_mutex_unlock(&srv->mu);
+  for (int i = 0; i < n; i++)
+    if (sr_store_renew(srv->store, ids[i], sr_now()) == SR_STORE_NONE)
+      fprintf(stderr, "scorerecon: job %s: lease lost (it expired; another node may run the job)\n", ids[i]);
 }
 
 void sr_jobs_prune(sr_server *srv) {

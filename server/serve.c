@@ -57,16 +57,31 @@ static void wake_listeners(sr_server *srv, const char *id) {
 }
 
 /* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request; every
- * 0.5 s: let event streams send progress; every 10 s: prune old jobs. */
+ * 0.5 s: let event streams send progress; every second: return jobs whose lease expired (a node died or stalled)
+ * to the queue; every lease / 3 (at most every 5 s): renew the leases of the jobs running here; every 10 s: prune
+ * old jobs. */
 static void *janitor_main(void *arg) {
   sr_server *srv = arg;
   int tick = 0;
+  double renew_every = srv->cfg.lease_s / 3 < 5 ? srv->cfg.lease_s / 3 : 5, renewed = sr_now();
   while (!atomic_load(&srv->stopping)) {
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
     sr_http_resume_waiters(srv, NULL, 1);
     sr_http_reap_slow(srv);
     if (tick % 5 == 0) sr_events_wake(srv, NULL); /* progress events, every 0.5 s */
+    if (sr_now() - renewed >= renew_every) {
+      renewed = sr_now();
+      sr_jobs_renew_leases(srv);
+    }
+    if (tick % 10 == 0) {
+      int n = sr_store_requeue_expired(srv->store, sr_now());
+      if (n > 0) {
+        fprintf(stderr, "scorerecon: %d job(s) whose lease expired (their node died or stalled) go back to the "
+                        "queue\n", n);
+        sr_jobs_notify(srv);
+      }
+    }
     if (++tick % 100 == 0) sr_jobs_prune(srv);
   }
   return NULL;
@@ -158,7 +173,7 @@ int sr_serve_main(int argc, char **argv) {
   pthread_cond_init(&srv.work_cv, NULL);
   pthread_cond_init(&srv.status_cv, NULL);
   pthread_cond_init(&srv.notify_cv, NULL);
-  if (sr_store_open(&srv.store, cfg->data_dir, err, sizeof err)) {
+  if (sr_store_open(&srv.store, cfg->store_url, cfg->data_dir, cfg->lease_s, err, sizeof err)) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
     close(lock_fd);
     return 1;
@@ -186,7 +201,7 @@ int sr_serve_main(int argc, char **argv) {
       return 1;
     }
   }
-  int requeued = sr_store_requeue_running(srv.store);
+  int requeued = sr_store_requeue_running(srv.store, sr_now());
   if (requeued > 0)
     fprintf(stderr, "scorerecon: %d job(s) left running by an earlier stop go back to the queue (same seed, same "
                     "answer)\n", requeued);
@@ -213,8 +228,8 @@ int sr_serve_main(int argc, char **argv) {
     close(lock_fd);
     return 1;
   }
-  fprintf(stderr, "scorerecon: listening on http://%s:%d (data %s, %d worker(s) x %d thread(s))\n", cfg->host,
-          cfg->port, cfg->data_dir, cfg->workers, cfg->job_threads);
+  fprintf(stderr, "scorerecon: listening on http://%s:%d (data %s, store %s, %d worker(s) x %d thread(s))\n",
+          cfg->host, cfg->port, cfg->data_dir, sr_store_backend(srv.store), cfg->workers, cfg->job_threads);
   if (port_file) {
     FILE *f = fopen(port_file, "w");
     if (f) {

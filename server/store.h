@@ -1,6 +1,13 @@
-/* store.h — the durable job store: one SQLite database (WAL, synchronous=FULL) under the data directory.
- * Rows hold the job document and its state; results are files the jobs module writes (and fsyncs) before the
- * row that points to them commits. One connection, serialised by the store's own mutex. */
+/* store.h — the durable job store, the one interface the service uses; it does not know the backend:
+ * store_sqlite.c (one SQLite database, WAL, synchronous=FULL, under the data directory: the default) or
+ * store_pg.c (PostgreSQL over libpq, shared by several nodes). Rows hold the job document and its state; results
+ * are files the jobs module writes (and fsyncs) before the row that points to them commits. Each store has one
+ * connection, serialised by its own mutex.
+ *
+ * Leases: a claim records this process's worker id (random per process) and a lease expiry (now + lease_s);
+ * sr_store_renew extends it while the job runs; sr_store_requeue_expired returns jobs whose lease ran out to the
+ * queue; a change from `running` holds only while this process still holds the lease. The SQLite store is one
+ * node: it requeues every running job at start and its leases never expire. */
 #ifndef SR_STORE_H
 #define SR_STORE_H
 #include <stddef.h>
@@ -44,8 +51,11 @@ typedef struct {
   int attempts;
 } sr_notify_due;
 
-/* Opens (creating) DIR/scorerecon.db. On success *out is set; on failure err holds the reason. */
-int sr_store_open(sr_store **out, const char *dir, char *err, size_t cap);
+/* Opens the store `url`: NULL, "" or "sqlite:DIR" (DIR empty: data_dir) opens (creating) DIR/scorerecon.db;
+ * "postgresql://..." or "postgres://..." connects to PostgreSQL (the schema is created if absent). lease_s: the
+ * lease a claim takes. On success *out is set; on failure err holds the reason. */
+int sr_store_open(sr_store **out, const char *url, const char *data_dir, double lease_s, char *err, size_t cap);
+const char *sr_store_backend(const sr_store *st);   /* "sqlite" or "postgresql" */
 void sr_store_close(sr_store *st);
 
 /* Inserts a queued job. With an idempotency key already used: EXISTING (existing_id filled) when the stored
@@ -64,12 +74,20 @@ int sr_store_list(sr_store *st, const char *const *statuses, int nstatus, const 
 /* Moves the oldest queued job to running and returns its document (malloc'd, caller frees); NONE: nothing queued;
  * an error when the claim could not be committed (the job stays queued). */
 sr_store_rc sr_store_claim(sr_store *st, double now, sr_job_row *row, char **doc, size_t *len);
-/* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed: OK, or NONE. */
+/* Sets a final (or queued again) status. Only a job in `from` status (NULL = any) is changed: OK, or NONE. With
+ * from "running", only while this process holds the job's lease: a worker whose lease expired (and whose job
+ * another node took over) gets NONE, and nothing changes. */
 sr_store_rc sr_store_set_status(sr_store *st, const char *id, const char *from, const char *to, double now,
                         const char *error, const char *field);
 sr_store_rc sr_store_set_progress(sr_store *st, const char *id, long step, long total);
-/* Jobs left running by a crash go back to the queue; returns how many. */
-int sr_store_requeue_running(sr_store *st);
+/* At start: jobs left running by a crash go back to the queue; returns how many. SQLite (one node): every
+ * running job; PostgreSQL: those whose lease has expired (other nodes may be running the rest). */
+int sr_store_requeue_running(sr_store *st, double now);
+/* Running jobs whose lease expired before `now` go back to the queue (their next claim counts one more attempt);
+ * returns how many, or -1. SQLite: 0 (one node; leases do not expire). */
+int sr_store_requeue_expired(sr_store *st, double now);
+/* Extends this process's lease on a running job to now + lease_s: OK, or NONE when the lease is lost. */
+sr_store_rc sr_store_renew(sr_store *st, const char *id, double now);
 /* counts[0..4] = queued running succeeded failed cancelled */
 int sr_store_counts(sr_store *st, long counts[5]);
 /* Deletes finished jobs that finished before `before`; for each, calls on_delete(user, id) first. */
