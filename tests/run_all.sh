@@ -33,6 +33,9 @@ fi
 # the Python client (clients/python) and examples/pipeline.py against real servers: numpy, pip (python3-numpy,
 # python3-pip from scripts/install-deps.sh)
 run_suite /usr/bin/python3 tests/test_client.py "$BUILD/scorerecon"
+# the PostgreSQL store: several nodes on one throw-away cluster (claims, leases, a killed and a frozen node); where
+# the PostgreSQL binaries are missing or the cluster cannot start it prints "pg: SKIPPED: ..." and counts nothing
+run_suite /usr/bin/python3 tests/test_pg.py "$BUILD/scorerecon"
 # every #include within its layer (README "Layout")
 run_suite sh tests/check_layers.sh
 run_suite sh tests/check_options.sh "$BUILD/scorerecon"
