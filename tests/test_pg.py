@@ -249,20 +249,26 @@ def test_keys_limit_cancel(a, b, c):
         a.wait(jid, ("succeeded", "failed", "cancelled"), limit=30)
 
 
-def test_kill9(cluster, a, b):
-    """b is stopped, a claims a long job, b starts again, a is killed: b runs the job once a's lease expires."""
-    harness.stop(b.proc)
-    st, d = a.submit(job(600000, seed=77))
-    jid = d["id"]
-    ok(wait_until(lambda: a.get(jid)["progress"]["step"] > 0, 10), "kill -9: node a runs the job")
-    ok(b.start(), "node b starts again")
+def run_on(runner, other, steps, seed, what):
+    """A long job claimed by `runner` for sure: `other` stops, the job starts on runner, other starts again."""
+    harness.stop(other.proc)
+    jid = runner.submit(job(steps, seed=seed))[1]["id"]
+    ok(wait_until(lambda: runner.get(jid)["progress"]["step"] > 0, 10), "%s: node %s runs the job" % (what,
+                                                                                                      runner.name))
+    ok(other.start(), "%s: node %s starts again" % (what, other.name))
+    return jid
+
+
+def test_kill9(a, b):
+    """a runs a long job and is killed: b runs the job once a's lease expires."""
+    jid = run_on(a, b, 600000, 77, "kill -9")
     a.proc.send_signal(signal.SIGKILL)
     a.proc.wait(10)
     t = time.time()
     ok(wait_until(lambda: b.get(jid)["status"] == "running" and b.get(jid)["attempts"] == 2, 10),
        "kill -9: node b claims the job once a's 3 s lease expired", b.get(jid))
     waited = time.time() - t
-    ok(2.0 <= waited <= 8, "... not before the lease ran out, nor long after (%.1f s)" % waited)
+    ok(1.5 <= waited <= 8, "... not before the lease ran out, nor long after (%.1f s)" % waited)
     d = b.wait(jid, ("succeeded", "failed"), limit=30)
     ok(d and d["status"] == "succeeded" and d["attempts"] == 2, "kill -9: the job succeeded on b, attempts 2",
        d and (d["status"], d["attempts"]))
@@ -272,12 +278,8 @@ def test_kill9(cluster, a, b):
 
 
 def test_sigstop(a, b):
-    """a is stopped; b claims a job; a starts; b is frozen past its lease; a finishes the job; b thaws: refused."""
-    harness.stop(a.proc)
-    st, d = b.submit(job(700000, seed=88))
-    jid = d["id"]
-    ok(wait_until(lambda: b.get(jid)["progress"]["step"] > 0, 10), "SIGSTOP: node b runs the job")
-    ok(a.start(), "node a starts again")
+    """b runs a long job and is frozen past its lease; a finishes the job; b thaws: its outcome is refused."""
+    jid = run_on(b, a, 700000, 88, "SIGSTOP")
     b.proc.send_signal(signal.SIGSTOP)
     d = a.wait(jid, ("succeeded", "failed"), limit=30)
     ok(d and d["status"] == "succeeded" and d["attempts"] == 2, "SIGSTOP: node a took over and finished (attempts 2)",
@@ -298,7 +300,8 @@ def test_reconnect(cluster, a):
                    "-l", os.path.join(cluster.dir, "log"), "restart")
     ok(r.returncode == 0, "PostgreSQL restarted", r.stdout[-300:])
     first = a.submit(job(20000, seed=99))[0]
-    got = wait_until(lambda: a.submit(job(20000, seed=99), key="after-restart"), 15)
+    got = wait_until(lambda: (lambda r: r if r[0] == 202 else None)(a.submit(job(20000, seed=99), key="after-restart")),
+                     15)
     ok(got and got[0] == 202, "after a database restart the node accepts jobs again (first answer %s)" % first, got)
     d = got and got[0] == 202 and a.wait(got[1]["id"], ("succeeded", "failed"), limit=20)
     ok(d and d["status"] == "succeeded", "... and runs them", d)
@@ -328,7 +331,7 @@ def main():
             nodes.append(c)
             test_keys_limit_cancel(a, b, c)
             harness.stop(c.proc)
-            test_kill9(cluster, a, b)
+            test_kill9(a, b)
             test_sigstop(a, b)
             test_reconnect(cluster, a)
         st = Node("bad", "postgresql://sr@127.0.0.1:%d/nosuchdb" % cluster.port)
