@@ -193,9 +193,13 @@ int sr_serve_main(int argc, char **argv) {
       if (e->d_name[0] != '.') folders++;
     if (dp) closedir(dp);
     if (folders > 0) {
-      fprintf(stderr, "scorerecon serve: %s holds %ld result folder(s) but the job database %s/scorerecon.db has no "
-                      "jobs: the database was lost or replaced. Restore it, or move %s away to start empty\n",
-              rdir, folders, cfg->data_dir, rdir);
+      char db[1200];
+      if (!strcmp(sr_store_backend(srv.store), "sqlite")) snprintf(db, sizeof db, "%.1000s/scorerecon.db",
+                 !strncmp(cfg->store_url, "sqlite:", 7) && cfg->store_url[7] ? cfg->store_url + 7 : cfg->data_dir);
+      else snprintf(db, sizeof db, "(%s, --store)", sr_store_backend(srv.store));
+      fprintf(stderr, "scorerecon serve: %s holds %ld result folder(s) but the job database %s has no jobs: the "
+                      "database was lost or replaced. Restore it, or move %s away to start empty\n",
+              rdir, folders, db, rdir);
       sr_store_close(srv.store);
       close(lock_fd);
       return 1;

@@ -1114,6 +1114,28 @@ def test_one_server_per_data_dir():
     c.term()
 
 
+def test_store_option():
+    """--store sqlite:DIR puts the database in DIR (the data dir keeps results and the lock); a URL of no known
+    scheme, or an unreachable PostgreSQL, stops the server at start."""
+    d, sdir = os.path.join(TMP, "data-storeopt"), os.path.join(TMP, "store-sqlite")
+    os.makedirs(sdir, exist_ok=True)
+    a = Server(d, "--store", "sqlite:" + sdir)
+    jid = submit(a.port, image_job(8, 8, 200, samples=2, seed=4)).json()["id"]
+    j = wait_status(a.port, jid, ("succeeded", "failed"), 30)
+    ok(j and j["status"] == "succeeded", "--store sqlite:DIR: a job runs", j)
+    ok(os.path.exists(os.path.join(sdir, "scorerecon.db")) and not os.path.exists(os.path.join(d, "scorerecon.db"))
+       and os.path.exists(os.path.join(d, "results", jid, "result.json")),
+       "--store sqlite:DIR: the database in DIR, the results in the data dir")
+    ok(jid in db_rows(sdir), "--store sqlite:DIR: the job's row is in DIR/scorerecon.db")
+    a.term()
+    rc, err = serve_exit(os.path.join(TMP, "data-storebad"), "--store", "mysql://x")
+    ok(rc == 1 and "not sqlite:DIR or postgresql://" in err, "--store of an unknown kind: exit 1, saying why",
+       (rc, err[-300:]))
+    rc, err = serve_exit(os.path.join(TMP, "data-storebad"), "--store", "postgresql://nobody@127.0.0.1:1/none")
+    ok(rc == 1 and "cannot connect to the PostgreSQL store" in err, "--store of an unreachable PostgreSQL: exit 1",
+       (rc, err[-300:]))
+
+
 def test_queue_full():
     s = Server(os.path.join(TMP, "data-q"), "--queue-max", "1")
     port = s.port
@@ -1901,7 +1923,7 @@ def main():
         ok(False, "calibration run of %s run" % BIN, e)
         rate = 20000.0
     parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
-             ("store errors", test_store_read_errors),
+             ("store errors", test_store_read_errors), ("store option", test_store_option),
              ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("events", test_events), ("webhooks", test_webhooks),
              ("memory", test_memory),
              ("disk full", test_disk_full),
