@@ -7,11 +7,13 @@ socket in that directory; as the `postgres` user when run as root), then nodes o
 
   queue       40 jobs submitted to one node, two nodes claiming: every job succeeded, none run twice
               (attempts 1), its result files on exactly one node and served there; both nodes ran some;
-              the Idempotency-Key across nodes; the queue limit counts the shared queue; cancel; DELETE purges;
+              the Idempotency-Key across nodes; the queue limit counts the shared queue, and 10 concurrent
+              submissions on two nodes into one free place get one 202; cancel; DELETE purges;
               labels filter and paging seen from the other node;
   leases      kill -9 of a node mid-job: once its lease (--lease 3) expires another node runs the job to success
               (attempts 2); SIGSTOP a node past its lease, another finishes the job, SIGCONT: the late outcome is
-              refused (the job stays as the other node finished it; the log says so).
+              refused (the job stays as the other node finished it; the log says so); a database restart
+              under a running node (it reconnects).
 
 Prints "pg: N passed, N failed". Where the PostgreSQL binaries are missing or the cluster cannot start it prints
 "pg: SKIPPED: <reason>" and "pg: 0 passed, 0 failed". Standard library only.
@@ -27,6 +29,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import harness
@@ -226,7 +229,7 @@ def test_queue(a, b):
     return ids
 
 
-def test_keys_limit_cancel(a, b, c):
+def test_keys_limit_cancel(a, b, c, d4):
     # Idempotency-Key across nodes
     st1, d1 = a.submit(job(20000, seed=900), key="pg-key-1")
     st2, d2 = b.submit(job(20000, seed=900), key="pg-key-1")
@@ -235,7 +238,7 @@ def test_keys_limit_cancel(a, b, c):
     st3, d3 = b.submit(job(20000, seed=901), key="pg-key-1")
     ok(st3 == 422 and d3 and d3.get("type", "").endswith("idempotency-key-reused"),
        "the same key with another body on another node: 422 idempotency-key-reused", (st3, d3))
-    # the queue limit counts the shared queue: 6 long jobs keep the 3 nodes' 6 workers busy; node c has no room
+    # the queue limit counts the shared queue: 6 long jobs keep the 4 nodes' 6 workers busy; node c has no room
     longs = [a.submit(job(500000, seed=910 + i))[1]["id"] for i in range(6)]
     ok(wait_until(lambda: all(a.get(j)["status"] == "running" for j in longs), 10), "6 jobs run on 3 nodes")
     queued = [a.submit(job(20000, seed=920 + i))[1]["id"] for i in range(3)]
@@ -245,6 +248,21 @@ def test_keys_limit_cancel(a, b, c):
     st, d = b.req("DELETE", "/v1/jobs/" + queued[0])
     ok(st == 200 and d and d["status"] == "cancelled", "cancel of a queued job on another node: 200 cancelled", st)
     ok(a.get(queued[0])["status"] == "cancelled", "node a sees it cancelled")
+    # one place left: 10 submissions at once, split over nodes c and d (both --queue-max 3): exactly one gets it
+    res = [None] * 10
+
+    def post(i):
+        res[i] = (c if i % 2 else d4).submit(job(20000, seed=940 + i))
+
+    ts = [threading.Thread(target=post, args=(i,)) for i in range(10)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(30)
+    codes = sorted(r[0] for r in res if r)
+    ok(codes == [202] + [429] * 9, "10 concurrent submissions on two nodes into 1 free place: one 202, nine 429",
+       codes)
+    queued += [r[1]["id"] for r in res if r and r[0] == 202]
     for jid in longs + queued[1:]:
         a.wait(jid, ("succeeded", "failed", "cancelled"), limit=30)
 
@@ -327,10 +345,12 @@ def main():
         if a.port and b.port:
             ok("store postgresql" in a.log(), "the log names the store")
             test_queue(a, b)
-            c = Node("c", cluster.url, "--queue-max", "3")
-            nodes.append(c)
-            test_keys_limit_cancel(a, b, c)
+            c = Node("c", cluster.url, "--queue-max", "3", "--workers", "1")
+            d4 = Node("d", cluster.url, "--queue-max", "3", "--workers", "1")
+            nodes += [c, d4]
+            test_keys_limit_cancel(a, b, c, d4)
             harness.stop(c.proc)
+            harness.stop(d4.proc)
             test_kill9(a, b)
             test_sigstop(a, b)
             test_reconnect(cluster, a)
