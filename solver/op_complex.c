@@ -132,21 +132,27 @@ static size_t centred(const sense_impl *s, size_t ku, size_t kv) {
 }
 
 /* ws layout: [buf: 2N floats][acc: 2N floats] */
+/* buf = S_c ⊙ x (or x, without coil maps) */
+static void weight(const sense_impl *s, size_t c, const float *x, float *buf) {
+  size_t N = s->h * s->w;
+  if (!s->sens) {
+    memcpy(buf, x, 2 * N * sizeof(float));
+    return;
+  }
+  const float *S = s->sens + 2 * c * N;
+  for (size_t i = 0; i < N; i++) {
+    float a = S[2 * i], b = S[2 * i + 1], u = x[2 * i], v = x[2 * i + 1];
+    buf[2 * i] = a * u - b * v;
+    buf[2 * i + 1] = a * v + b * u;
+  }
+}
+
 static void sense_forward(const sr_op *op, const float *x, float *y, float *ws) {
   const sense_impl *s = op->impl;
   size_t N = s->h * s->w;
   float *buf = ws;
   for (size_t c = 0; c < s->coils; c++) {
-    if (s->sens) { /* buf = S_c ⊙ x */
-      const float *S = s->sens + 2 * c * N;
-      for (size_t i = 0; i < N; i++) {
-        float a = S[2 * i], b = S[2 * i + 1], u = x[2 * i], v = x[2 * i + 1];
-        buf[2 * i] = a * u - b * v;
-        buf[2 * i + 1] = a * v + b * u;
-      }
-    } else {
-      memcpy(buf, x, 2 * N * sizeof(float));
-    }
+    weight(s, c, x, buf);
     fftwf_execute_dft(s->fwd, (fftwf_complex *)buf, (fftwf_complex *)buf);
     float *yc = y + 2 * c * N;
     for (size_t ku = 0; ku < s->h; ku++)
@@ -204,16 +210,7 @@ static void sense_normal(const sr_op *op, const float *x, float *out, float *ws)
   size_t N = s->h * s->w;
   float *buf = ws, *acc = ws + sr_stride(2 * N);
   for (size_t c = 0; c < s->coils; c++) {
-    if (s->sens) {
-      const float *S = s->sens + 2 * c * N;
-      for (size_t i = 0; i < N; i++) {
-        float a = S[2 * i], b = S[2 * i + 1], u = x[2 * i], v = x[2 * i + 1];
-        buf[2 * i] = a * u - b * v;
-        buf[2 * i + 1] = a * v + b * u;
-      }
-    } else {
-      memcpy(buf, x, 2 * N * sizeof(float));
-    }
+    weight(s, c, x, buf);
     fftwf_execute_dft(s->fwd, (fftwf_complex *)buf, (fftwf_complex *)buf);
     for (size_t k = 0; k < N; k++) {
       buf[2 * k] *= s->umask[k];
