@@ -143,16 +143,10 @@ static void observe_seconds(sr_server *srv, double secs) {
 
 /* Sleeps `secs`, or less when the server starts stopping; job notifications do not cut it short. */
 static void sleep_unless_stopping(sr_server *srv, double secs) {
-  double until = sr_now() + secs;
+  double until = sr_now() + secs; /* sr_now is CLOCK_REALTIME, the condition variable's clock: the deadline as is */
+  struct timespec ts = {(time_t)until, (long)((until - floor(until)) * 1e9)};
   pthread_mutex_lock(&srv->mu);
-  while (!atomic_load(&srv->stopping) && sr_now() < until) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    double t = (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec + (until - sr_now());
-    ts.tv_sec = (time_t)t;
-    ts.tv_nsec = (long)((t - (double)ts.tv_sec) * 1e9);
-    pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
-  }
+  while (!atomic_load(&srv->stopping) && sr_now() < until) pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
   pthread_mutex_unlock(&srv->mu);
 }
 
