@@ -19,7 +19,9 @@ typedef struct {
   char token[SR_TOKEN_MAX + 1]; /* empty = no authentication; a longer token file is refused at start */
   char webhook_secret[SR_TOKEN_MAX + 1]; /* the HMAC key of webhook signatures (--webhook-secret-file) */
   char webhook_allow[1024];     /* HOST or HOST:PORT, comma-separated: where "notify" may point ("" none) */
-  int workers;              /* jobs run at once */
+  char role[16];            /* "both" (default), "api" (no workers) or "worker" (no /v1 API): several nodes only */
+  double poll_s;            /* an idle worker looks at the queue at least this often (events wake it sooner) */
+  int workers;              /* jobs run at once (0 with role api) */
   int job_threads;          /* threads inside one job (sr_run) */
   int http_threads;         /* libmicrohttpd thread pool */
   long queue_max;           /* queued jobs before 429 */

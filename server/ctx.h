@@ -31,6 +31,8 @@ typedef struct sr_waiter {
 
 #define SR_HIST_BUCKETS 10
 extern const double sr_job_seconds_bounds[SR_HIST_BUCKETS]; /* constant table */
+#define SR_CLAIM_BUCKETS 11
+extern const double sr_claim_seconds_bounds[SR_CLAIM_BUCKETS]; /* constant table */
 
 typedef struct sr_server sr_server;
 
@@ -62,6 +64,11 @@ struct sr_server {
   atomic_long job_seconds_milli;
   atomic_long jobs_finished;
   atomic_long score_evals;
+  atomic_long claim_hist[SR_CLAIM_BUCKETS + 1]; /* seconds a successful claim took (the store's round trip) */
+  atomic_long claim_micros;
+  atomic_long fetch_seq;     /* names the temporary directories of result fetches */
+  pthread_t events_tid;      /* jobs.c: the thread that hears other nodes (several nodes only) */
+  int events_started;
   /* called after every status change of job `id` (from any thread; NULL: nobody listens). serve.c points it at
    * the HTTP layer's long-poll wake-up, so that jobs.c and http.c do not call each other. */
   void (*on_status)(sr_server *srv, const char *id);
@@ -85,6 +92,10 @@ void sr_status_changed(sr_server *srv, const char *id);                        /
 void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap);
 void sr_jobs_prune(sr_server *srv);
 void sr_jobs_renew_leases(sr_server *srv);     /* extends the store's lease on every job running here */
+int sr_jobs_local_result(sr_server *srv, const char *id); /* the result's files here (fetched if need be): 0 */
+void sr_jobs_sweep_results(sr_server *srv);    /* drops copies of results whose job is gone (several nodes) */
+int sr_jobs_listen_start(sr_server *srv);      /* hears other nodes' events (several nodes; else nothing) */
+void sr_jobs_listen_stop(sr_server *srv);
 double sr_data_dir_free(const sr_server *srv);  /* bytes free to us on the data directory's file system, -1 unknown */
 double sr_now(void);
 

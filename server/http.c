@@ -294,7 +294,8 @@ void sr_http_resume_waiters(sr_server *srv, const char *id, int expired) {
   pthread_mutex_lock(&srv->mu);
   for (sr_waiter **p = &srv->waiters; *p;) {
     sr_waiter *w = *p;
-    if (stopping || (id && !strcmp(w->id, id)) || (expired && now >= w->deadline)) {
+    /* id NULL and not `expired`: every waiter (the store's events were lost for a while) */
+    if (stopping || (id && !strcmp(w->id, id)) || (expired && now >= w->deadline) || (!id && !expired)) {
       *p = w->next;
       MHD_resume_connection(w->conn);
       free(w);
@@ -604,6 +605,9 @@ static enum MHD_Result get_result(sr_server *srv, struct MHD_Connection *c, cons
   }
   char dir[1536], path[1800];
   sr_result_dir(srv, id, dir, sizeof dir);
+  if (sr_jobs_local_result(srv, id)) /* several nodes: another node ran it; its files come from the store */
+    return problem(srv, c, 503, "store", "the result cannot be fetched from the job store now (see the server log)",
+                   NULL, "Retry-After", "1");
   if (!file) {
     const char *enc = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "encoding");
     if (enc && strcmp(enc, "lists") && strcmp(enc, "base64"))
@@ -741,6 +745,18 @@ static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
     "scorerecon_queue_depth %ld\n", counts[0]);
   P("# HELP scorerecon_workers_up Worker threads running.\n# TYPE scorerecon_workers_up gauge\n"
     "scorerecon_workers_up %d\n", atomic_load(&srv->workers_up));
+  P("# HELP scorerecon_node This node: its role and store (value 1).\n# TYPE scorerecon_node gauge\n"
+    "scorerecon_node{role=\"%s\",store=\"%s\"} 1\n", srv->cfg.role, sr_store_backend(srv->store));
+  P("# HELP scorerecon_claim_seconds Time a worker's successful claim of a job took (the store's round trip).\n"
+    "# TYPE scorerecon_claim_seconds histogram\n");
+  long ccum = 0;
+  for (int i = 0; i <= SR_CLAIM_BUCKETS; i++) {
+    ccum += atomic_load(&srv->claim_hist[i]);
+    if (i < SR_CLAIM_BUCKETS) P("scorerecon_claim_seconds_bucket{le=\"%g\"} %ld\n", sr_claim_seconds_bounds[i], ccum);
+    else P("scorerecon_claim_seconds_bucket{le=\"+Inf\"} %ld\n", ccum);
+  }
+  P("scorerecon_claim_seconds_sum %.6f\nscorerecon_claim_seconds_count %ld\n",
+    (double)atomic_load(&srv->claim_micros) / 1e6, ccum);
   P("# HELP scorerecon_job_seconds Wall time of finished jobs.\n# TYPE scorerecon_job_seconds histogram\n");
   long cum = 0;
   for (int i = 0; i <= SR_HIST_BUCKETS; i++) {
@@ -854,12 +870,17 @@ static enum MHD_Result route(sr_server *srv, struct MHD_Connection *c, req_state
     cJSON_AddStringToObject(o, "status", ready ? "ready" : "not ready");
     if (why) cJSON_AddStringToObject(o, "reason", why);
     cJSON_AddNumberToObject(o, "workers", atomic_load(&srv->workers_up));
+    cJSON_AddStringToObject(o, "role", srv->cfg.role);
+    cJSON_AddStringToObject(o, "store", sr_store_backend(srv->store));
     return send_json(srv, c, ready ? 200 : 503, o, ready ? NULL : "Retry-After", "1");
   }
   if (!strcmp(url, "/metrics")) {
     if (!get) return not_allowed(srv, c, "GET");
     return metrics(srv, c);
   }
+  if (!strcmp(srv->cfg.role, "worker")) /* runs jobs only: requests go to the api nodes */
+    return problem(srv, c, 404, "not-found", "this node runs jobs only (--role worker): it serves /healthz, /readyz "
+                   "and /metrics; send requests to a node with --role api or both", NULL, NULL, NULL);
   if (!strcmp(url, "/openapi.yaml")) return get ? openapi_spec(srv, c) : not_allowed(srv, c, "GET");
   if (!strcmp(url, "/") || !strncmp(url, "/ui/", 4)) return web_file(srv, c, url, get);
   if (strncmp(url, "/v1/", 4))

@@ -16,6 +16,8 @@
 #include "ctx.h"
 
 const double sr_job_seconds_bounds[SR_HIST_BUCKETS] = {0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300};
+const double sr_claim_seconds_bounds[SR_CLAIM_BUCKETS] = {0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005,
+                                                          0.01,   0.02,   0.05,   0.1,   0.5};
 
 double sr_now(void) {
   struct timespec ts;
@@ -150,6 +152,23 @@ static void sleep_unless_stopping(sr_server *srv, double secs) {
   pthread_mutex_unlock(&srv->mu);
 }
 
+/* The result files in the job's directory (at most 8), for the store to keep with the final status. */
+static void list_results(sr_server *srv, const char *id, char names[8][32], const char *list[9]) {
+  char dir[1536];
+  sr_result_dir(srv, id, dir, sizeof dir);
+  int n = 0;
+  DIR *d = opendir(dir);
+  for (struct dirent *e; d && n < 8 && (e = readdir(d));) {
+    size_t l = strlen(e->d_name);
+    if (e->d_name[0] == '.' || l >= 32 || (l > 4 && !strcmp(e->d_name + l - 4, ".tmp"))) continue;
+    memcpy(names[n], e->d_name, l + 1);
+    list[n] = names[n];
+    n++;
+  }
+  if (d) closedir(d);
+  list[n] = NULL;
+}
+
 static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size_t len) {
   sr_running *r = calloc(1, sizeof *r);
   if (!r) {
@@ -166,6 +185,8 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
   sr_problem pb;
   sr_error err;
   sr_result res;
+  char result_dir[1536];
+  sr_result_dir(srv, row->id, result_dir, sizeof result_dir);
   memset(&res, 0, sizeof res);
   double t0 = sr_now();
   const char *final = "failed";
@@ -194,12 +215,19 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
   sr_store_set_progress(srv->store, row->id, atomic_load(&r->step), atomic_load(&r->total));
   /* The final status must land, or the job would stay `running` until a restart: retry with back-off while the
    * store cannot write (a full disk), until it commits or the server stops (then the restart requeues it). */
+  char names[8][32];
+  const char *name_list[9] = {NULL};
+  if (!strcmp(final, "succeeded")) list_results(srv, row->id, names, name_list);
   for (double pause = 0.1;; pause = pause < 5 ? pause * 2 : 5) {
-    sr_store_rc rc = sr_store_set_status(srv->store, row->id, "running", final, sr_now(), why[0] ? why : NULL,
-                                         field);
-    if (rc == SR_STORE_NONE) /* our lease expired and another node took the job over: its outcome stands */
+    sr_store_rc rc = !strcmp(final, "succeeded") /* with its files, where the store keeps them (PostgreSQL) */
+                         ? sr_store_finish_with_files(srv->store, row->id, sr_now(), result_dir, name_list)
+                         : sr_store_set_status(srv->store, row->id, "running", final, sr_now(),
+                                               why[0] ? why : NULL, field);
+    if (rc == SR_STORE_NONE) { /* our lease expired and another node took the job over: its outcome stands */
       fprintf(stderr, "scorerecon: job %s: lease lost (another node took the job over): this node's outcome (%s) is "
                       "refused\n", row->id, final);
+      if (sr_store_shares_results(srv->store)) remove_dir(result_dir); /* never served in place of the real one */
+    }
     if (rc >= 0 || atomic_load(&srv->stopping)) break;
     sleep_unless_stopping(srv, pause);
   }
@@ -222,8 +250,14 @@ static void *worker_main(void *arg) {
     sr_job_row row;
     char *doc = NULL;
     size_t len = 0;
-    sr_store_rc rc = sr_store_claim(srv->store, sr_now(), &row, &doc, &len);
+    double t0 = sr_now();
+    sr_store_rc rc = sr_store_claim(srv->store, t0, &row, &doc, &len);
     if (rc == SR_STORE_OK) {
+      double dt = sr_now() - t0;
+      int b = 0;
+      while (b < SR_CLAIM_BUCKETS && dt > sr_claim_seconds_bounds[b]) b++;
+      atomic_fetch_add(&srv->claim_hist[b], 1);
+      atomic_fetch_add(&srv->claim_micros, (long)llround(dt * 1e6));
       backoff = 0;
       run_job(srv, &row, doc, len);
       free(doc);
@@ -235,14 +269,12 @@ static void *worker_main(void *arg) {
       continue;
     }
     backoff = 0;
-    /* nothing queued (or a transient database error): wait for a notification, at most a second */
+    /* nothing queued (or a transient database error): wait for a notification (this node's POST, or another
+     * node's through the store's events), at most --poll seconds */
+    double until = sr_now() + srv->cfg.poll_s;
+    struct timespec ts = {(time_t)until, (long)((until - floor(until)) * 1e9)};
     pthread_mutex_lock(&srv->mu);
-    if (!atomic_load(&srv->stopping)) {
-      struct timespec ts;
-      clock_gettime(CLOCK_REALTIME, &ts);
-      ts.tv_sec += 1;
-      pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
-    }
+    if (!atomic_load(&srv->stopping)) pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
     pthread_mutex_unlock(&srv->mu);
   }
   atomic_fetch_sub(&srv->workers_up, 1);
@@ -255,16 +287,131 @@ static void delete_result_files(void *user, const char *id) {
   remove_dir(dir);
 }
 
+/* Stops job id if it runs here: 1 when it did. */
+static int cancel_local(sr_server *srv, const char *id) {
+  int found = 0;
+  pthread_mutex_lock(&srv->mu);
+  for (sr_running *r = srv->running; r; r = r->next)
+    if (!strcmp(r->id, id)) {
+      atomic_store(&r->cancel, 1);
+      found = 1;
+    }
+  pthread_mutex_unlock(&srv->mu);
+  return found;
+}
+
 void sr_jobs_renew_leases(sr_server *srv) {
   enum { MAX = 256 };
   char ids[MAX][40];
+  long step[MAX], total[MAX];
   int n = 0;
   pthread_mutex_lock(&srv->mu);
-  for (sr_running *r = srv->running; r && n < MAX; r = r->next) snprintf(ids[n++], 40, "%s", r->id);
+  for (sr_running *r = srv->running; r && n < MAX; r = r->next) {
+    snprintf(ids[n], 40, "%s", r->id);
+    step[n] = atomic_load(&r->step);
+    total[n++] = atomic_load(&r->total);
+  }
   pthread_mutex_unlock(&srv->mu);
-  for (int i = 0; i < n; i++)
-    if (sr_store_renew(srv->store, ids[i], sr_now()) == SR_STORE_NONE)
+  for (int i = 0; i < n; i++) {
+    int cancel = 0;
+    sr_store_rc rc = sr_store_renew(srv->store, ids[i], sr_now(), step[i], total[i], &cancel);
+    if (rc == SR_STORE_NONE)
       fprintf(stderr, "scorerecon: job %s: lease lost (it expired; another node may run the job)\n", ids[i]);
+    else if (rc == SR_STORE_OK && cancel) /* another node was asked to stop it (and its event did not reach us) */
+      cancel_local(srv, ids[i]);
+  }
+}
+
+/* ---------------------------------------------------------------- results shared through the store */
+
+/* The result files of job id in this node's data directory: already there (it ran the job, or served it before),
+ * or fetched from the store into a fresh directory renamed into place, so that readers never see a partial copy
+ * and two fetches at once both end well. 0: there (or nothing stored: the reader reports the files missing). */
+int sr_jobs_local_result(sr_server *srv, const char *id) {
+  char dir[1536], tmp[1600], parent[1280];
+  struct stat sb;
+  sr_result_dir(srv, id, dir, sizeof dir);
+  if (!sr_store_shares_results(srv->store) || stat(dir, &sb) == 0) return 0;
+  snprintf(parent, sizeof parent, "%s/results", srv->cfg.data_dir);
+  snprintf(tmp, sizeof tmp, "%s/.fetch-%s-%ld", parent, id, atomic_fetch_add(&srv->fetch_seq, 1));
+  if (mkdir(parent, 0755) && errno != EEXIST) return -1;
+  sr_store_rc rc = sr_store_fetch_files(srv->store, id, tmp);
+  if (rc != SR_STORE_OK) {
+    remove_dir(tmp);
+    return rc == SR_STORE_NONE ? 0 : -1;
+  }
+  if (fsync_dir(tmp) || rename(tmp, dir)) {
+    int e = errno;
+    remove_dir(tmp);
+    return e == EEXIST || e == ENOTEMPTY ? 0 : -1; /* ENOTEMPTY/EEXIST: another request fetched it first */
+  }
+  fsync_dir(parent);
+  return 0;
+}
+
+/* This node's copies of results whose job is gone (deleted or pruned on another node while this one missed the
+ * event), and fetches abandoned for an hour, are removed. Several nodes only (one node removes its own). */
+void sr_jobs_sweep_results(sr_server *srv) {
+  if (!sr_store_shares_results(srv->store)) return;
+  char parent[1280], path[1600];
+  snprintf(parent, sizeof parent, "%s/results", srv->cfg.data_dir);
+  DIR *d = opendir(parent);
+  for (struct dirent *e; d && (e = readdir(d));) {
+    if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+    snprintf(path, sizeof path, "%s/%s", parent, e->d_name);
+    struct stat sb;
+    if (!strncmp(e->d_name, ".fetch-", 7)) {
+      if (stat(path, &sb) == 0 && sr_now() - (double)sb.st_mtime > 3600) remove_dir(path);
+      continue;
+    }
+    sr_job_row row;
+    if (strlen(e->d_name) < 40 && sr_store_get(srv->store, e->d_name, &row) == SR_STORE_NONE) remove_dir(path);
+  }
+  if (d) closedir(d);
+}
+
+/* What other nodes did (the store's events): a job queued wakes a worker; a status change wakes long-polls, event
+ * streams and the webhook sender; a cancel stops the job if it runs here; a deletion drops this node's copy of the
+ * result. */
+static void on_store_event(void *user, char kind, const char *id) {
+  sr_server *srv = user;
+  if (kind == 'q') sr_jobs_notify(srv);
+  else if (kind == 's' && *id) sr_status_changed(srv, id);
+  else if (kind == 'c' && *id) cancel_local(srv, id);
+  else if (kind == 'd' && *id && strlen(id) < 40 && !strchr(id, '/') && id[0] != '.') delete_result_files(srv, id);
+}
+
+static void *events_main(void *arg) {
+  sr_server *srv = arg;
+  int down = 0;
+  while (!atomic_load(&srv->stopping)) {
+    int n = sr_store_wait_events(srv->store, 0.2, on_store_event, srv);
+    if (n == -2) break; /* one node: nothing to hear */
+    if (n == -1) {
+      down = 1;
+      sleep_unless_stopping(srv, 1);
+    } else if (down) { /* back: events in between are lost, so look at everything once */
+      down = 0;
+      fprintf(stderr, "scorerecon: listening for other nodes' events again\n");
+      pthread_mutex_lock(&srv->mu);
+      pthread_cond_broadcast(&srv->work_cv);
+      pthread_mutex_unlock(&srv->mu);
+      sr_status_changed(srv, NULL);
+    }
+  }
+  return NULL;
+}
+
+int sr_jobs_listen_start(sr_server *srv) {
+  if (!sr_store_shares_results(srv->store)) return 0;
+  if (pthread_create(&srv->events_tid, NULL, events_main, srv)) return -1;
+  srv->events_started = 1;
+  return 0;
+}
+
+void sr_jobs_listen_stop(sr_server *srv) {
+  if (srv->events_started) pthread_join(srv->events_tid, NULL); /* within 0.2 s of `stopping` */
+  srv->events_started = 0;
 }
 
 void sr_jobs_prune(sr_server *srv) {
@@ -272,6 +419,7 @@ void sr_jobs_prune(sr_server *srv) {
 }
 
 int sr_jobs_start(sr_server *srv) {
+  if (srv->cfg.workers == 0) return 0; /* --role api */
   srv->worker_tids = calloc((size_t)srv->cfg.workers, sizeof(pthread_t));
   if (!srv->worker_tids) return -1;
   for (int i = 0; i < srv->cfg.workers; i++) {
@@ -306,18 +454,17 @@ sr_cancel_rc sr_jobs_cancel(sr_server *srv, const char *id) {
   }
   if (rc == SR_STORE_FULL) return SR_CANCEL_STORE_FULL;
   if (rc < 0) return SR_CANCEL_ERROR;
+  if (cancel_local(srv, id)) return SR_CANCEL_ASKED;
+  if (sr_store_shares_results(srv->store)) { /* several nodes: the one running it (maybe this one) is asked */
+    rc = sr_store_request_cancel(srv->store, id);
+    if (rc == SR_STORE_OK) return SR_CANCEL_ASKED;
+    if (rc == SR_STORE_FULL) return SR_CANCEL_STORE_FULL;
+    return rc < 0 ? SR_CANCEL_ERROR : SR_CANCEL_FINAL;
+  }
   /* Not queued any more. A worker registers a job in `running` right after claiming it, so a job the store
    * calls running may need a moment to appear: look for up to a second. */
   for (int tries = 0; tries < 100; tries++) {
-    int found = 0;
-    pthread_mutex_lock(&srv->mu);
-    for (sr_running *r = srv->running; r; r = r->next)
-      if (!strcmp(r->id, id)) {
-        atomic_store(&r->cancel, 1);
-        found = 1;
-      }
-    pthread_mutex_unlock(&srv->mu);
-    if (found) return SR_CANCEL_ASKED;
+    if (cancel_local(srv, id)) return SR_CANCEL_ASKED;
     sr_job_row row;
     if (sr_store_get(srv->store, id, &row) != SR_STORE_OK || strcmp(row.status, "running")) return SR_CANCEL_FINAL;
     struct timespec ts = {0, 10 * 1000 * 1000};

@@ -20,6 +20,11 @@ static const sr_option OPTIONS[] = {
      "job store: sqlite:DIR (empty: SQLite in the data dir) or postgresql://... (several nodes share it)"},
     {"--lease", "S", "SCORERECON_LEASE", SR_OPT_DOUBLE, CFG(lease_s), "30", NULL, 1, 3600, NULL,
      "seconds a node's claim on a running job lasts unless renewed (PostgreSQL store)"},
+    {"--role", "R", "SCORERECON_ROLE", SR_OPT_ROLE, CFG(role), "both", NULL, 0, 0, NULL,
+     "both, api (takes requests, runs no job) or worker (runs jobs; serves only /healthz /readyz /metrics): several "
+     "nodes on a PostgreSQL store"},
+    {"--poll", "S", "SCORERECON_POLL", SR_OPT_DOUBLE, CFG(poll_s), "1", NULL, 0.05, 3600, NULL,
+     "seconds an idle worker waits before looking at the queue again (a new job wakes it sooner)"},
     {"--models", "DIR", "SCORERECON_MODELS", SR_OPT_STR, CFG(models_dir), "models", NULL, 0, 0, NULL,
      "directory of score models"},
     {"--token-file", "F", "SCORERECON_TOKEN_FILE", SR_OPT_TOKEN, CFG(token), NULL, NULL, 0, 0, NULL,
@@ -96,6 +101,11 @@ static int set_at(void *base, sr_server_config *cfg, const sr_option *o, const c
   case SR_OPT_STR:
     if (strlen(v) >= 1024) return snprintf(err, cap, "%s: too long", o->flag), -1;
     snprintf(field(base, o), 1024, "%s", v);
+    return 0;
+  case SR_OPT_ROLE: /* a char[16] */
+    if (strcmp(v, "both") && strcmp(v, "api") && strcmp(v, "worker"))
+      return snprintf(err, cap, "%s must be both, api or worker", o->flag), -1;
+    snprintf(field(base, o), 16, "%s", v);
     return 0;
   case SR_OPT_TOKEN: {
     FILE *f = fopen(v, "r");
@@ -183,7 +193,7 @@ static void default_text(const sr_option *o, const char *d, char *out, size_t ca
   double v = atof(d);
   if (o->kind == SR_OPT_SIZE && !strcmp(o->arg, "B") && v >= 1048576 && fmod(v, 1048576) == 0)
     snprintf(out, cap, "%s (%.0f MiB)", d, v / 1048576);
-  else if (o->kind == SR_OPT_LISTEN || o->kind == SR_OPT_STR)
+  else if (o->kind == SR_OPT_LISTEN || o->kind == SR_OPT_STR || o->kind == SR_OPT_ROLE)
     snprintf(out, cap, "%s", d);
   else
     num_text(v, out, cap);
@@ -194,6 +204,7 @@ static void range_text(const sr_option *o, char *out, size_t cap) {
   num_text(o->lo, lo, sizeof lo);
   num_text(o->hi, hi, sizeof hi);
   if (o->kind == SR_OPT_STR || o->kind == SR_OPT_TOKEN) out[0] = 0;
+  else if (o->kind == SR_OPT_ROLE) snprintf(out, cap, "both|api|worker");
   else snprintf(out, cap, "%s%s-%s", o->kind == SR_OPT_LISTEN ? "port " : "", lo, hi);
 }
 

@@ -9,7 +9,7 @@
 #include "config.h"
 
 typedef enum { SR_OPT_LISTEN, SR_OPT_STR, SR_OPT_TOKEN, SR_OPT_INT, SR_OPT_UINT, SR_OPT_LONG, SR_OPT_SIZE,
-               SR_OPT_DOUBLE } sr_opt_kind;
+               SR_OPT_DOUBLE, SR_OPT_ROLE } sr_opt_kind;
 
 typedef struct {
   const char *flag, *arg, *env;

@@ -58,8 +58,8 @@ static void wake_listeners(sr_server *srv, const char *id) {
 
 /* Every 100 ms: wake long-polls past their deadline and close connections too slow to send their request; every
  * 0.5 s: let event streams send progress; every second: return jobs whose lease expired (a node died or stalled)
- * to the queue; every lease / 3 (at most every 5 s): renew the leases of the jobs running here; every 10 s: prune
- * old jobs. */
+ * to the queue; every lease / 3 (at most every 5 s): renew the leases of the jobs running here (and record their
+ * progress); every 10 s: prune old jobs; every minute (several nodes): drop copies of results whose job is gone. */
 static void *janitor_main(void *arg) {
   sr_server *srv = arg;
   int tick = 0;
@@ -83,6 +83,7 @@ static void *janitor_main(void *arg) {
       }
     }
     if (++tick % 100 == 0) sr_jobs_prune(srv);
+    if (tick % 600 == 0) sr_jobs_sweep_results(srv); /* every minute: copies whose deletion event was missed */
   }
   return NULL;
 }
@@ -151,8 +152,15 @@ int sr_serve_main(int argc, char **argv) {
     return 2;
   }
   cfg->limits.models_dir = cfg->models_dir;
+  int shared = !strncmp(cfg->store_url, "postgresql://", 13) || !strncmp(cfg->store_url, "postgres://", 11);
+  if (strcmp(cfg->role, "both") && !shared) {
+    fprintf(stderr, "scorerecon serve: --role %s needs a store that several nodes share (--store postgresql://...): "
+                    "with SQLite one node takes the requests and runs the jobs (--role both)\n", cfg->role);
+    return 2;
+  }
+  if (!strcmp(cfg->role, "api")) cfg->workers = 0; /* takes requests; the worker nodes run the jobs */
   if (cfg->job_threads == 0) {
-    cfg->job_threads = sr_cpu_count() / cfg->workers;
+    cfg->job_threads = sr_cpu_count() / (cfg->workers > 0 ? cfg->workers : 1);
     if (cfg->job_threads < 1) cfg->job_threads = 1;
   }
   if (mkdir(cfg->data_dir, 0755) && errno != EEXIST) {
@@ -178,8 +186,10 @@ int sr_serve_main(int argc, char **argv) {
     close(lock_fd);
     return 1;
   }
-  { /* result folders without a single job row: the database was lost (truncated, replaced); starting would orphan
-     * them silently, so refuse and say what to do */
+  if (!sr_store_shares_results(srv.store)) {
+    /* result folders without a single job row: the database was lost (truncated, replaced); starting would orphan
+     * them silently, so refuse and say what to do (a shared store keeps the results itself: the folders are copies,
+     * and the sweep drops those whose job is gone) */
     long counts[5], jobs = -1; /* -1: the store cannot be counted (then /readyz says so; no verdict here) */
     if (sr_store_counts(srv.store, counts) == 0) {
       jobs = 0;
@@ -212,10 +222,11 @@ int sr_serve_main(int argc, char **argv) {
   sr_jobs_prune(&srv);
   srv.on_status = wake_listeners;
   if (pthread_create(&srv.janitor_tid, NULL, janitor_main, &srv) == 0) srv.janitor_started = 1;
-  if (!srv.janitor_started || sr_jobs_start(&srv) || sr_webhooks_start(&srv)) {
+  if (!srv.janitor_started || sr_jobs_start(&srv) || sr_webhooks_start(&srv) || sr_jobs_listen_start(&srv)) {
     fprintf(stderr, "scorerecon serve: cannot start the worker threads\n");
     atomic_store(&srv.stopping, 1);
     if (srv.janitor_started) pthread_join(srv.janitor_tid, NULL);
+    sr_jobs_listen_stop(&srv);
     sr_webhooks_stop(&srv);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
@@ -226,14 +237,16 @@ int sr_serve_main(int argc, char **argv) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
     atomic_store(&srv.stopping, 1);
     pthread_join(srv.janitor_tid, NULL);
+    sr_jobs_listen_stop(&srv);
     sr_webhooks_stop(&srv);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
     close(lock_fd);
     return 1;
   }
-  fprintf(stderr, "scorerecon: listening on http://%s:%d (data %s, store %s, %d worker(s) x %d thread(s))\n",
-          cfg->host, cfg->port, cfg->data_dir, sr_store_backend(srv.store), cfg->workers, cfg->job_threads);
+  fprintf(stderr, "scorerecon: listening on http://%s:%d (data %s, store %s, role %s, %d worker(s) x %d thread(s))\n",
+          cfg->host, cfg->port, cfg->data_dir, sr_store_backend(srv.store), cfg->role, cfg->workers,
+          cfg->job_threads);
   if (port_file) {
     FILE *f = fopen(port_file, "w");
     if (f) {
@@ -246,6 +259,7 @@ int sr_serve_main(int argc, char **argv) {
   fprintf(stderr, "scorerecon: %s: stopping (running jobs go back to the queue)\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   atomic_store(&srv.stopping, 1);
   pthread_join(srv.janitor_tid, NULL); /* within 100 ms: before the HTTP layer it calls into goes */
+  sr_jobs_listen_stop(&srv);
   sr_http_stop(&srv);
   sr_webhooks_stop(&srv); /* a delivery in flight is abandoned within 0.1 s: it stays pending */
   sr_jobs_stop(&srv);

@@ -67,7 +67,10 @@ sr_store_rc sr_store_set_progress(sr_store *st, const char *id, long step, long 
 }
 int sr_store_requeue_running(sr_store *st, double now) { return st->ops->requeue_running(st->self, now); }
 int sr_store_requeue_expired(sr_store *st, double now) { return st->ops->requeue_expired(st->self, now); }
-sr_store_rc sr_store_renew(sr_store *st, const char *id, double now) { return st->ops->renew(st->self, id, now); }
+sr_store_rc sr_store_renew(sr_store *st, const char *id, double now, long step, long total, int *cancel) {
+  *cancel = 0;
+  return st->ops->renew(st->self, id, now, step, total, cancel);
+}
 int sr_store_counts(sr_store *st, long counts[5]) { return st->ops->counts(st->self, counts); }
 int sr_store_prune(sr_store *st, double before, void (*on_delete)(void *user, const char *id), void *user) {
   return st->ops->prune(st->self, before, on_delete, user);
@@ -80,4 +83,20 @@ int sr_store_notify_due(sr_store *st, double now, int max, sr_notify_due *out) {
 }
 sr_store_rc sr_store_notify_set(sr_store *st, const char *id, int state, int attempts, double next) {
   return st->ops->notify_set(st->self, id, state, attempts, next);
+}
+
+int sr_store_shares_results(const sr_store *st) { return st->ops->fetch_files != NULL; }
+sr_store_rc sr_store_finish_with_files(sr_store *st, const char *id, double now, const char *dir,
+                                       const char *const *names) {
+  if (!st->ops->finish_with_files) return st->ops->set_status(st->self, id, "running", "succeeded", now, NULL, NULL);
+  return st->ops->finish_with_files(st->self, id, now, dir, names);
+}
+sr_store_rc sr_store_fetch_files(sr_store *st, const char *id, const char *dir) {
+  return st->ops->fetch_files ? st->ops->fetch_files(st->self, id, dir) : SR_STORE_NONE;
+}
+sr_store_rc sr_store_request_cancel(sr_store *st, const char *id) {
+  return st->ops->request_cancel ? st->ops->request_cancel(st->self, id) : SR_STORE_NONE;
+}
+int sr_store_wait_events(sr_store *st, double timeout_s, sr_store_event_fn on_event, void *user) {
+  return st->ops->wait_events ? st->ops->wait_events(st->self, timeout_s, on_event, user) : -2;
 }

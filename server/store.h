@@ -86,8 +86,10 @@ int sr_store_requeue_running(sr_store *st, double now);
 /* Running jobs whose lease expired before `now` go back to the queue (their next claim counts one more attempt);
  * returns how many, or -1. SQLite: 0 (one node; leases do not expire). */
 int sr_store_requeue_expired(sr_store *st, double now);
-/* Extends this process's lease on a running job to now + lease_s: OK, or NONE when the lease is lost. */
-sr_store_rc sr_store_renew(sr_store *st, const char *id, double now);
+/* Extends this process's lease on a running job to now + lease_s and records its progress (step of total), so
+ * that every node shows it: OK, or NONE when the lease is lost. *cancel is set to 1 when another node asked to
+ * stop the job (sr_store_request_cancel), else 0. */
+sr_store_rc sr_store_renew(sr_store *st, const char *id, double now, long step, long total, int *cancel);
 /* counts[0..4] = queued running succeeded failed cancelled */
 int sr_store_counts(sr_store *st, long counts[5]);
 /* Deletes finished jobs that finished before `before`; for each, calls on_delete(user, id) first. */
@@ -101,4 +103,31 @@ int sr_store_writable(sr_store *st, double now);
 int sr_store_notify_due(sr_store *st, double now, int max, sr_notify_due *out);
 /* A delivery's outcome: state SR_NOTIFY_*, attempts so far, and when to try again (pending). */
 sr_store_rc sr_store_notify_set(sr_store *st, const char *id, int state, int attempts, double next);
+
+/* ---- several nodes (PostgreSQL); the SQLite store (one node) answers as noted */
+
+/* 1 when result files are kept in the store, so that any node serves any result (PostgreSQL); 0 when the files in
+ * the data directory of the node that ran the job are the result (SQLite). */
+int sr_store_shares_results(const sr_store *st);
+/* Finishes a running job as `succeeded` and stores its result files dir/names[i] (names ends with NULL) with it,
+ * in one transaction and only while this process holds the job's lease: OK; NONE (the lease was lost: nothing is
+ * stored, another node's outcome stands); an error (nothing stored: try again). The files are read and sent a part
+ * (SR_STORE_PART bytes) at a time. SQLite: the status change alone. */
+#define SR_STORE_PART (1 << 20)
+sr_store_rc sr_store_finish_with_files(sr_store *st, const char *id, double now, const char *dir,
+                                       const char *const *names);
+/* Writes job id's stored result files into dir (which it creates; each file written a part at a time and fsynced),
+ * from one consistent snapshot: OK; NONE (no files stored for it: not succeeded, or gone); an error. dir may hold
+ * partial files after a failure: the caller removes it. SQLite: NONE. */
+sr_store_rc sr_store_fetch_files(sr_store *st, const char *id, const char *dir);
+/* Asks the node running job id to stop it (it learns at once by an event, or at its next lease renewal): OK (it is
+ * running: asked), NONE (it is not running). SQLite: NONE (the one node stops its own jobs). */
+sr_store_rc sr_store_request_cancel(sr_store *st, const char *id);
+/* What other nodes did, as they did it (PostgreSQL LISTEN/NOTIFY on its own connection; one thread calls this):
+ * waits up to timeout_s and calls on_event(user, kind, id) for each event: 'q' a job was queued (id ""), 's' job id
+ * changed status, 'c' stopping job id was asked, 'd' job id was deleted. Returns the number of events, 0 when none
+ * came, -1 when the listening connection is down (logged; the next call reconnects: events in between are lost, so
+ * the caller then looks at everything), -2 at once when the store has no events (SQLite: one node). */
+typedef void (*sr_store_event_fn)(void *user, char kind, const char *id);
+int sr_store_wait_events(sr_store *st, double timeout_s, sr_store_event_fn on_event, void *user);
 #endif

@@ -19,7 +19,7 @@ typedef struct {
   sr_store_rc (*set_progress)(void *self, const char *id, long step, long total);
   int (*requeue_running)(void *self, double now);
   int (*requeue_expired)(void *self, double now);
-  sr_store_rc (*renew)(void *self, const char *id, double now);
+  sr_store_rc (*renew)(void *self, const char *id, double now, long step, long total, int *cancel);
   int (*counts)(void *self, long counts[5]);
   int (*prune)(void *self, double before, void (*on_delete)(void *user, const char *id), void *user);
   int (*ok)(void *self);
@@ -27,6 +27,11 @@ typedef struct {
   int (*writable)(void *self, double now);
   int (*notify_due)(void *self, double now, int max, sr_notify_due *out);
   sr_store_rc (*notify_set)(void *self, const char *id, int state, int attempts, double next);
+  /* several nodes: NULL where the backend is one node (store.c then answers as store.h says for SQLite) */
+  sr_store_rc (*finish_with_files)(void *self, const char *id, double now, const char *dir, const char *const *names);
+  sr_store_rc (*fetch_files)(void *self, const char *id, const char *dir);
+  sr_store_rc (*request_cancel)(void *self, const char *id);
+  int (*wait_events)(void *self, double timeout_s, sr_store_event_fn on_event, void *user);
 } sr_store_ops;
 
 /* Each opens its store; on failure returns NULL with err saying why. */

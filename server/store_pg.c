@@ -1,29 +1,42 @@
 /* store_pg.c — the PostgreSQL job store (see store.h), over libpq: several nodes share one database.
- * One connection per process, serialised by the store's mutex; a lost connection is reset on the next call (the
- * call that found it lost answers SR_STORE_ERROR, logged). Claims take the oldest queued job with
- * SELECT ... FOR UPDATE SKIP LOCKED in one statement, and record this process's worker id and a lease; inserts
- * take a transaction-scoped advisory lock, so that the idempotency key and the queue limit are checked and the row
- * written with no other insert in between (on any node). Every statement commits before the call returns
- * (synchronous_commit as the server sets it: on by default). */
+ * Three connections per process, each serialised by its own lock: `conn` for the rows (every call but these two),
+ * `bulk` for result files (stored with the final status, fetched by nodes that serve them), so that a large
+ * transfer never holds up the rows, and `listen` for LISTEN/NOTIFY (only sr_store_wait_events' thread uses it).
+ * A lost connection is reset on the next call (the call that found it lost answers SR_STORE_ERROR, logged).
+ * Claims take the oldest queued job with SELECT ... FOR UPDATE SKIP LOCKED in one statement, and record this
+ * process's worker id and a lease; inserts take a transaction-scoped advisory lock, so that the idempotency key and
+ * the queue limit are checked and the row written with no other insert in between (on any node). Every change
+ * other nodes care about is announced on channel `scorerecon` (pg_notify, delivered at commit): "q" a job queued,
+ * "s ID" a status changed, "c ID" a cancel asked, "d ID" a job deleted. Every statement commits before the call
+ * returns (synchronous_commit as the server sets it: on by default). */
+#include <errno.h>
+#include <fcntl.h>
 #include <libpq-fe.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "store_impl.h"
 
 typedef struct {
-  PGconn *conn;
+  PGconn *conn;          /* the rows (under mu) */
   pthread_mutex_t mu;
+  PGconn *bulk;          /* result files (under bulk_mu); connected on first use */
+  pthread_mutex_t bulk_mu;
+  PGconn *listen;        /* LISTEN scorerecon (sr_store_wait_events' one thread); connected on first use */
+  char *conninfo;        /* for the two connections made later */
   double lease_s;
-  char worker[96];   /* this process: host-pid-random */
-  int write_failed;  /* the last write failed (under mu) */
-  int last_full;     /* the last failure was SQLSTATE 53100 disk_full */
+  char worker[96];       /* this process: host-pid-random */
+  int write_failed;      /* the last write on conn failed (under mu) */
+  int last_full;         /* the last failure on conn was SQLSTATE 53100 disk_full (under mu) */
 } pg_store;
 
 #define INSERT_LOCK "73160016" /* pg_advisory_xact_lock key of inserts */
+#define CHANNEL "scorerecon"   /* LISTEN/NOTIFY */
 
 static const char *SCHEMA =
     "SELECT pg_advisory_lock(73160017);"
@@ -36,12 +49,18 @@ static const char *SCHEMA =
     " labels TEXT NOT NULL DEFAULT '{}', notify_url TEXT, notify_state INTEGER NOT NULL DEFAULT 0,"
     " notify_attempts INTEGER NOT NULL DEFAULT 0, notify_next DOUBLE PRECISION NOT NULL DEFAULT 0,"
     " worker TEXT, lease DOUBLE PRECISION NOT NULL DEFAULT 0);"
+    "ALTER TABLE jobs ADD COLUMN IF NOT EXISTS cancel BOOLEAN NOT NULL DEFAULT false;"
     "CREATE INDEX IF NOT EXISTS jobs_status_seq ON jobs(status, seq);"
     "CREATE INDEX IF NOT EXISTS jobs_notify ON jobs(notify_next) WHERE notify_state = 1;"
     "CREATE INDEX IF NOT EXISTS jobs_lease ON jobs(lease) WHERE status = 'running';"
     "CREATE TABLE IF NOT EXISTS labels(k TEXT NOT NULL, v TEXT NOT NULL,"
     " seq BIGINT NOT NULL REFERENCES jobs(seq) ON DELETE CASCADE, PRIMARY KEY(k, v, seq));"
     "CREATE INDEX IF NOT EXISTS labels_seq ON labels(seq);"
+    /* result files, a part of at most SR_STORE_PART bytes a row; stored uncompressed (EXTERNAL): floats, base64
+     * and PNG hardly compress, and substring-free whole-part reads need no decompression */
+    "CREATE TABLE IF NOT EXISTS results(id TEXT NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,"
+    " name TEXT NOT NULL, part INTEGER NOT NULL, data BYTEA NOT NULL, PRIMARY KEY(id, name, part));"
+    "ALTER TABLE results ALTER COLUMN data SET STORAGE EXTERNAL;"
     "CREATE TABLE IF NOT EXISTS probe(k INTEGER PRIMARY KEY, t DOUBLE PRECISION NOT NULL);"
     "SELECT pg_advisory_unlock(73160017);";
 
@@ -50,25 +69,31 @@ static const char *SCHEMA =
 
 static void quiet(void *arg, const char *msg) { (void)arg, (void)msg; } /* "already exists, skipping" */
 
-/* A connection found lost is reset before the call uses it; 0 when it is usable. */
-static int ready(pg_store *st) {
-  if (PQstatus(st->conn) == CONNECTION_OK) return 0;
-  PQreset(st->conn);
-  if (PQstatus(st->conn) == CONNECTION_OK) {
-    fprintf(stderr, "scorerecon: job store: reconnected to PostgreSQL\n");
+/* *c usable: reset when lost, connected when absent (the bulk and listen connections); 0 when it is usable. */
+static int ready_conn(pg_store *st, PGconn **c, const char *which) {
+  if (*c && PQstatus(*c) == CONNECTION_OK) return 0;
+  if (*c) PQreset(*c);
+  else if ((*c = PQconnectdb(st->conninfo))) PQsetNoticeProcessor(*c, quiet, NULL);
+  if (*c && PQstatus(*c) == CONNECTION_OK) {
+    if (c == &st->conn) fprintf(stderr, "scorerecon: job store: reconnected to PostgreSQL\n");
     return 0;
   }
-  fprintf(stderr, "scorerecon: job store: PostgreSQL unreachable: %s", PQerrorMessage(st->conn));
+  fprintf(stderr, "scorerecon: job store: PostgreSQL unreachable (%s connection): %s", which,
+          *c ? PQerrorMessage(*c) : "out of memory\n");
   return -1;
 }
 
-/* Runs one statement with text parameters (v[i] NULL: SQL NULL; bin >= 0: that parameter is binary, len blen).
- * Returns the result, or NULL after logging why (the write flags set when `write`). */
-static PGresult *run(pg_store *st, int write, const char *what, const char *sql, int n, const char *const *v,
-                     int bin, int blen) {
-  if (ready(st)) {
-    st->last_full = 0;
-    if (write) st->write_failed = 1;
+/* Runs one statement on connection *c with text parameters (v[i] NULL: SQL NULL; bin >= 0: that parameter is
+ * binary, len blen); binout: the result in binary. Returns the result, or NULL after logging why (on the rows'
+ * connection, the write flags are set when `write`). */
+static PGresult *run_on(pg_store *st, PGconn **c, int write, const char *what, const char *sql, int n,
+                        const char *const *v, int bin, int blen, int binout) {
+  int rows = c == &st->conn;
+  if (ready_conn(st, c, rows ? "rows" : "results")) {
+    if (rows) {
+      st->last_full = 0;
+      if (write) st->write_failed = 1;
+    }
     return NULL;
   }
   int lens[16] = {0}, fmts[16] = {0};
@@ -76,19 +101,36 @@ static PGresult *run(pg_store *st, int write, const char *what, const char *sql,
     lens[bin] = blen;
     fmts[bin] = 1;
   }
-  PGresult *r = PQexecParams(st->conn, sql, n, NULL, v, lens, fmts, 0);
+  PGresult *r = PQexecParams(*c, sql, n, NULL, v, lens, fmts, binout);
   ExecStatusType t = PQresultStatus(r);
   if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
-    if (write) st->write_failed = 0;
+    if (rows && write) st->write_failed = 0;
     return r;
   }
   const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-  st->last_full = state && !strcmp(state, "53100");
-  if (write) st->write_failed = 1;
-  fprintf(stderr, "scorerecon: job store: %s failed: %s", what, PQerrorMessage(st->conn));
+  if (rows) {
+    st->last_full = state && !strcmp(state, "53100");
+    if (write) st->write_failed = 1;
+  }
+  fprintf(stderr, "scorerecon: job store: %s failed: %s", what, PQerrorMessage(*c));
   PQclear(r);
   return NULL;
 }
+
+static PGresult *run(pg_store *st, int write, const char *what, const char *sql, int n, const char *const *v,
+                     int bin, int blen) {
+  return run_on(st, &st->conn, write, what, sql, n, v, bin, blen, 0);
+}
+
+/* Announces kind (+ " " id) to every node (delivered when the current transaction commits; at once outside one).
+ * Best effort: a lost notification costs a node at most its polling interval. */
+static void announce_on(pg_store *st, PGconn **c, char kind, const char *id) {
+  char payload[64];
+  snprintf(payload, sizeof payload, id ? "%c %s" : "%c", kind, id);
+  const char *v[1] = {payload};
+  PQclear(run_on(st, c, 0, "notify", "SELECT pg_notify('" CHANNEL "', $1)", 1, v, -1, 0, 0));
+}
+static void announce(pg_store *st, char kind, const char *id) { announce_on(st, &st->conn, kind, id); }
 
 static sr_store_rc fail_rc(pg_store *st) { return st->last_full ? SR_STORE_FULL : SR_STORE_ERROR; }
 
@@ -156,13 +198,15 @@ void *sr_store_pg_open(const char *conninfo, double lease_s, char *err, size_t c
   pg_store *st = calloc(1, sizeof *st);
   if (!st) return snprintf(err, cap, "out of memory"), NULL;
   st->lease_s = lease_s > 0 ? lease_s : 30;
-  st->conn = PQconnectdb(conninfo);
+  st->conninfo = strdup(conninfo);
+  st->conn = st->conninfo ? PQconnectdb(conninfo) : NULL;
   if (!st->conn || PQstatus(st->conn) != CONNECTION_OK) {
     snprintf(err, cap, "cannot connect to the PostgreSQL store: %s",
              st->conn ? PQerrorMessage(st->conn) : "out of memory");
     size_t l = strlen(err);
     if (l && err[l - 1] == '\n') err[l - 1] = 0;
     PQfinish(st->conn);
+    free(st->conninfo);
     free(st);
     return NULL;
   }
@@ -172,6 +216,7 @@ void *sr_store_pg_open(const char *conninfo, double lease_s, char *err, size_t c
     snprintf(err, cap, "cannot set up the PostgreSQL store: %s", PQerrorMessage(st->conn));
     PQclear(r);
     PQfinish(st->conn);
+    free(st->conninfo);
     free(st);
     return NULL;
   }
@@ -184,6 +229,7 @@ void *sr_store_pg_open(const char *conninfo, double lease_s, char *err, size_t c
   if (f) fclose(f);
   snprintf(st->worker, sizeof st->worker, "%s-%ld-%08llx", host, (long)getpid(), rnd & 0xffffffffull);
   pthread_mutex_init(&st->mu, NULL);
+  pthread_mutex_init(&st->bulk_mu, NULL);
   fprintf(stderr, "scorerecon: job store: PostgreSQL, worker id %s, lease %g s\n", st->worker, st->lease_s);
   return st;
 }
@@ -191,7 +237,11 @@ void *sr_store_pg_open(const char *conninfo, double lease_s, char *err, size_t c
 static void pg_close(void *self) {
   pg_store *st = self;
   PQfinish(st->conn);
+  if (st->bulk) PQfinish(st->bulk);
+  if (st->listen) PQfinish(st->listen);
   pthread_mutex_destroy(&st->mu);
+  pthread_mutex_destroy(&st->bulk_mu);
+  free(st->conninfo);
   free(st);
 }
 
@@ -266,6 +316,7 @@ static sr_store_rc pg_insert(void *self, const char *id, const char *doc, size_t
   }
 out:
   if (rc == SR_STORE_OK) {
+    announce(st, 'q', NULL); /* delivered with the commit: idle workers on every node wake */
     if (cmd(st, "COMMIT")) rc = fail_rc(st);
   }
   rollback(st);
@@ -356,13 +407,14 @@ static sr_store_rc pg_claim(void *self, double now, sr_job_row *row, char **doc,
   pthread_mutex_lock(&st->mu);
   PGresult *r = run(st, 1, "claim",
                     "UPDATE jobs SET status = 'running', started = $1, attempts = attempts + 1, step = 0, "
-                    "worker = $2, lease = $3 WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' "
+                    "worker = $2, lease = $3, cancel = false WHERE seq = (SELECT seq FROM jobs WHERE status = 'queued' "
                     "ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING " COLS ", doc", 3, v, -1, 0);
   sr_store_rc rc = r ? SR_STORE_NONE : fail_rc(st);
   if (r && PQntuples(r) > 0) {
     read_row(r, 0, row);
     if (copy_doc(r, 0, 15, doc, len) == 0) {
       rc = SR_STORE_OK;
+      announce(st, 's', row->id);
     } else { /* out of memory: give it back */
       const char *b[2] = {row->id, st->worker};
       PGresult *u = run(st, 1, "claim (undo)", "UPDATE jobs SET status = 'queued', attempts = attempts - 1, "
@@ -394,6 +446,10 @@ static sr_store_rc pg_set_status(void *self, const char *id, const char *from, c
             "WHERE id = $5 AND status = $6 AND worker = $7";
   pthread_mutex_lock(&st->mu);
   sr_store_rc rc = write1(st, "status update", sql, !from ? 5 : strcmp(from, "running") ? 6 : 7, v);
+  if (rc == SR_STORE_OK) {
+    announce(st, 's', id);
+    if (!strcmp(to, "queued")) announce(st, 'q', NULL);
+  }
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
@@ -418,9 +474,11 @@ static int pg_requeue_expired(void *self, double now) {
   const char *v[1] = {t};
   pthread_mutex_lock(&st->mu);
   PGresult *r = run(st, 1, "requeue",
-                    "UPDATE jobs SET status = 'queued', step = 0, worker = NULL, lease = 0 "
-                    "WHERE status = 'running' AND lease < $1", 1, v, -1, 0);
-  int n = r ? atoi(PQcmdTuples(r)) : -1;
+                    "UPDATE jobs SET status = 'queued', step = 0, worker = NULL, lease = 0, cancel = false "
+                    "WHERE status = 'running' AND lease < $1 RETURNING id", 1, v, -1, 0);
+  int n = r ? PQntuples(r) : -1;
+  for (int i = 0; i < n; i++) announce(st, 's', val(r, i, 0));
+  if (n > 0) announce(st, 'q', NULL);
   PQclear(r);
   pthread_mutex_unlock(&st->mu);
   return n;
@@ -429,14 +487,19 @@ static int pg_requeue_expired(void *self, double now) {
 /* Other nodes may be running their jobs: only expired leases go back (ours from a crash, once they expire). */
 static int pg_requeue_running(void *self, double now) { return pg_requeue_expired(self, now); }
 
-static sr_store_rc pg_renew(void *self, const char *id, double now) {
+static sr_store_rc pg_renew(void *self, const char *id, double now, long step, long total, int *cancel) {
   pg_store *st = self;
-  char t[32];
+  char t[32], s[32], n[32];
   num(t, now + st->lease_s);
-  const char *v[3] = {t, id, st->worker};
+  snprintf(s, sizeof s, "%ld", step);
+  snprintf(n, sizeof n, "%ld", total);
+  const char *v[5] = {t, id, st->worker, s, n};
   pthread_mutex_lock(&st->mu);
-  sr_store_rc rc = write1(st, "lease renewal",
-                          "UPDATE jobs SET lease = $1 WHERE id = $2 AND worker = $3 AND status = 'running'", 3, v);
+  PGresult *r = run(st, 1, "lease renewal", "UPDATE jobs SET lease = $1, step = $4, total = $5 WHERE id = $2 AND "
+                    "worker = $3 AND status = 'running' RETURNING cancel", 5, v, -1, 0);
+  sr_store_rc rc = r ? (PQntuples(r) > 0 ? SR_STORE_OK : SR_STORE_NONE) : fail_rc(st);
+  if (rc == SR_STORE_OK) *cancel = val(r, 0, 0)[0] == 't';
+  PQclear(r);
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
@@ -469,7 +532,10 @@ static int pg_prune(void *self, double before, void (*on_delete)(void *user, con
     const char *id = val(r, i, 0);
     if (on_delete) on_delete(user, id); /* this node's result files (others prune their own when they run it) */
     const char *d[1] = {id};
-    if (write1(st, "prune (delete)", "DELETE FROM jobs WHERE id = $1", 1, d) == SR_STORE_OK) n++;
+    if (write1(st, "prune (delete)", "DELETE FROM jobs WHERE id = $1", 1, d) == SR_STORE_OK) {
+      announce(st, 'd', id); /* every node drops its copy of the result files */
+      n++;
+    }
   }
   PQclear(r);
   pthread_mutex_unlock(&st->mu);
@@ -490,7 +556,8 @@ static sr_store_rc pg_delete_finished(void *self, const char *id) {
   const char *v[1] = {id};
   pthread_mutex_lock(&st->mu);
   sr_store_rc rc = write1(st, "delete", "DELETE FROM jobs WHERE id = $1 AND status IN ('succeeded','failed',"
-                          "'cancelled')", 1, v); /* its labels go with it (ON DELETE CASCADE) */
+                          "'cancelled')", 1, v); /* its labels and results go with it (ON DELETE CASCADE) */
+  if (rc == SR_STORE_OK) announce(st, 'd', id);
   pthread_mutex_unlock(&st->mu);
   return rc;
 }
@@ -518,9 +585,12 @@ static int pg_notify_due(void *self, double now, int max, sr_notify_due *out) {
   snprintf(m, sizeof m, "%d", max);
   const char *v[2] = {t, m};
   pthread_mutex_lock(&st->mu);
-  PGresult *r = run(st, 0, "webhooks due", "SELECT id, notify_url, notify_attempts FROM jobs WHERE notify_state = 1 "
-                    "AND status IN ('succeeded','failed','cancelled') AND notify_next <= $1 ORDER BY notify_next "
-                    "LIMIT $2", 2, v, -1, 0);
+  /* the deliveries are claimed for 60 s (longer than a delivery may take): two nodes never send the same one;
+   * the sender's notify_set sets the real next try */
+  PGresult *r = run(st, 1, "webhooks due", "UPDATE jobs SET notify_next = $1::float8 + 60 WHERE seq IN (SELECT seq "
+                    "FROM jobs WHERE notify_state = 1 AND status IN ('succeeded','failed','cancelled') AND "
+                    "notify_next <= $1::float8 ORDER BY notify_next LIMIT $2 FOR UPDATE SKIP LOCKED) "
+                    "RETURNING id, notify_url, notify_attempts", 2, v, -1, 0);
   int n = -1;
   if (r) {
     n = PQntuples(r) < max ? PQntuples(r) : max;
@@ -549,7 +619,225 @@ static sr_store_rc pg_notify_set(void *self, const char *id, int state, int atte
   return rc;
 }
 
+/* ---------------------------------------------------------------- several nodes */
+
+static sr_store_rc pg_request_cancel(void *self, const char *id) {
+  pg_store *st = self;
+  const char *v[1] = {id};
+  pthread_mutex_lock(&st->mu);
+  sr_store_rc rc = write1(st, "cancel request", "UPDATE jobs SET cancel = true WHERE id = $1 AND status = 'running'",
+                          1, v);
+  if (rc == SR_STORE_OK) announce(st, 'c', id); /* its node stops it at once; else at its next renewal */
+  pthread_mutex_unlock(&st->mu);
+  return rc;
+}
+
+static int bulk_cmd(pg_store *st, const char *sql) {
+  PGresult *r = run_on(st, &st->bulk, 0, sql, sql, 0, NULL, -1, 0, 0);
+  PQclear(r);
+  return r ? 0 : -1;
+}
+
+static void bulk_rollback(pg_store *st) {
+  if (st->bulk && PQstatus(st->bulk) == CONNECTION_OK && PQtransactionStatus(st->bulk) != PQTRANS_IDLE)
+    PQclear(PQexec(st->bulk, "ROLLBACK"));
+}
+
+/* Stores dir/name as rows of at most SR_STORE_PART bytes (inside the caller's transaction); 0 or -1. */
+static int put_file(pg_store *st, const char *id, const char *dir, const char *name, char *buf) {
+  char path[2048];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    fprintf(stderr, "scorerecon: job store: cannot read %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  int rc = 0;
+  for (int part = 0;; part++) {
+    size_t got = 0;
+    while (got < SR_STORE_PART) {
+      ssize_t k = read(fd, buf + got, SR_STORE_PART - got);
+      if (k < 0 && errno == EINTR) continue;
+      if (k <= 0) {
+        if (k < 0) rc = -1;
+        break;
+      }
+      got += (size_t)k;
+    }
+    if (rc || (got == 0 && part > 0)) break; /* an empty file is one empty part */
+    char p[16];
+    snprintf(p, sizeof p, "%d", part);
+    const char *v[4] = {id, name, p, buf};
+    PGresult *r = run_on(st, &st->bulk, 0, "result upload", "INSERT INTO results(id, name, part, data) "
+                         "VALUES($1, $2, $3, $4)", 4, v, 3, (int)got, 0);
+    if (!r) rc = -1;
+    PQclear(r);
+    if (rc || got < SR_STORE_PART) break;
+  }
+  close(fd);
+  return rc;
+}
+
+/* The parts go in first; the conditional status change last: the job row is locked only for that, so lease renewals
+ * are never held up by an upload, and a lease lost meanwhile (0 rows) rolls the parts back. */
+static sr_store_rc pg_finish_with_files(void *self, const char *id, double now, const char *dir,
+                                        const char *const *names) {
+  pg_store *st = self;
+  char *buf = malloc(SR_STORE_PART);
+  if (!buf) return SR_STORE_ERROR;
+  sr_store_rc rc = SR_STORE_ERROR;
+  pthread_mutex_lock(&st->bulk_mu);
+  if (bulk_cmd(st, "BEGIN")) goto out;
+  const char *d[1] = {id};
+  PGresult *r = run_on(st, &st->bulk, 0, "result upload", "DELETE FROM results WHERE id = $1", 1, d, -1, 0, 0);
+  if (!r) goto out;
+  PQclear(r);
+  for (int i = 0; names[i]; i++)
+    if (put_file(st, id, dir, names[i], buf)) goto out;
+  char t[32];
+  num(t, now);
+  const char *v[3] = {t, id, st->worker};
+  r = run_on(st, &st->bulk, 0, "status update (with results)",
+             "UPDATE jobs SET status = 'succeeded', finished = $1, error = '', error_field = '', worker = NULL, "
+             "lease = 0 WHERE id = $2 AND status = 'running' AND worker = $3", 3, v, -1, 0, 0);
+  if (!r) goto out;
+  int changed = atoi(PQcmdTuples(r)) > 0;
+  PQclear(r);
+  if (!changed) {
+    rc = SR_STORE_NONE; /* the lease was lost: the rollback below drops the parts */
+    goto out;
+  }
+  announce_on(st, &st->bulk, 's', id);
+  if (bulk_cmd(st, "COMMIT") == 0) rc = SR_STORE_OK;
+out:
+  bulk_rollback(st);
+  pthread_mutex_unlock(&st->bulk_mu);
+  free(buf);
+  return rc;
+}
+
+static int fsync_close(int fd) {
+  int rc = fsync(fd);
+  return close(fd) || rc ? -1 : 0;
+}
+
+/* One snapshot (REPEATABLE READ): the list of parts, then each part alone (binary, so no hex text in between):
+ * at most one part in memory. */
+static sr_store_rc pg_fetch_files(void *self, const char *id, const char *dir) {
+  pg_store *st = self;
+  sr_store_rc rc = SR_STORE_ERROR;
+  int fd = -1;
+  char cur[64] = "";
+  pthread_mutex_lock(&st->bulk_mu);
+  if (bulk_cmd(st, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) goto out;
+  const char *v[1] = {id};
+  PGresult *list = run_on(st, &st->bulk, 0, "result download", "SELECT name, part FROM results WHERE id = $1 "
+                          "ORDER BY name, part", 1, v, -1, 0, 0);
+  if (!list) goto out;
+  if (PQntuples(list) == 0) {
+    rc = SR_STORE_NONE;
+    PQclear(list);
+    goto out;
+  }
+  if (mkdir(dir, 0755) && errno != EEXIST) {
+    fprintf(stderr, "scorerecon: cannot create %s: %s\n", dir, strerror(errno));
+    PQclear(list);
+    goto out;
+  }
+  int bad = 0;
+  for (int i = 0; i < PQntuples(list) && !bad; i++) {
+    const char *name = val(list, i, 0);
+    if (strcmp(name, cur)) { /* the next file */
+      if (fd >= 0 && fsync_close(fd)) bad = 1;
+      fd = -1;
+      if (bad || strchr(name, '/') || name[0] == '.' || strlen(name) >= sizeof cur) {
+        bad = 1;
+        break;
+      }
+      snprintf(cur, sizeof cur, "%s", name);
+      char path[2048];
+      snprintf(path, sizeof path, "%s/%s", dir, name);
+      fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (fd < 0) {
+        fprintf(stderr, "scorerecon: cannot write %s: %s\n", path, strerror(errno));
+        bad = 1;
+        break;
+      }
+    }
+    const char *pv[3] = {id, name, val(list, i, 1)};
+    PGresult *r = run_on(st, &st->bulk, 0, "result download", "SELECT data FROM results WHERE id = $1 AND "
+                         "name = $2 AND part = $3", 3, pv, -1, 0, 1);
+    if (!r || PQntuples(r) != 1) {
+      bad = 1;
+    } else {
+      const char *p = PQgetvalue(r, 0, 0);
+      size_t left = (size_t)PQgetlength(r, 0, 0);
+      while (left && !bad) {
+        ssize_t w = write(fd, p, left);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) {
+          fprintf(stderr, "scorerecon: cannot write the result %s of job %s: %s\n", name, id, strerror(errno));
+          bad = 1;
+          break;
+        }
+        p += w;
+        left -= (size_t)w;
+      }
+    }
+    PQclear(r);
+  }
+  PQclear(list);
+  if (fd >= 0 && fsync_close(fd)) bad = 1;
+  fd = -1;
+  if (!bad) rc = SR_STORE_OK;
+out:
+  if (fd >= 0) close(fd);
+  bulk_rollback(st);
+  pthread_mutex_unlock(&st->bulk_mu);
+  return rc;
+}
+
+static int pg_wait_events(void *self, double timeout_s, sr_store_event_fn on_event, void *user) {
+  pg_store *st = self;
+  if (!st->listen || PQstatus(st->listen) != CONNECTION_OK) {
+    if (st->listen) {
+      PQfinish(st->listen);
+      st->listen = NULL;
+    }
+    st->listen = PQconnectdb(st->conninfo);
+    PGresult *r = st->listen && PQstatus(st->listen) == CONNECTION_OK ? PQexec(st->listen, "LISTEN " CHANNEL) : NULL;
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+      fprintf(stderr, "scorerecon: job store: cannot listen for other nodes' events: %s",
+              st->listen ? PQerrorMessage(st->listen) : "out of memory\n");
+      if (st->listen) PQfinish(st->listen);
+      st->listen = NULL;
+      return -1;
+    }
+    PQsetNoticeProcessor(st->listen, quiet, NULL);
+  }
+  struct pollfd pfd = {PQsocket(st->listen), POLLIN, 0};
+  int pr = poll(&pfd, 1, (int)(timeout_s * 1000));
+  if (pr < 0 && errno != EINTR) return -1;
+  if (pr > 0 && !PQconsumeInput(st->listen)) {
+    fprintf(stderr, "scorerecon: job store: the events connection was lost: %s", PQerrorMessage(st->listen));
+    PQfinish(st->listen);
+    st->listen = NULL;
+    return -1;
+  }
+  int n = 0;
+  for (PGnotify *e; (e = PQnotifies(st->listen)); PQfreemem(e)) {
+    const char *p = e->extra ? e->extra : "";
+    if (p[0] && (p[1] == 0 || p[1] == ' ')) {
+      on_event(user, p[0], p[1] ? p + 2 : "");
+      n++;
+    }
+  }
+  return n;
+}
+
 const sr_store_ops sr_store_pg_ops = {
     "postgresql", pg_close, pg_insert, pg_get, pg_get_doc, pg_list, pg_claim, pg_set_status, pg_set_progress,
     pg_requeue_running, pg_requeue_expired, pg_renew, pg_counts, pg_prune, pg_ok, pg_delete_finished, pg_writable,
-    pg_notify_due, pg_notify_set};
+    pg_notify_due, pg_notify_set, pg_finish_with_files, pg_fetch_files, pg_request_cancel, pg_wait_events};

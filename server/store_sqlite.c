@@ -574,12 +574,12 @@ static int sq_requeue_expired(void *self_, double now) {
   return 0;
 }
 
-static sr_store_rc sq_renew(void *self_, const char *id, double now) {
-  (void)self_, (void)id, (void)now;
+static sr_store_rc sq_renew(void *self_, const char *id, double now, long step, long total, int *cancel) {
+  (void)self_, (void)id, (void)now, (void)step, (void)total, (void)cancel;
   return SR_STORE_OK;
 }
 
 const sr_store_ops sr_store_sqlite_ops = {
     "sqlite", sq_close, sq_insert, sq_get, sq_get_doc, sq_list, sq_claim, sq_set_status, sq_set_progress,
     sq_requeue_running, sq_requeue_expired, sq_renew, sq_counts, sq_prune, sq_ok, sq_delete_finished, sq_writable,
-    sq_notify_due, sq_notify_set};
+    sq_notify_due, sq_notify_set, NULL, NULL, NULL, NULL};
