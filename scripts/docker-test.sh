@@ -16,7 +16,8 @@
 #     job with curl, waits, fetches and checks the result; starts a long job. `podman stop` must return in under
 #     5 s with exit status 0; a new container on the same volume must serve the same result byte for byte and
 #     still hold the long job (back in the queue), which is then cancelled.
-#     Then docker/compose.yaml as shipped (podman-compose): up, the token secret works, down.
+#     Then docker/compose.yaml as shipped (podman-compose): up, the token secret works, down; and its `scaled`
+#     profile: PostgreSQL (docker/postgres.Dockerfile), an API node and two workers run a job end to end.
 #  6. Removes every container (by id), volume, secret and image it made, the temporary directory and the host
 #     state podman leaves behind, also on failure. Every podman, curl and debootstrap call has a time limit.
 #
@@ -142,6 +143,7 @@ cleanup() {
     done
   fi
   [ -n "$COMPOSE" ] && compose down -v -t 2 >/dev/null 2>&1
+  [ -n "${DB_IMAGE:-}" ] && pm rmi -f "$DB_IMAGE" >/dev/null 2>&1
   if [ "${KEEP_DOCKER_TEST:-0}" = 1 ]; then
     for c in $CIDS; do pm stop -t 2 "$c" >/dev/null 2>&1; done
     log "kept $WORK: CONTAINERS_CONF=$WORK/containers.conf CONTAINERS_STORAGE_CONF=$WORK/storage.conf podman images"
@@ -349,7 +351,7 @@ compose() {
     timeout 120 podman-compose -p "scorerecon-test-$TAG" -f docker/compose.yaml "$@"
 }
 COMPOSE=1
-compose up -d --no-build >"$WORK/compose.log" 2>&1 || { tail -n 20 "$WORK/compose.log" >&2; die "compose up failed"; }
+compose up -d --no-build scorerecon >"$WORK/compose.log" 2>&1 || { tail -n 20 "$WORK/compose.log" >&2; die "compose up failed"; }
 URL=http://127.0.0.1:$PORT
 i=0
 until curl -fsS -m 2 "$URL/healthz" >/dev/null 2>&1; do
@@ -367,4 +369,64 @@ T=$(now)
 compose down -v -t 10 >>"$WORK/compose.log" 2>&1 || { tail -n 20 "$WORK/compose.log" >&2; die "compose down failed"; }
 COMPOSE=""
 log "compose: up on $URL with the token secret and the data volume; down took $(since "$T") s"
+# ------------------------------------------------------------------ profile `scaled` of docker/compose.yaml
+# PostgreSQL (docker/postgres.Dockerfile, built here on the same base), one API node and two worker nodes: a job
+# submitted to the API node is run by a worker and its result served by the API node (from the database); the
+# workers' /readyz from inside their containers say role worker and store postgresql.
+DB_IMAGE=localhost/scorerecon-postgres:docker-test-$TAG
+T=$(now)
+PM_TIMEOUT=900 pm build --pull=never --format docker --build-arg BASE_IMAGE="$BASE" -f docker/postgres.Dockerfile \
+  -t "$DB_IMAGE" . >"$WORK/build-db.log" 2>&1 || { tail -n 30 "$WORK/build-db.log" >&2; die "build of the database image failed"; }
+log "scaled: database image built in $(since "$T") s"
+PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+compose() {
+  SCORERECON_BASE_IMAGE=$BASE SCORERECON_IMAGE=$IMAGE SCORERECON_DB_IMAGE=$DB_IMAGE SCORERECON_API_PORT=$PORT \
+    SCORERECON_TOKEN_SECRET=$WORK/token SCORERECON_DB_PASSWORD=test-$TAG-pw \
+    timeout 120 podman-compose -p "scorerecon-test-$TAG" -f docker/compose.yaml "$@"
+}
+COMPOSE=1
+T=$(now)
+compose up -d --no-build db api worker1 worker2 >"$WORK/compose-scaled.log" 2>&1 ||
+  { tail -n 20 "$WORK/compose-scaled.log" >&2; die "compose (scaled) up failed"; }
+URL=http://127.0.0.1:$PORT
+i=0
+until [ "$(curl -sS -m 2 -o /dev/null -w '%{http_code}' "$URL/readyz" 2>/dev/null)" = 200 ]; do
+  i=$((i + 1)) # the nodes restart until the database accepts connections
+  [ "$i" -lt 300 ] || { tail -n 20 "$WORK/compose-scaled.log" >&2; pm logs "scorerecon-test-${TAG}_api_1" 2>&1 | tail -n 20 >&2
+                        die "compose (scaled): the API node was not ready within 60 s"; }
+  sleep 0.2
+done
+log "scaled: the API node is ready after $(since "$T") s"
+role=$(curl -sS -m 5 "$URL/readyz" | field '["role"]')
+[ "$role" = api ] || die "compose (scaled): the API node's role is '$role'"
+for w in worker1 worker2; do
+  i=0
+  until pm exec "scorerecon-test-${TAG}_${w}_1" /bin/bash /usr/local/lib/scorerecon/healthcheck.sh >/dev/null 2>&1; do
+    i=$((i + 1))
+    [ "$i" -lt 60 ] || { pm logs "scorerecon-test-${TAG}_${w}_1" 2>&1 | tail -n 20 >&2; die "compose (scaled): $w is not healthy"; }
+    sleep 0.5
+  done
+done
+JOB=$(api -X POST -H 'Content-Type: application/json' --data-binary @examples/denoise.json "$URL/v1/jobs" | field '["id"]')
+[ -n "$JOB" ] || die "compose (scaled): POST /v1/jobs gave no id"
+i=0
+st=queued
+while [ "$st" != succeeded ]; do
+  st=$(api "$URL/v1/jobs/$JOB?wait=5" | field '["status"]')
+  case "$st" in failed | cancelled) die "compose (scaled): job $JOB $st" ;; esac
+  i=$((i + 1))
+  [ "$i" -lt 24 ] || die "compose (scaled): job $JOB still '$st' after 2 minutes"
+done
+api -f -o "$WORK/scaled.json" "$URL/v1/jobs/$JOB/result"
+grep -q '"mean"' "$WORK/scaled.json" || die "compose (scaled): the result has no mean"
+ran=0
+for w in worker1 worker2; do
+  n=$(pm exec "scorerecon-test-${TAG}_${w}_1" sh -c 'ls /var/lib/scorerecon/results 2>/dev/null' | grep -c "$JOB" || true)
+  ran=$((ran + n))
+done
+[ "$ran" = 1 ] || die "compose (scaled): job $JOB ran on $ran workers, not 1"
+T=$(now)
+compose down -v -t 10 >>"$WORK/compose-scaled.log" 2>&1 || { tail -n 20 "$WORK/compose-scaled.log" >&2; die "compose (scaled) down failed"; }
+COMPOSE=""
+log "scaled: postgres + api + 2 workers: job $JOB run by a worker, its result ($(wc -c <"$WORK/scaled.json") bytes) served by the API node; down took $(since "$T") s"
 log "build $T_BUILD s, image $SIZE bytes"

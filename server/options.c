@@ -180,6 +180,10 @@ static void num_text(double v, char *out, size_t cap) {
     snprintf(out, cap, "%.0f", v);
     return;
   }
+  if (fabs(v) < 1e7 && fabs(v) >= 1e-3) { /* 0.05 */
+    snprintf(out, cap, "%g", v);
+    return;
+  }
   int e = (int)floor(log10(fabs(v)));
   snprintf(out, cap, "%ge%d", v / pow(10.0, e), e);
 }
@@ -204,7 +208,7 @@ static void range_text(const sr_option *o, char *out, size_t cap) {
   num_text(o->lo, lo, sizeof lo);
   num_text(o->hi, hi, sizeof hi);
   if (o->kind == SR_OPT_STR || o->kind == SR_OPT_TOKEN) out[0] = 0;
-  else if (o->kind == SR_OPT_ROLE) snprintf(out, cap, "both|api|worker");
+  else if (o->kind == SR_OPT_ROLE) snprintf(out, cap, "both, api, worker");
   else snprintf(out, cap, "%s%s-%s", o->kind == SR_OPT_LISTEN ? "port " : "", lo, hi);
 }
 

@@ -62,7 +62,8 @@ def free_port():
 class Cluster:
     """initdb + pg_ctl start in a temporary directory; stop() stops it and removes the directory."""
 
-    def __init__(self):
+    def __init__(self, fsync=False):
+        self.fsync = fsync  # off for the tests (speed); bench/queue turns it on
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
         if not bins:
             skip("no PostgreSQL binaries (/usr/lib/postgresql/*/bin/initdb; apt-get install postgresql)")
@@ -90,8 +91,8 @@ class Cluster:
         if r.returncode:
             return "initdb failed: %s" % r.stdout.decode(errors="replace")[-300:]
         self.sh("mkdir", sock)
-        self.opts = opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=100"
-                            % (self.port, sock))
+        self.opts = opts = ("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=%s -c max_connections=100"
+                            % (self.port, sock, "on" if self.fsync else "off"))
         r = self.sh(os.path.join(self.bin, "pg_ctl"), "-D", data, "-o", opts, "-l", os.path.join(self.dir, "log"),
                     "-w", "-t", "30", "start")
         if r.returncode:

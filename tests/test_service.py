@@ -592,7 +592,7 @@ def test_end_to_end():
         r = request(port, "GET", p)
         ok(r.status == (404 if "nope" in p else 200), "GET %s: the web page's files" % p, r)
     r = request(port, "GET", "/readyz")
-    ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1}, "readyz", r)
+    ok(r.status == 200 and r.json() == {"status": "ready", "workers": 1, "role": "both", "store": "sqlite"}, "readyz", r)
     r = request(port, "GET", "/v1/models")
     ok(r.status == 200 and isinstance(r.json().get("models"), list) and r.json().get("invalid") == [], "models", r)
     if r.status == 200:
