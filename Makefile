@@ -54,7 +54,7 @@ SERVICE_OBJ := $(SERVICE_SRC:%.c=$(BUILD)/%.o)
 TEST_OBJ    := $(TEST_SRC:%.c=$(BUILD)/%.o)
 BENCH_LIB_OBJ := $(BENCH_LIB:%.c=$(BUILD)/%.o)
 
-.PHONY: web-screenshot lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed examples clean fuzz fuzz-smoke
+.PHONY: web-screenshot lint-openapi check-layers install all deps test asan valgrind run bench bench-quality bench-samplers bench-speed bench-queue examples clean fuzz fuzz-smoke
 all: $(BUILD)/scorerecon
 
 deps:
@@ -179,6 +179,11 @@ bench-samplers: deps $(BUILD)/bench_samplers
 
 bench-speed: deps $(BUILD)/bench_speed $(BUILD)/scorerecon
 	BUILD=$(BUILD) sh bench/speed
+
+# The job queue: jobs/s and claim latency, PostgreSQL (1, 2, 4 worker processes) against SQLite (a few minutes;
+# needs Debian's postgresql, as make test does).
+bench-queue: deps $(BUILD)/scorerecon
+	/usr/bin/python3 bench/queue $(BUILD)/scorerecon
 
 # Regenerates examples/*.json and docs/img/*.png (Debian's python3 with numpy and matplotlib).
 examples: $(BUILD)/scorerecon
