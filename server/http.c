@@ -730,6 +730,23 @@ static enum MHD_Result job_events(sr_server *srv, struct MHD_Connection *c, cons
   return ret;
 }
 
+#define P(...) o += (size_t)snprintf(b + o, o < cap ? cap - o : 0, __VA_ARGS__)
+/* A Prometheus histogram: n bounds, n + 1 bucket counts (the last: above every bound), the sum; the length written
+ * (as snprintf: what it would write). */
+static size_t hist_text(char *b, size_t cap, const char *name, const char *help, const double *bounds, int n,
+                        const atomic_long *counts, double sum) {
+  size_t o = 0;
+  P("# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+  long cum = 0;
+  for (int i = 0; i <= n; i++) {
+    cum += atomic_load(&counts[i]);
+    if (i < n) P("%s_bucket{le=\"%g\"} %ld\n", name, bounds[i], cum);
+    else P("%s_bucket{le=\"+Inf\"} %ld\n", name, cum);
+  }
+  P("%s_sum %.6f\n%s_count %ld\n", name, sum, name, cum);
+  return o;
+}
+
 static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
   static const char *names[5] = {"queued", "running", "succeeded", "failed", "cancelled"};
   long counts[5];
@@ -738,7 +755,6 @@ static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
   size_t cap = 16384, o = 0;
   char *b = malloc(cap);
   if (!b) return MHD_NO;
-#define P(...) o += (size_t)snprintf(b + o, o < cap ? cap - o : 0, __VA_ARGS__)
   P("# HELP scorerecon_jobs Jobs in the store by status.\n# TYPE scorerecon_jobs gauge\n");
   for (int i = 0; i < 5; i++) P("scorerecon_jobs{status=\"%s\"} %ld\n", names[i], counts[i]);
   P("# HELP scorerecon_queue_depth Jobs waiting for a worker.\n# TYPE scorerecon_queue_depth gauge\n"
@@ -747,25 +763,12 @@ static enum MHD_Result metrics(sr_server *srv, struct MHD_Connection *c) {
     "scorerecon_workers_up %d\n", atomic_load(&srv->workers_up));
   P("# HELP scorerecon_node This node: its role and store (value 1).\n# TYPE scorerecon_node gauge\n"
     "scorerecon_node{role=\"%s\",store=\"%s\"} 1\n", srv->cfg.role, sr_store_backend(srv->store));
-  P("# HELP scorerecon_claim_seconds Time a worker's successful claim of a job took (the store's round trip).\n"
-    "# TYPE scorerecon_claim_seconds histogram\n");
-  long ccum = 0;
-  for (int i = 0; i <= SR_CLAIM_BUCKETS; i++) {
-    ccum += atomic_load(&srv->claim_hist[i]);
-    if (i < SR_CLAIM_BUCKETS) P("scorerecon_claim_seconds_bucket{le=\"%g\"} %ld\n", sr_claim_seconds_bounds[i], ccum);
-    else P("scorerecon_claim_seconds_bucket{le=\"+Inf\"} %ld\n", ccum);
-  }
-  P("scorerecon_claim_seconds_sum %.6f\nscorerecon_claim_seconds_count %ld\n",
-    (double)atomic_load(&srv->claim_micros) / 1e6, ccum);
-  P("# HELP scorerecon_job_seconds Wall time of finished jobs.\n# TYPE scorerecon_job_seconds histogram\n");
-  long cum = 0;
-  for (int i = 0; i <= SR_HIST_BUCKETS; i++) {
-    cum += atomic_load(&srv->job_hist[i]);
-    if (i < SR_HIST_BUCKETS) P("scorerecon_job_seconds_bucket{le=\"%g\"} %ld\n", sr_job_seconds_bounds[i], cum);
-    else P("scorerecon_job_seconds_bucket{le=\"+Inf\"} %ld\n", cum);
-  }
-  P("scorerecon_job_seconds_sum %.3f\nscorerecon_job_seconds_count %ld\n",
-    (double)atomic_load(&srv->job_seconds_milli) / 1000.0, atomic_load(&srv->jobs_finished));
+  o += hist_text(b + (o < cap ? o : cap), o < cap ? cap - o : 0, "scorerecon_claim_seconds",
+                 "Time a worker's successful claim of a job took (the store's round trip).", sr_claim_seconds_bounds,
+                 SR_CLAIM_BUCKETS, srv->claim_hist, (double)atomic_load(&srv->claim_micros) / 1e6);
+  o += hist_text(b + (o < cap ? o : cap), o < cap ? cap - o : 0, "scorerecon_job_seconds",
+                 "Wall time of finished jobs.", sr_job_seconds_bounds, SR_HIST_BUCKETS, srv->job_hist,
+                 (double)atomic_load(&srv->job_seconds_milli) / 1000.0);
   P("# HELP scorerecon_score_evaluations_total Prior score evaluations (per image).\n"
     "# TYPE scorerecon_score_evaluations_total counter\nscorerecon_score_evaluations_total %ld\n",
     atomic_load(&srv->score_evals));
