@@ -221,6 +221,7 @@ int main(int argc, char **argv) {
     else if (strncmp(argv[i], "size=", 5) == 0) only = (size_t)atol(argv[i] + 5);
     else if (strcmp(argv[i], "rule=lipschitz") == 0) opt_rule = SR_STEP_LIPSCHITZ;
     else if (strcmp(argv[i], "rule=song") == 0) opt_rule = SR_STEP_SONG;
+    else if (strcmp(argv[i], "rule=spectral") == 0) opt_rule = SR_STEP_SPECTRAL;
     else {
       fprintf(stderr, "usage: bench_annealed [quick] [spl=STEPS_PER_LEVEL] [eps=EPSILON] [size=N] [rule=song|lipschitz]\n");
       return 2;
