@@ -37,8 +37,8 @@ static sr_status annealed_validate(sr_problem *pb, sr_error *err) {
                      "complex64): use song or lipschitz");
     if (pb->op && !pb->op->to_spec)
       return sr_fail(err, SR_EINVAL, "sampler.step_rule", "spectral needs an operator that one orthonormal basis "
-                     "diagonalises (identity, mask, blur or fourier, alone); %s has none: use song or lipschitz",
-                     pb->op->kind);
+                     "diagonalises (identity, mask, blur or fourier, alone; a list of operators has none): use song "
+                     "or lipschitz");
   }
   if (s->sigma_max <= 0) s->sigma_max = 10.0;
   if (s->sigma_min <= 0) s->sigma_min = 0.01;
