@@ -178,6 +178,51 @@ static void stage_coefficients(const sr_op *op, double a, double w, double tau, 
   }
 }
 
+/* How the noise's coefficients ζ = Vᵀz (z white in pixels) are drawn: where V is the pixel basis (identity, mask,
+ * none: spec_floats = n) ζ = z; where c is the r2c half spectrum of an h x w image scaled by 1/√N (blur, fourier:
+ * spec_floats = 2 h (w/2 + 1), scorerecon.h) ζ is drawn in that layout directly (spectral_white), which saves one
+ * transform per step; any other spectral form transforms z. */
+enum { NOISE_PIXELS, NOISE_R2C, NOISE_TRANSFORM };
+
+static int noise_mode(const sr_op *op, size_t n) {
+  if (op->spec_floats == n) return NOISE_PIXELS;
+  if (op->in_rank == 2 && op->spec_floats == 2 * op->in_shape[0] * (op->in_shape[1] / 2 + 1)) return NOISE_R2C;
+  return NOISE_TRANSFORM;
+}
+
+/* The orthonormal DFT X = Fz of white real noise: for k ≠ −k, Re X(k) and Im X(k) are independent N(0, ½) and
+ * X(−k) = conj X(k); for k = −k, X(k) is real N(0, 1). The half spectrum (columns 0 .. w/2) holds k and −k both only
+ * in its edge columns (0, and w/2 for even w), rows ku and h − ku: there row h − ku is the conjugate of row ku, and
+ * rows 0 and h/2 (even h) are self-conjugate. c holds 2 h wh floats of standard normals on entry. */
+static void spectral_white(float *c, size_t h, size_t w) {
+  const size_t wh = w / 2 + 1, nf = 2 * h * wh;
+  const float half = 0.70710678118654752f, one = 1.41421356237309505f;
+  for (size_t k = 0; k < nf; k++) c[k] *= half;
+  for (int e = 0; e < (w % 2 == 0 && wh > 1 ? 2 : 1); e++) {
+    size_t kv = e ? w / 2 : 0;
+    for (size_t ku = 0; ku < h; ku++) {
+      float *z = c + 2 * (ku * wh + kv);
+      size_t mirror = ku ? h - ku : 0;
+      if (mirror == ku) { /* self-conjugate: real, variance 1 */
+        z[0] *= one;
+        z[1] = 0.0f;
+      } else if (mirror > ku) {
+        float *zm = c + 2 * (mirror * wh + kv);
+        zm[0] = z[0];
+        zm[1] = -z[1];
+      }
+    }
+  }
+}
+
+/* c += h ⊙ (g + w (b − λ ⊙ c)) + q ⊙ ζ, in float (the state is float anyway; no FMA: -ffp-contract=off). */
+__attribute__((target_clones("avx2", "default")))
+static void spectral_update(float *restrict c, const float *restrict g, const float *restrict zeta,
+                            const float *restrict b, const float *restrict lam, const float *restrict h,
+                            const float *restrict q, float w, size_t nf) {
+  for (size_t f = 0; f < nf; f++) c[f] = c[f] + (h[f] * (g[f] + w * (b[f] - lam[f] * c[f])) + q[f] * zeta[f]);
+}
+
 static int run_spectral(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
   const sr_problem *pb = c->pb;
@@ -187,6 +232,7 @@ static int run_spectral(sr_batch *bt) {
   const size_t n = c->n, sn = c->sn, nf = op->spec_floats, ssf = c->ssf;
   const float *lam = op->spec_lambda, *bb = c->aty_spec;
   float *cx = bt->s1, *cg = bt->s2, *cz = bt->s3;
+  const int mode = noise_mode(op, n);
   sr_noise nl = {1.0, 0.0, s->sigma_max};
   sr__init_state(bt, nl);
   for (size_t b = 0; b < bt->B; b++) {
@@ -208,13 +254,16 @@ static int run_spectral(sr_batch *bt) {
         float *restrict xc = cx + b * ssf, *restrict gc = cg + b * ssf, *restrict zc = cz + b * ssf;
         float *xb = bt->x + b * sn;
         op->to_spec(op, bt->g + b * sn, gc, bt->opws);
-        sr__normals(bt, b, bt->z);
-        op->to_spec(op, bt->z, zc, bt->opws);
-        /* c += h (Vᵀ∇log p + w (b − λ c)) + q ζ */
-        for (size_t f = 0; f < nf; f++) {
-          double g = (double)gc[f] + w * ((double)bb[f] - (double)lam[f] * (double)xc[f]);
-          xc[f] = (float)((double)xc[f] + (double)h[f] * g + (double)q[f] * (double)zc[f]);
+        if (mode == NOISE_PIXELS) {
+          sr__normals(bt, b, zc);
+        } else if (mode == NOISE_R2C) {
+          sr_rng_normals(&bt->rng[b], bt->draws[b]++, zc, nf);
+          spectral_white(zc, op->in_shape[0], op->in_shape[1]);
+        } else {
+          sr__normals(bt, b, bt->z);
+          op->to_spec(op, bt->z, zc, bt->opws);
         }
+        spectral_update(xc, gc, zc, bb, lam, h, q, (float)w, nf);
         op->from_spec(op, xc, xb, bt->opws);
         if (pb->trajectory_every > 0 && (k + 1) % pb->trajectory_every == 0)
           sr__traj(bt, b, (k + 1) / pb->trajectory_every, xb);
