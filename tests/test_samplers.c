@@ -411,9 +411,12 @@ TEST(sampler_annealed_matches_its_exact_discrete_law) {
  *   sampler has standard error √(2/(nS)) (a χ²_{nS}/(nS) variable), so 4.5 SE = 4.5·√(2/(30·1500)) = 3.0% at the
  *   smallest n (30) and 2.2% at the largest (70): a variance error of 5% fails, and so does a lag of the mean of
  *   0.12 posterior std (4.5/√(nS) on the pooled whitened mean);
- * - and, deterministically, that the recursion's own law is within 0.5% of the posterior in mean per-pixel
- *   variance (the remaining bias: the prior smoothed by σ_min = 0.01, +0.02% at s = 0.7, and the lag of the
- *   directions the data do not reach, e^(−2ε K) after K steps below the prior's scale).
+ * - and, deterministically, that the recursion's own law is within 1% of the posterior in mean per-pixel
+ *   variance. The remaining bias: the prior smoothed by σ_min = 0.01 (+0.02% at s = 0.7); the lag of the
+ *   directions the data do not reach (e^(−2εK) after K steps below the prior's scale); and weakly observed
+ *   coefficients (small λ: a blur's high frequencies), which one final step moves only partly (ρ ≈ e^(−ε)) from
+ *   the last level's weight 1/(σ_y² + σ_min²) to 1/σ_y², a change of at most σ_min²/σ_y² = 1% of their variance.
+ *   Measured: +0.00% to +0.35% (blur).
  * With final_steps 0 the last level's likelihood weight 1/(σ_y² + σ_min²) stays: checked against its law only. */
 TEST(sampler_annealed_spectral_reaches_exact_posterior) {
   const unsigned long saved = fixture_state(); /* the tests after this one keep their problems */
@@ -449,7 +452,7 @@ TEST(sampler_annealed_spectral_reaches_exact_posterior) {
         CHECK(check_samples_against_law(res.samples, 1500, &law, what) == 0, "%s: against its law", what);
         if (f.pb.sampler.final_steps > 0) {
           CHECK(check_samples_against_law(res.samples, 1500, &post, what) == 0, "%s: against the posterior", what);
-          CHECK(fabs(bias) < 0.005, "%s: the recursion's variance bias %+.3f%% (want < 0.5%%)", what, 100 * bias);
+          CHECK(fabs(bias) < 0.01, "%s: the recursion's variance bias %+.3f%% (want < 1%%)", what, 100 * bias);
         }
         printf("    note: %s: %.2f evaluations per level, variance bias of its exact law vs posterior %+.3f%%\n", what,
                epl, 100 * bias);
