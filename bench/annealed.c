@@ -1,25 +1,31 @@
-/* annealed.c — annealed Langevin on an MRI-like problem with a known exact posterior: speed and accuracy.
+/* annealed.c — annealed Langevin on an MRI-like problem with a known exact posterior: accuracy per evaluation and
+ * speed, per step rule, against BART's measured time.
  *
  * Problem: real h x w image, Gaussian prior N(0, 1) per pixel, subsampled orthonormal DFT with a Cartesian mask
  * keeping one third of the k-space rows (sr_mask_cartesian(h, w, 3.0, 0.08, seed)), noise sigma 0.05 per real
- * and per imaginary part. Sampler: SR_SAMPLER_ANNEALED with its defaults (sigma_max 10, sigma_min 0.01,
- * epsilon from the operator norm) but levels = 100, steps_per_level = 10 (the default), 16 samples.
+ * and per imaginary part. Sampler: SR_SAMPLER_ANNEALED, sigma 10 -> 0.01 (the defaults), 100 levels, 16 samples;
+ * per step rule (song, lipschitz, spectral; spectral also without its final stage) and steps per level 1, 3, 10,
+ * epsilon and final_steps at their defaults unless given.
  *
  * Exact posterior (centred k-space, mirror index −k, M̃(k) = M(k) + M(−k)):
  *   d(k) = 1/s² + M̃(k)/(2σ²),  Var X(k) = 1/d(k),  every pixel's variance = (1/N) Σ_k 1/d(k),
  *   X̂(k) = (M̂(k)/s² + (M(k) y(k) + M(−k) conj y(−k))/(2σ²)) / d(k)   (M̂ the DFT of the constant image m).
  * The exact mean is computed as x̂ = F⁻¹[F(m/s² + Aᵀy/σ²) / d] (Aᵀy = Re Fᴴ(M y) is the operator's adjoint).
- * Reported: seconds per (noise level x sample) with threads = 1 and 2, the mean sampled per-pixel variance
- * against the exact one, the NRMSE of the sampled mean against x̂ (with the Monte-Carlo floor
- * sqrt(tr C / S) / |x̂| that S exact samples would give), and the variance of the k-space coefficients of the
- * samples against 1/d(k), split into sampled (M(k) = 1) and unsampled (M(k) = 0) frequencies.
- * Usage: bench_annealed [quick] [spl=STEPS_PER_LEVEL] [eps=EPSILON] [size=N] */
+ * Reported per run: evaluations per level ((levels × spl + final_steps)/levels), wall and CPU seconds with 1 thread
+ * (medians of repetitions) and the ratio of BART's time to ours (CPU seconds: on a shared machine they stand for
+ * what a quiet machine's wall clock shows), the mean sampled per-pixel variance against the exact one, the
+ * variance of the samples' k-space coefficients against 1/d(k) on sampled (M(k) = 1) and unsampled (M(k) = 0)
+ * frequencies, and the NRMSE of the sampled mean against x̂ (Monte-Carlo floor sqrt(tr C / S) / |x̂| for S exact
+ * samples). Accuracy does not depend on the machine or its load; times do.
+ * Usage: bench_annealed [quick] [size=N] [spl=S] [rule=song|lipschitz|spectral] [eps=E] [final=F] [threads=T]
+ *   (spl, rule, eps, final given: that one configuration; otherwise the table) */
 #include <complex.h>
 #include <fftw3.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "scorerecon.h"
@@ -43,130 +49,176 @@ static float mask_at(const float *mask, size_t h, size_t w, size_t ku, size_t kv
   return mask[((ku + h / 2) % h) * w + (kv + w / 2) % w];
 }
 
+/* BART's posterior sampling on this problem, measured constants (seconds per level x sample, 1 thread, 100 levels,
+ * 16 samples): 64² and 256², measured 2026-11-23 with the first version of this benchmark (docs/performance.md,
+ * "Annealed Langevin"; BART's `sample` command, which the Debian bookworm package bart 0.8.00 does not have — it
+ * came with BART 0.9 — so it could not be re-measured on the 2026-12-05 machine). Issue 17 measured BART at 24.7 s
+ * for the 256² job against scorerecon's 9.2 s with song at 10 steps per level on one machine: a ratio of 2.68, used
+ * below to scale BART to this machine from the measured song spl=10 time. */
+static const double BART_S[2] = {8.3e-4, 1.09e-2};
+#define BART_OVER_SONG10 (24.7 / 9.2)
+
 typedef struct {
-  double sec_per_lvl_sample[2]; /* threads 1, 2 */
-  double var_exact, var_sampled, nrmse, nrmse_mc;
-  double kvar_ratio_obs, kvar_ratio_unobs, kvar_ratio_mirror, kvar_ratio_all;
-  double frac_obs, epsilon;
+  size_t h, w, n, nc;
+  sr_problem pb;
+  float *mask, *xhat;
+  double *dk;          /* half spectrum: d(k) */
+  float *mk, *mkn;     /* half spectrum: M(k), M(−k) */
+  double var_exact, trC, xn;
+} bench_problem;
+
+typedef struct {
+  double sec, cpu, evals_per_level;
+  double var_err, kobs, kunobs, kmirror, nrmse, nrmse_mc, epsilon;
+  long final_steps;
 } ann_result;
 
-static long opt_spl = 0;     /* 0: the sampler's default (10) */
-static double opt_eps = 0.0; /* 0: the sampler's default */
-static int opt_rule = SR_STEP_SONG;
+/* CPU seconds of the whole process: with 1 thread the time a quiet machine's wall clock would show, and far less
+ * sensitive than wall time to other jobs on a shared machine. */
+static double cpu_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
-static void run_case(size_t h, size_t w, int quick, ann_result *out) {
+static void setup(bench_problem *bp, size_t h, size_t w) {
+  memset(bp, 0, sizeof *bp);
   size_t n = h * w, wh = w / 2 + 1, nc = h * wh;
+  bp->h = h; bp->w = w; bp->n = n; bp->nc = nc;
   sr_error err;
-  float *mask = sr_alloc(n);
-  sr_mask_cartesian(h, w, 3.0, 0.08, 2024, mask);
+  bp->mask = sr_alloc(n);
+  sr_mask_cartesian(h, w, 3.0, 0.08, 2024, bp->mask);
   float *xt = sr_alloc(n);
   test_image(h, w, xt);
-
-  sr_problem pb;
-  sr_problem_init(&pb);
-  pb.rank = 2;
-  pb.shape[0] = h;
-  pb.shape[1] = w;
-  pb.n = n;
-  pb.op = sr_op_fourier(h, w, mask, &err);
-  pb.prior = sr_prior_gaussian(PRIOR_M, PRIOR_S, &err);
-  if (!pb.op || !pb.prior) {
+  sr_problem *pb = &bp->pb;
+  sr_problem_init(pb);
+  pb->rank = 2;
+  pb->shape[0] = h;
+  pb->shape[1] = w;
+  pb->n = n;
+  pb->op = sr_op_fourier(h, w, bp->mask, &err);
+  pb->prior = sr_prior_gaussian(PRIOR_M, PRIOR_S, &err);
+  if (!pb->op || !pb->prior) {
     fprintf(stderr, "bench_annealed: %s\n", err.msg);
     exit(1);
   }
-  pb.noise_sigma = SIGMA_Y;
-  pb.y = sr_alloc(pb.op->n_out);
-  float *ws = sr_alloc(pb.op->ws_floats), *z = sr_alloc(pb.op->n_out);
-  pb.op->forward(pb.op, xt, pb.y, ws);
+  pb->noise_sigma = SIGMA_Y;
+  pb->y = sr_alloc(pb->op->n_out);
+  float *ws = sr_alloc(pb->op->ws_floats), *z = sr_alloc(pb->op->n_out);
+  pb->op->forward(pb->op, xt, pb->y, ws);
   sr_rng r = sr_rng_make(4242, 0);
-  sr_rng_normals(&r, 0, z, pb.op->n_out);
-  for (size_t i = 0; i < pb.op->n_out; i++) pb.y[i] = pb.op->obs_mask[i] * (pb.y[i] + (float)SIGMA_Y * z[i]);
-  pb.sampler.kind = SR_SAMPLER_ANNEALED;
-  pb.sampler.levels = LEVELS;
-  pb.sampler.steps_per_level = opt_spl; /* 0: default (10) */
-  pb.sampler.epsilon = opt_eps;
-  pb.sampler.step_rule = opt_rule;
-  pb.num_samples = SAMPLES;
-  pb.seed = 17;
-  pb.want_mean = pb.want_std = 1;
-  pb.want_samples = 1;
-  if (sr_problem_validate(&pb, &err) != SR_OK) {
-    fprintf(stderr, "bench_annealed: %s\n", err.msg);
-    exit(1);
-  }
-
-  out->epsilon = pb.sampler.epsilon;
-  /* timings: median of repetitions, threads 1 and 2 */
-  sr_result res;
-  memset(&res, 0, sizeof res);
-  for (int ti = 0; ti < 2; ti++) {
-    pb.threads = ti + 1;
-    int reps = quick ? 1 : (n <= 4096 ? 7 : 3);
-    double v[7];
-    for (int k = 0; k < reps; k++) {
-      sr_result_clear(&res);
-      double t0 = bench_now();
-      if (sr_run(&pb, &res, NULL, NULL, &err) != SR_OK) {
-        fprintf(stderr, "bench_annealed: sr_run: %s\n", err.msg);
-        exit(1);
-      }
-      v[k] = bench_now() - t0;
-    }
-    out->sec_per_lvl_sample[ti] = bench_median(v, reps) / ((double)LEVELS * SAMPLES);
-  }
+  sr_rng_normals(&r, 0, z, pb->op->n_out);
+  for (size_t i = 0; i < pb->op->n_out; i++) pb->y[i] = pb->op->obs_mask[i] * (pb->y[i] + (float)SIGMA_Y * z[i]);
+  pb->num_samples = SAMPLES;
+  pb->seed = 17;
+  pb->want_mean = pb->want_std = 1;
+  pb->want_samples = 1;
 
   /* exact posterior */
-  float *X = sr_alloc(2 * nc), *xr = sr_alloc(n), *xhat = sr_alloc(n);
+  float *X = sr_alloc(2 * nc), *xr = sr_alloc(n);
+  bp->xhat = sr_alloc(n);
   fftwf_plan p_r2c = fftwf_plan_dft_r2c_2d((int)h, (int)w, xr, (fftwf_complex *)X, FFTW_ESTIMATE);
-  fftwf_plan p_c2r = fftwf_plan_dft_c2r_2d((int)h, (int)w, (fftwf_complex *)X, xhat, FFTW_ESTIMATE);
-  double *dk = malloc(nc * sizeof(double));
-  float *mk = malloc(nc * sizeof(float)), *mkn = malloc(nc * sizeof(float));
+  fftwf_plan p_c2r = fftwf_plan_dft_c2r_2d((int)h, (int)w, (fftwf_complex *)X, bp->xhat, FFTW_ESTIMATE);
+  bp->dk = malloc(nc * sizeof(double));
+  bp->mk = malloc(nc * sizeof(float));
+  bp->mkn = malloc(nc * sizeof(float));
   double trC = 0.0; /* Σ over all k of 1/d(k) (full spectrum) */
   for (size_t ku = 0; ku < h; ku++)
     for (size_t kv = 0; kv < w; kv++) {
-      float m1 = mask_at(mask, h, w, ku, kv), m2 = mask_at(mask, h, w, (h - ku) % h, (w - kv) % w);
+      float m1 = mask_at(bp->mask, h, w, ku, kv), m2 = mask_at(bp->mask, h, w, (h - ku) % h, (w - kv) % w);
       double d = 1.0 / (PRIOR_S * PRIOR_S) + (m1 + m2) / (2.0 * SIGMA_Y * SIGMA_Y);
       trC += 1.0 / d;
       if (kv < wh) {
-        dk[ku * wh + kv] = d;
-        mk[ku * wh + kv] = m1;
-        mkn[ku * wh + kv] = m2;
+        bp->dk[ku * wh + kv] = d;
+        bp->mk[ku * wh + kv] = m1;
+        bp->mkn[ku * wh + kv] = m2;
       }
     }
-  double var_exact = trC / (double)n;
-  pb.op->adjoint(pb.op, pb.y, xr, ws);
+  bp->trC = trC;
+  bp->var_exact = trC / (double)n;
+  pb->op->adjoint(pb->op, pb->y, xr, ws);
   for (size_t i = 0; i < n; i++)
     xr[i] = (float)(PRIOR_M / (PRIOR_S * PRIOR_S) + xr[i] / (SIGMA_Y * SIGMA_Y));
   fftwf_execute(p_r2c);
   for (size_t k = 0; k < nc; k++) {
-    X[2 * k] = (float)(X[2 * k] / dk[k] / (double)n);
-    X[2 * k + 1] = (float)(X[2 * k + 1] / dk[k] / (double)n);
+    X[2 * k] = (float)(X[2 * k] / bp->dk[k] / (double)n);
+    X[2 * k + 1] = (float)(X[2 * k + 1] / bp->dk[k] / (double)n);
   }
   fftwf_execute(p_c2r); /* xhat */
+  bp->xn = 0.0;
+  for (size_t i = 0; i < n; i++) bp->xn += (double)bp->xhat[i] * bp->xhat[i];
+  fftwf_destroy_plan(p_r2c);
+  fftwf_destroy_plan(p_c2r);
+  sr_free(X); sr_free(xr); sr_free(ws); sr_free(z); sr_free(xt);
+}
+
+static void teardown(bench_problem *bp) {
+  free(bp->dk); free(bp->mk); free(bp->mkn);
+  sr_free(bp->mask); sr_free(bp->xhat);
+  sr_problem_clear(&bp->pb);
+}
+
+/* Runs one configuration (reps timed runs with `threads` threads) and measures the last run's samples. */
+static void run_cfg(bench_problem *bp, int rule, long spl, double eps, long final, int threads, int reps,
+                    ann_result *out) {
+  sr_problem *pb = &bp->pb;
+  const size_t h = bp->h, w = bp->w, n = bp->n, wh = w / 2 + 1, nc = bp->nc;
+  sr_error err;
+  memset(&pb->sampler, 0, sizeof pb->sampler);
+  pb->sampler.kind = SR_SAMPLER_ANNEALED;
+  pb->sampler.levels = LEVELS;
+  pb->sampler.steps_per_level = spl;
+  pb->sampler.epsilon = eps;      /* 0: the rule's default */
+  pb->sampler.step_rule = rule;
+  pb->sampler.final_steps = final; /* negative: the rule's default */
+  pb->threads = threads;
+  if (sr_problem_validate(pb, &err) != SR_OK) {
+    fprintf(stderr, "bench_annealed: %s\n", err.msg);
+    exit(1);
+  }
+  out->epsilon = pb->sampler.epsilon;
+  out->final_steps = pb->sampler.final_steps;
+  out->evals_per_level = (double)(LEVELS * pb->sampler.steps_per_level + pb->sampler.final_steps) / LEVELS;
+  sr_result res;
+  memset(&res, 0, sizeof res);
+  double v[9], vc[9];
+  if (reps > 9) reps = 9;
+  for (int k = 0; k < reps; k++) {
+    sr_result_clear(&res);
+    double t0 = bench_now(), c0 = cpu_now();
+    if (sr_run(pb, &res, NULL, NULL, &err) != SR_OK) {
+      fprintf(stderr, "bench_annealed: sr_run: %s\n", err.msg);
+      exit(1);
+    }
+    v[k] = bench_now() - t0;
+    vc[k] = cpu_now() - c0;
+  }
+  out->sec = bench_median(v, reps);
+  out->cpu = bench_median(vc, reps);
 
   /* sampled moments (from the samples: the unbiased per-pixel variance) */
   const float *S = res.samples;
-  double vs = 0.0, e2 = 0.0, xn = 0.0;
+  double vs = 0.0, e2 = 0.0;
   for (size_t i = 0; i < n; i++) {
     double m = 0.0;
     for (int s = 0; s < SAMPLES; s++) m += S[(size_t)s * n + i];
     m /= SAMPLES;
-    double v = 0.0;
+    double vv = 0.0;
     for (int s = 0; s < SAMPLES; s++) {
       double d = S[(size_t)s * n + i] - m;
-      v += d * d;
+      vv += d * d;
     }
-    vs += v / (SAMPLES - 1);
-    e2 += (m - xhat[i]) * (m - xhat[i]);
-    xn += (double)xhat[i] * xhat[i];
+    vs += vv / (SAMPLES - 1);
+    e2 += (m - bp->xhat[i]) * (m - bp->xhat[i]);
   }
-  out->var_exact = var_exact;
-  out->var_sampled = vs / (double)n;
-  out->nrmse = sqrt(e2 / xn);
-  out->nrmse_mc = sqrt(trC / SAMPLES / xn);
+  out->var_err = vs / (double)n / bp->var_exact - 1.0;
+  out->nrmse = sqrt(e2 / bp->xn);
+  out->nrmse_mc = sqrt(bp->trC / SAMPLES / bp->xn);
 
-  /* k-space: per-frequency sample variance of the orthonormal coefficients vs 1/d(k). Half spectrum with
-   * weights (columns 1 .. w−wh+... counted twice for the full spectrum by Hermitian symmetry). */
+  /* k-space: per-frequency sample variance of the orthonormal coefficients vs 1/d(k), over the half spectrum with
+   * weight 2 where the mirror frequency is not itself stored (Hermitian symmetry) */
+  float *X = sr_alloc(2 * nc), *xr = sr_alloc(n);
+  fftwf_plan p_r2c = fftwf_plan_dft_r2c_2d((int)h, (int)w, xr, (fftwf_complex *)X, FFTW_ESTIMATE);
   double *ksum = calloc(2 * nc, sizeof(double)), *ksq = calloc(nc, sizeof(double));
   const double on = 1.0 / sqrt((double)n);
   for (int s = 0; s < SAMPLES; s++) {
@@ -179,78 +231,106 @@ static void run_case(size_t h, size_t w, int quick, ann_result *out) {
       ksq[k] += re * re + im * im;
     }
   }
-  double so = 0, eo = 0, su = 0, eu = 0, smr = 0, emr = 0, nobs = 0, ntot = 0;
+  double so = 0, eo = 0, su = 0, eu = 0, smr = 0, emr = 0;
   for (size_t ku = 0; ku < h; ku++)
     for (size_t kv = 0; kv < wh; kv++) {
       size_t k = ku * wh + kv;
-      /* weight 2 where the mirror frequency is not itself in the half spectrum */
       int self = kv == 0 || (w % 2 == 0 && kv == w / 2);
       double wgt = self ? 1.0 : 2.0;
       double mr = ksum[2 * k] / SAMPLES, mi = ksum[2 * k + 1] / SAMPLES;
       double var = (ksq[k] - SAMPLES * (mr * mr + mi * mi)) / (SAMPLES - 1);
-      double ex = 1.0 / dk[k];
-      ntot += wgt;
-      if (mk[k] != 0.0f) {
-        so += wgt * var; eo += wgt * ex; nobs += wgt;
+      double ex = 1.0 / bp->dk[k];
+      if (bp->mk[k] != 0.0f) {
+        so += wgt * var; eo += wgt * ex;
       } else {
         su += wgt * var; eu += wgt * ex;
-        if (mkn[k] != 0.0f) { smr += wgt * var; emr += wgt * ex; }
+        if (bp->mkn[k] != 0.0f) { smr += wgt * var; emr += wgt * ex; }
       }
     }
-  out->kvar_ratio_obs = so / eo - 1.0;
-  out->kvar_ratio_unobs = su / eu - 1.0;
-  out->kvar_ratio_mirror = emr > 0 ? smr / emr - 1.0 : NAN;
-  out->kvar_ratio_all = (so + su) / (eo + eu) - 1.0;
-  out->frac_obs = nobs / ntot;
-
-  free(ksum); free(ksq); free(dk); free(mk); free(mkn);
+  out->kobs = so / eo - 1.0;
+  out->kunobs = su / eu - 1.0;
+  out->kmirror = emr > 0 ? smr / emr - 1.0 : NAN;
+  free(ksum); free(ksq);
   fftwf_destroy_plan(p_r2c);
-  fftwf_destroy_plan(p_c2r);
-  sr_free(X); sr_free(xr); sr_free(xhat); sr_free(ws); sr_free(z); sr_free(mask); sr_free(xt);
+  sr_free(X); sr_free(xr);
   sr_result_clear(&res);
-  sr_problem_clear(&pb);
 }
 
+static const char *const RULE_NAME[3] = {"song", "lipschitz", "spectral"};
+
 int main(int argc, char **argv) {
-  int quick = 0;
+  int quick = 0, threads = 1, rule = -1;
   size_t only = 0;
+  long spl = 0, final = -1;
+  double eps = 0.0;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "quick") == 0) quick = 1;
-    else if (strncmp(argv[i], "spl=", 4) == 0) opt_spl = atol(argv[i] + 4);
-    else if (strncmp(argv[i], "eps=", 4) == 0) opt_eps = atof(argv[i] + 4);
+    else if (strncmp(argv[i], "spl=", 4) == 0) spl = atol(argv[i] + 4);
+    else if (strncmp(argv[i], "eps=", 4) == 0) eps = atof(argv[i] + 4);
+    else if (strncmp(argv[i], "final=", 6) == 0) final = atol(argv[i] + 6);
+    else if (strncmp(argv[i], "threads=", 8) == 0) threads = atoi(argv[i] + 8);
     else if (strncmp(argv[i], "size=", 5) == 0) only = (size_t)atol(argv[i] + 5);
-    else if (strcmp(argv[i], "rule=lipschitz") == 0) opt_rule = SR_STEP_LIPSCHITZ;
-    else if (strcmp(argv[i], "rule=song") == 0) opt_rule = SR_STEP_SONG;
+    else if (strcmp(argv[i], "rule=song") == 0) rule = SR_STEP_SONG;
+    else if (strcmp(argv[i], "rule=lipschitz") == 0) rule = SR_STEP_LIPSCHITZ;
+    else if (strcmp(argv[i], "rule=spectral") == 0) rule = SR_STEP_SPECTRAL;
     else {
-      fprintf(stderr, "usage: bench_annealed [quick] [spl=STEPS_PER_LEVEL] [eps=EPSILON] [size=N] [rule=song|lipschitz]\n");
+      fprintf(stderr, "usage: bench_annealed [quick] [size=N] [spl=S] [rule=song|lipschitz|spectral] [eps=E] "
+              "[final=F] [threads=T]\n");
       return 2;
     }
   }
+  if (threads < 1) threads = 1;
   sr_init();
+  /* the table: every rule at spl 1, 3, 10 with its defaults, and spectral without its final stage; or the one
+   * configuration the arguments name */
+  typedef struct {
+    int rule;
+    long spl, final;
+    double eps;
+  } cfg;
+  cfg table[24];
+  int nt = 0;
+  const long spls[3] = {1, 3, 10};
+  if (rule >= 0 || spl > 0 || final >= 0 || eps > 0) {
+    table[nt++] = (cfg){rule >= 0 ? rule : SR_STEP_SONG, spl > 0 ? spl : 10, final, eps};
+  } else {
+    for (int r = 0; r < 4; r++)
+      for (int k = 0; k < 3; k++) table[nt++] = (cfg){r < 3 ? r : SR_STEP_SPECTRAL, spls[k], r < 3 ? -1 : 0, 0.0};
+  }
   printf("bench_annealed: annealed Langevin, gaussian prior N(%g, %g^2), fourier op, cartesian mask keeping 1/3 of "
-         "the rows (centre 0.08), noise sigma %g,\n  %d levels x %ld steps (sigma 10 -> 0.01, step rule %s, epsilon %s), %d "
-         "samples; times are medians, seconds per (level x sample) = wall / (levels x samples)\n\n",
-         PRIOR_M, PRIOR_S, SIGMA_Y, LEVELS, opt_spl ? opt_spl : 10L, opt_rule ? "lipschitz" : "song", opt_eps > 0 ? "given" : "default", SAMPLES);
+         "the rows (centre 0.08), noise sigma %g,\n  %d levels (sigma 10 -> 0.01), %d samples, %d thread(s); time = "
+         "median wall seconds of the whole job; evals/level = (levels x spl + final_steps) / levels\n"
+         "  BART (measured constants, 1 thread, 2026-11-23): 64^2 %.3g s, 256^2 %.3g s; x BART = BART's time / ours (ours:\n"
+         "  CPU seconds with 1 thread, wall seconds with more); x BART* = BART scaled to this machine by issue 17's ratio\n"
+         "  BART / (song, spl 10) = %.2f\n\n",
+         PRIOR_M, PRIOR_S, SIGMA_Y, LEVELS, SAMPLES, threads, BART_S[0] * LEVELS * SAMPLES,
+         BART_S[1] * LEVELS * SAMPLES, BART_OVER_SONG10);
   size_t sizes[2] = {64, 256};
-  const double bart[2] = {8.3e-4, 1.09e-2};
   for (int si = 0; si < 2; si++) {
     if (only && sizes[si] != only) continue;
-    ann_result a;
-    run_case(sizes[si], sizes[si], quick, &a);
-    size_t h = sizes[si];
-    printf("== %zux%zu (epsilon %.3g)\n", h, h, a.epsilon);
-    printf("  s per level x sample: threads=1 %.3g, threads=2 %.3g  (BART: %.3g; total %.3f s / %.3f s)\n",
-           a.sec_per_lvl_sample[0], a.sec_per_lvl_sample[1], bart[si], a.sec_per_lvl_sample[0] * LEVELS * SAMPLES,
-           a.sec_per_lvl_sample[1] * LEVELS * SAMPLES);
-    printf("  per-pixel variance: sampled %.5f, exact %.5f, relative error %+.1f%%\n", a.var_sampled, a.var_exact,
-           100.0 * (a.var_sampled / a.var_exact - 1.0));
-    printf("  NRMSE of the sampled mean vs the exact mean: %.4f (Monte-Carlo floor for %d exact samples: %.4f)\n",
-           a.nrmse, SAMPLES, a.nrmse_mc);
-    printf("  k-space variance vs 1/d(k): sampled frequencies (%.0f%%) %+.1f%%, unsampled %+.1f%% "
-           "(of which mirror-observed %+.1f%%), all %+.1f%%  (BART: +33%% sampled, +14%% unsampled)\n\n",
-           100.0 * a.frac_obs, 100.0 * a.kvar_ratio_obs, 100.0 * a.kvar_ratio_unobs, 100.0 * a.kvar_ratio_mirror,
-           100.0 * a.kvar_ratio_all);
-    fflush(stdout);
+    bench_problem bp;
+    setup(&bp, sizes[si], sizes[si]);
+    int reps = quick ? 1 : (sizes[si] <= 64 ? 5 : 3);
+    double bart = BART_S[si] * LEVELS * SAMPLES, song10 = NAN;
+    printf("== %zux%zu: exact per-pixel variance %.5f; NRMSE floor of the mean for %d exact samples %.4f\n", sizes[si],
+           sizes[si], bp.var_exact, SAMPLES, sqrt(bp.trC / SAMPLES / bp.xn));
+    printf("  %-9s %4s %5s %8s %6s | %9s %9s %9s %9s | %7s | %8s %8s %7s %7s\n", "rule", "spl", "final", "epsilon",
+           "ev/lvl", "pixel var", "sampled k", "unsamp. k", "mirror k", "NRMSE", "wall s", "cpu s", "x BART",
+           "x BART*");
+    for (int c = 0; c < nt; c++) {
+      ann_result a;
+      run_cfg(&bp, table[c].rule, table[c].spl, table[c].eps, table[c].final, threads, reps, &a);
+      double t = threads == 1 ? a.cpu : a.sec; /* 1 thread: CPU seconds stand for a quiet machine's wall time */
+      if (table[c].rule == SR_STEP_SONG && table[c].spl == 10 && table[c].eps == 0.0) song10 = t;
+      printf("  %-9s %4ld %5ld %8.3g %6.2f | %+8.1f%% %+8.1f%% %+8.1f%% %+8.1f%% | %7.4f | %8.3f %8.3f %7.1f ",
+             RULE_NAME[table[c].rule], table[c].spl, a.final_steps, a.epsilon, a.evals_per_level, 100 * a.var_err,
+             100 * a.kobs, 100 * a.kunobs, 100 * a.kmirror, a.nrmse, a.sec, a.cpu, bart / t);
+      if (isfinite(song10)) printf("%7.1f\n", BART_OVER_SONG10 * song10 / t);
+      else printf("%7s\n", "-");
+      fflush(stdout);
+    }
+    printf("\n");
+    teardown(&bp);
   }
   return 0;
 }

@@ -261,7 +261,9 @@ typedef enum {
   SR_SAMPLER_SMC             /* sequential Monte Carlo over the reverse diffusion: asymptotically exact */
 } sr_sampler_kind;
 
-enum { SR_STEP_SONG = 0, SR_STEP_LIPSCHITZ = 1 };
+/* annealed step rules (docs/samplers.md): song ε σ_i²/σ_min², lipschitz ε/L_i, spectral: the exact
+ * Ornstein–Uhlenbeck step per frequency of the operator's spectral basis (op->to_spec) */
+enum { SR_STEP_SONG = 0, SR_STEP_LIPSCHITZ = 1, SR_STEP_SPECTRAL = 2 };
 enum { SR_MH_SINGLE_FLIP = 0, SR_MH_CHECKERBOARD = 1 };  /* mh proposals */
 enum { SR_MH_INIT_RANDOM = 0, SR_MH_INIT_OBSERVATION = 1 }; /* mh initial state */
 
@@ -275,7 +277,9 @@ typedef struct {
   /* annealed */
   double sigma_max, sigma_min, epsilon;
   long levels, steps_per_level;
-  int step_rule;             /* annealed: SR_STEP_SONG (ε σ_i²/σ_min²) or SR_STEP_LIPSCHITZ (ε / L_i) */
+  int step_rule;             /* annealed: SR_STEP_SONG (ε σ_i²/σ_min²), SR_STEP_LIPSCHITZ (ε / L_i) or SR_STEP_SPECTRAL */
+  long final_steps;          /* annealed: steps at σ_min with the exact likelihood weight 1/σ_y² after the last level;
+                              * negative = the default (1 under spectral, else 0; sr_problem_init sets −1) */
   /* pc / ode */
   sr_sde sde;
   double snr;
@@ -374,8 +378,11 @@ double sr_coverage(const float *mean, const float *std, const float *ref, size_t
 /* States recorded per chain for outputs.trajectories with the given `every` (slot 0 is the start). */
 long sr_trajectory_len(const sr_sampler_cfg *s, long every);
 
-/* Annealed Langevin's step at level sigma_i under the problem's rule (after sr_problem_validate). */
+/* Annealed Langevin's step at level sigma_i under the problem's rule (after sr_problem_validate), with the level's
+ * likelihood weight 1/(σ_y² + σ_i²); the spectral rule's is its time step τ_i = ε / a_i (docs/samplers.md). */
 double sr_annealed_step(const sr_problem *pb, double sigma_i);
+/* The same for the final exact-likelihood stage (level σ_min, weight 1/σ_y²). */
+double sr_annealed_final_step(const sr_problem *pb);
 
 /* ---------------------------------------------------------------- score networks (docs/score-model-format.md)
  * A tensor table, filled by a loader (server/safetensors.c memory-maps the file); the solver only borrows it. */

@@ -837,7 +837,7 @@ static int parse_concrete_sampler(parse_ctx *c, const cJSON *v, const char *type
       return sr_fail(err, SR_EINVAL, "sampler.target_accept", "must be in (0, 1)"), -1;
   } else if (!strcmp(type, "annealed_langevin")) {
     static const char *const k[] = {"type", "sigma_max", "sigma_min", "levels", "steps_per_level", "epsilon",
-                                    "step_rule", NULL};
+                                    "step_rule", "final_steps", NULL};
     s->kind = SR_SAMPLER_ANNEALED;
     if (c->pb->prior && c->pb->prior->trained_sigma[1] > 0) { /* a learned prior's range, unless given */
       s->sigma_min = c->pb->prior->trained_sigma[0];
@@ -845,15 +845,18 @@ static int parse_concrete_sampler(parse_ctx *c, const cJSON *v, const char *type
     }
     const cJSON *sr = cJSON_GetObjectItemCaseSensitive(v, "step_rule");
     if (sr) {
-      if (!cJSON_IsString(sr) || (strcmp(sr->valuestring, "song") && strcmp(sr->valuestring, "lipschitz")))
-        return sr_fail(err, SR_EINVAL, "sampler.step_rule", "must be \"song\" or \"lipschitz\""), -1;
-      s->step_rule = sr->valuestring[0] == 'l' ? SR_STEP_LIPSCHITZ : SR_STEP_SONG;
+      if (!cJSON_IsString(sr) || (strcmp(sr->valuestring, "song") && strcmp(sr->valuestring, "lipschitz") &&
+                                  strcmp(sr->valuestring, "spectral")))
+        return sr_fail(err, SR_EINVAL, "sampler.step_rule", "must be \"song\", \"lipschitz\" or \"spectral\""), -1;
+      s->step_rule = sr->valuestring[1] == 'i' ? SR_STEP_LIPSCHITZ : sr->valuestring[1] == 'p' ? SR_STEP_SPECTRAL
+                                                                                             : SR_STEP_SONG;
     }
     if (check_keys(v, p, k, err) || get_pos(v, p, "sigma_max", 0, &s->sigma_max, err) < 0 ||
         get_pos(v, p, "sigma_min", 0, &s->sigma_min, err) < 0 ||
         get_int(v, p, "levels", 0, 2, BIG, &s->levels, err) < 0 ||
         get_int(v, p, "steps_per_level", 0, 1, BIG, &s->steps_per_level, err) < 0 ||
-        get_pos(v, p, "epsilon", 0, &s->epsilon, err) < 0)
+        get_pos(v, p, "epsilon", 0, &s->epsilon, err) < 0 ||
+        get_int(v, p, "final_steps", 0, 0, BIG, &s->final_steps, err) < 0)
       return -1;
     if (s->sigma_max > 0 && s->sigma_min > 0 && !(s->sigma_max > s->sigma_min))
       return sr_fail(err, SR_EINVAL, "sampler.sigma_max", "must be larger than sampler.sigma_min"), -1;
@@ -918,7 +921,7 @@ static long chain_steps(const sr_sampler_cfg *s) {
   switch (s->kind) {
   case SR_SAMPLER_LANGEVIN:
   case SR_SAMPLER_MALA: return s->steps;
-  case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level;
+  case SR_SAMPLER_ANNEALED: return s->levels * s->steps_per_level + (s->final_steps > 0 ? s->final_steps : 0);
   case SR_SAMPLER_PC: return s->steps * (1 + s->corrector_steps);
   case SR_SAMPLER_ODE: return s->steps * (s->ode_method == 1 ? 1 : 2); /* score evaluations */
   case SR_SAMPLER_MH: return s->steps; /* sweeps */

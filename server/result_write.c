@@ -59,7 +59,9 @@ static cJSON *sampler_json(const sr_sampler_cfg *s) {
     add_num(o, "levels", (double)s->levels);
     add_num(o, "steps_per_level", (double)s->steps_per_level);
     add_num(o, "epsilon", s->epsilon);
-    cJSON_AddStringToObject(o, "step_rule", s->step_rule == SR_STEP_LIPSCHITZ ? "lipschitz" : "song");
+    cJSON_AddStringToObject(o, "step_rule", s->step_rule == SR_STEP_LIPSCHITZ ? "lipschitz"
+                                            : s->step_rule == SR_STEP_SPECTRAL ? "spectral" : "song");
+    add_num(o, "final_steps", (double)s->final_steps);
     break;
   case SR_SAMPLER_PC:
   case SR_SAMPLER_ODE:

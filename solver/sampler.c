@@ -18,6 +18,7 @@ void sr_problem_init(sr_problem *pb) {
   pb->want_mean = pb->want_std = 1;
   pb->sampler.eta = pb->sampler.eta_b = pb->sampler.dp_lambda = pb->sampler.zeta = -1.0;
   pb->sampler.ess_threshold = -1.0;
+  pb->sampler.final_steps = -1;
 }
 
 void sr_problem_clear(sr_problem *pb) {

@@ -9,6 +9,7 @@
 
 static unsigned long lcg = 987654321;
 void fixture_seed(unsigned long seed) { lcg = seed; }
+unsigned long fixture_state(void) { return lcg; }
 double urand(void) {
   lcg = lcg * 6364136223846793005UL + 1442695040888963407UL;
   return (double)(lcg >> 11) / 9007199254740992.0;

@@ -29,4 +29,7 @@ void gmm2_posterior(const double w[2], const double mu[2], const double sd[2], d
                     double pm[2], double pv[2]);
 /* Restarts the generator (the same problem for the same seed, whatever ran before). */
 void fixture_seed(unsigned long seed);
+/* The generator's state, for a test that must leave the problems of the tests after it as they were
+ * (fixture_seed(state) restores it). */
+unsigned long fixture_state(void);
 #endif

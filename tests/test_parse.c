@@ -348,6 +348,23 @@ static const bad_case BAD[] = {
     {MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','sigma_min':20}}", "sampler.sigma_max",
      "must be larger than sampler.sigma_min", 0},
     {MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','levels':1}}", "sampler.levels", "must be between 2", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','step_rule':'newton'}}", "sampler.step_rule",
+     "must be \"song\", \"lipschitz\" or \"spectral\"", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','final_steps':-1}}", "sampler.final_steps",
+     "must be between 0 and 1000000000", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','final_steps':1.5}}", "sampler.final_steps",
+     "must be an integer", 0},
+    {MEAS "," GAUSS ",'sampler':{'type':'pc','sde':{'type':'ve'},'final_steps':1}}", "sampler.final_steps",
+     "is not a known field", 0},
+    {"{" SHAPE44 ",'operator':[{'type':'blur','kernel':[[1,1],[1,1]]},{'type':'mask','mask':" Z4x4 "}]," NOISE
+     "," OBS44 "," GAUSS ",'sampler':{'type':'annealed_langevin','step_rule':'spectral'}}", "sampler.step_rule",
+     "spectral needs an operator that one orthonormal basis diagonalises", 0},
+    {"{" SHAPE44 ",'image_dtype':'complex64','operator':{'type':'identity'}," NOISE ",'observation':" CPLX44 ","
+     GAUSS ",'sampler':{'type':'annealed_langevin','step_rule':'spectral'}}", "sampler.step_rule",
+     "spectral does not take complex images", 0},
+    /* the final stage counts in the work limit: 1000 × (100 × 1000 + 10⁶) */
+    {NONE1 ",'num_samples':1000," GAUSS ",'sampler':{'type':'annealed_langevin','steps_per_level':1000,"
+     "'final_steps':1000000}}", "num_samples", "exceeds the limit of 100000000 chain-steps", SR_ELIMIT},
     /* ---- num_samples, seed, ground truth, outputs, work limits */
     {NONE1 VALID_TAIL ",'num_samples':0}", "job", "is not valid JSON", SR_ESYNTAX},
     {NONE1 ",'num_samples':0" VALID_TAIL, "num_samples", "must be between 1 and 4096", 0},
@@ -689,8 +706,23 @@ TEST(parse_valid_defaults_per_sampler) {
     CHECK(pb.sampler.sigma_max == 10 && pb.sampler.sigma_min == 0.01 && pb.sampler.levels == 100 &&
           pb.sampler.steps_per_level == 10, "annealed defaults");
     CHECK_NEAR(pb.sampler.epsilon, 0.2 * 1e-4 / 2.0, 1e-15, "annealed epsilon");
+    CHECK(pb.sampler.step_rule == SR_STEP_SONG && pb.sampler.final_steps == 0, "annealed: song, no final stage");
     sr_problem_clear(&pb);
   } else CHECK(0, "annealed");
+  /* spectral: epsilon 0.1 and one final exact-likelihood step, unless given */
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','step_rule':'spectral'}}", &pb)) {
+    CHECK(pb.sampler.step_rule == SR_STEP_SPECTRAL && pb.sampler.final_steps == 1 && pb.sampler.epsilon == 0.1,
+          "annealed spectral defaults: final_steps %ld, epsilon %g", pb.sampler.final_steps, pb.sampler.epsilon);
+    sr_problem_clear(&pb);
+  } else CHECK(0, "annealed spectral");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','step_rule':'spectral','final_steps':0}}", &pb)) {
+    CHECK(pb.sampler.final_steps == 0, "annealed spectral final_steps 0 kept");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "annealed spectral final 0");
+  if (parse_ok(MEAS "," GAUSS ",'sampler':{'type':'annealed_langevin','step_rule':'lipschitz','final_steps':7}}", &pb)) {
+    CHECK(pb.sampler.step_rule == SR_STEP_LIPSCHITZ && pb.sampler.final_steps == 7, "annealed lipschitz final 7");
+    sr_problem_clear(&pb);
+  } else CHECK(0, "annealed lipschitz final");
   if (parse_ok(NONE1 "," GAUSS ",'sampler':{'type':'annealed_langevin','sigma_min':0.1}}", &pb)) {
     CHECK_NEAR(pb.sampler.epsilon, 0.2 * 0.01, 1e-15, "annealed epsilon without an operator");
     sr_problem_clear(&pb);

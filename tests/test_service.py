@@ -856,7 +856,9 @@ def test_end_to_end():
     gjob = image_job(8, 8, 1, samples=4, seed=6)
     njobs = {"ddrm": dict(gjob, sampler={"type": "ddrm", "steps": 20}),
              "smc": dict(gjob, sampler={"type": "smc", "steps": 20, "particles": 8}),
-             "auto": {k: v for k, v in gjob.items() if k != "sampler"}}
+             "auto": {k: v for k, v in gjob.items() if k != "sampler"},
+             "annealed": dict(gjob, sampler={"type": "annealed_langevin", "levels": 10, "steps_per_level": 1,
+                                             "step_rule": "spectral"})}
     nids = {}
     for name, job in njobs.items():
         r = submit(port, job)
@@ -872,9 +874,12 @@ def test_end_to_end():
         st, smp = res.get("stats", {}), res.get("sampler", {})
         ok(r.status == 200 and res.get("warnings") is not None and "rhat" in st and "ess" in st,
            "%s result: stats with rhat and ess, warnings" % name, res.get("stats"))
-        want = "smc" if name != "ddrm" else "ddrm"
+        want = {"ddrm": "ddrm", "annealed": "annealed_langevin"}.get(name, "smc")
         ok(smp.get("type") == want and smp.get("auto", False) == (name == "auto"), "%s result: sampler %s" % (name, want),
            smp)
+        if want == "annealed_langevin":  # the effective settings carry the rule and its final stage (the schema too)
+            ok(smp.get("step_rule") == "spectral" and smp.get("final_steps") == 1 and smp.get("epsilon") == 0.1,
+               "annealed result: step_rule spectral, final_steps 1, epsilon 0.1", smp)
         if want == "smc":
             ok(st.get("particles") == smp.get("particles") and len(st.get("ess_history", [])) == smp["steps"] + 1
                and "log_evidence" in st and "resamples" in st, "%s result: smc stats" % name, st)
