@@ -8,15 +8,20 @@
  *   - the pieces of a step, timed one by one the way the sampler runs them per chain (prior score, forward,
  *     residual, adjoint, g += w Aᵀr, normals, update, Welford keep);
  *   - sr_run (gaussian prior, langevin sampler, C chains, S steps) with threads = 1 and 2: seconds per
- *     chain-step (per core: wall x threads / (C S)), and overhead = step / FFT pair − 1.
- * All times are medians of repetitions (CLOCK_MONOTONIC). Usage: bench_step [quick] [size=N] (N x N instead of
- * 256 and 512). */
+ *     chain-step (per core: wall x threads / (C S)), and overhead = step / FFT pair − 1;
+ *   - tuned plans (docs/performance.md "Tuned plans") beside ESTIMATE: the FFT pair planned from the wisdom file
+ *     (FFTW_MEASURE | FFTW_WISDOM_ONLY, as the planner does) and sr_run's chain-step with the operator re-planned
+ *     by an SR_FFT_TUNED planner, the two modes' repetitions interleaved (the machine is shared).
+ * All times are medians of repetitions (CLOCK_MONOTONIC). Usage: bench_step [quick] [size=N] [wisdom=FILE] (N x N
+ * instead of 256 and 512; FILE: the wisdom to use and extend, default a fresh temporary file, so sizes are
+ * measured on each run). */
 #include <fftw3.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 #include "scorerecon.h"
@@ -51,6 +56,16 @@ static int fft_ctx_make(fft_ctx *c, size_t h, size_t w, unsigned flags) {
   /* MEASURE overwrites the arrays while planning: fill afterwards. */
   for (size_t i = 0; i < h * w; i++) c->x[i] = (float)((i * 2654435761u) % 1000) * 1e-3f;
   return c->r2c && c->c2r ? 0 : -1;
+}
+
+/* The pair a tuned operator runs: planned from the wisdom file alone, then the wisdom forgotten again (ESTIMATE
+ * planning would reuse it), as solver/fft_plan.c does. */
+static int fft_ctx_make_tuned(fft_ctx *c, size_t h, size_t w, const char *wisdom) {
+  fftwf_forget_wisdom();
+  if (!fftwf_import_wisdom_from_filename(wisdom)) return -1;
+  int rc = fft_ctx_make(c, h, w, FFTW_MEASURE | FFTW_WISDOM_ONLY);
+  fftwf_forget_wisdom();
+  return rc;
 }
 
 static void fft_ctx_free(fft_ctx *c) {
@@ -258,28 +273,73 @@ static double run_per_chain_step(sr_problem *pb, long steps, long chains, int th
   return bench_median(v, reps);
 }
 
+/* sr_run's per-core chain-step for two problems (ESTIMATE and tuned plans), their repetitions interleaved. */
+static void run_interleaved(sr_problem *pa, sr_problem *pb, long steps, long chains, double *ta, double *tb) {
+  sr_problem *p[2] = {pa, pb};
+  double v[2][REPS];
+  for (int k = 0; k < 2; k++) {
+    p[k]->sampler.steps = steps;
+    p[k]->sampler.burn_in = -1;
+    p[k]->sampler.step_size = 0;
+    p[k]->num_samples = chains;
+    p[k]->threads = 1;
+    sr_error err;
+    if (sr_problem_validate(p[k], &err) != SR_OK) {
+      fprintf(stderr, "bench_step: %s\n", err.msg);
+      exit(1);
+    }
+  }
+  int reps = 5;
+  for (int r = 0; r < reps; r++)
+    for (int k = 0; k < 2; k++) {
+      sr_result res;
+      sr_error err;
+      double t0 = bench_now();
+      if (sr_run(p[k], &res, NULL, NULL, &err) != SR_OK) {
+        fprintf(stderr, "bench_step: sr_run: %s\n", err.msg);
+        exit(1);
+      }
+      v[k][r] = (bench_now() - t0) / ((double)steps * (double)chains);
+      sr_result_clear(&res);
+    }
+  *ta = bench_median(v[0], reps);
+  *tb = bench_median(v[1], reps);
+}
+
 typedef struct {
   size_t h;
   const char *op;
   int pairs;                         /* FFT pairs this sampler loop needs per chain-step (forward + adjoint) */
   double fft_est, fft_est2, fft_meas, fwdadj, normals_ns, run1, run2, prop;
+  double fft_tuned, step_est, step_tuned;  /* interleaved: pair and sr_run chain-step, ESTIMATE vs tuned */
 } summary_row;
 
 int main(int argc, char **argv) {
   int quick = 0, nsizes = 2;
   size_t sizes[2] = {256, 512};
+  char wisdom[512] = "";
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "quick") == 0) quick = 1;
     else if (strncmp(argv[i], "size=", 5) == 0) {
       sizes[0] = (size_t)atol(argv[i] + 5);
       nsizes = 1;
+    } else if (strncmp(argv[i], "wisdom=", 7) == 0) {
+      snprintf(wisdom, sizeof wisdom, "%s", argv[i] + 7);
     } else {
-      fprintf(stderr, "usage: bench_step [quick] [size=N]\n");
+      fprintf(stderr, "usage: bench_step [quick] [size=N] [wisdom=FILE]\n");
       return 2;
     }
   }
   if (quick) rep_s = 0.03;
   sr_init();
+  int own_wisdom = !wisdom[0];
+  if (own_wisdom) snprintf(wisdom, sizeof wisdom, "/tmp/bench_step_wisdom.%ld", (long)getpid());
+  sr_error perr;
+  sr_fft_planner *planner = sr_fft_planner_create(SR_FFT_TUNED, wisdom, &perr);
+  if (!planner) {
+    fprintf(stderr, "bench_step: %s\n", perr.msg);
+    return 1;
+  }
   summary_row rows[4];
   int nrows = 0;
   printf("bench_step: one ULA chain-step vs its FFT pair (r2c + c2r); medians of %d repetitions (sr_run: 5), "
@@ -289,6 +349,13 @@ int main(int argc, char **argv) {
   for (int si = 0; si < nsizes; si++) {
     size_t h = sizes[si], w = sizes[si], n = h * w;
     int row0 = nrows;
+    int measured = 0;
+    double tp0 = bench_now();
+    if (sr_fft_planner_prepare(planner, h, w, 0, &measured, &perr)) {
+      fprintf(stderr, "bench_step: %s\n", perr.msg);
+      return 1;
+    }
+    if (measured) printf("(%zux%zu: tuned plans measured into %s in %.2f s)\n", h, w, wisdom, bench_now() - tp0);
     for (int fourier = 0; fourier < 2; fourier++) {
       /* the reference, measured next to each operator's figures (the machine is shared: nearer in time is fairer) */
       fft_ctx fe;
@@ -320,6 +387,29 @@ int main(int argc, char **argv) {
       if (steps < 20) steps = 20;
       double t_run1 = run_per_chain_step(&pb, steps, chains, 1);
       double t_run2 = run_per_chain_step(&pb, steps, chains, 2);
+      /* ESTIMATE vs tuned, interleaved: the pair, then sr_run with the operator re-planned */
+      fft_ctx ft;
+      if (fft_ctx_make_tuned(&ft, h, w, wisdom) || fft_ctx_make(&fe, h, w, FFTW_ESTIMATE)) {
+        fprintf(stderr, "bench_step: no tuned plan for %zux%zu in %s\n", h, w, wisdom);
+        return 1;
+      }
+      double pe[3], pt[3];
+      for (int r = 0; r < 3; r++) {
+        pe[r] = bench_time(fft_pair, &fe, REPS, rep_s);
+        pt[r] = bench_time(fft_pair, &ft, REPS, rep_s);
+      }
+      double fft_e = bench_median(pe, 3), fft_t = bench_median(pt, 3);
+      fft_ctx_free(&fe);
+      fft_ctx_free(&ft);
+      sr_problem pbt;
+      make_problem(&pbt, fourier, h, w);
+      if (sr_op_plan_fft(pbt.op, planner, &perr)) {
+        fprintf(stderr, "bench_step: %s\n", perr.msg);
+        return 1;
+      }
+      double step_e, step_t;
+      run_interleaved(&pb, &pbt, steps, chains, &step_e, &step_t);
+      sr_problem_clear(&pbt);
       double sum = t_fa + t_score + t_res + t_upd + t_keep + t_norm;
       int pairs = 1; /* ULA, annealed, PC and ODE apply AᵀA: one FFT pair for blur and Fourier alike */
       const char *name = fourier ? "fourier (cartesian R=3, centre 0.08): forward = r2c, adjoint = c2r, normal = r2c + c2r"
@@ -347,9 +437,13 @@ int main(int argc, char **argv) {
       printf("  sr_run, threads=2, %ld chains x %ld steps: %9.1f us/chain-step per core (%.1f us wall)  "
              "overhead %+.0f%% vs the 2-core FFT pair\n\n",
              chains, steps, 1e6 * t_run2, 1e6 * t_run2 / 2, 100.0 * (t_run2 / fft_est2 - 1.0));
+      printf("  interleaved, 1 thread: FFT pair ESTIMATE %.1f us, tuned %.1f us (%.2fx); chain-step ESTIMATE %.1f us "
+             "(%.2f pairs), tuned %.1f us (%.2f tuned pairs)\n\n", 1e6 * fft_e, 1e6 * fft_t, fft_e / fft_t,
+             1e6 * step_e, step_e / fft_e, 1e6 * step_t, step_t / fft_t);
       fflush(stdout);
       summary_row r = {h, fourier ? "fourier" : "blur", pairs, fft_est, fft_est2, 0, t_fa, 1e9 * t_norm / (double)n,
-                       t_run1, t_run2, t_prop};
+                       t_run1, t_run2, t_prop, fft_t, step_e, step_t};
+      r.fft_est = fft_e; /* the interleaved figure, beside the tuned one */
       rows[nrows++] = r;
       sr_free(c.x); sr_free(c.g); sr_free(c.z); sr_free(c.xs); sr_free(c.r); sr_free(c.opws); sr_free(c.aty);
       free(c.mean); free(c.m2);
@@ -383,6 +477,22 @@ int main(int argc, char **argv) {
            100.0 * (r->run2 / r->fft_est2 - 1.0), 1e6 * r->prop, 100.0 * (r->prop / r->fft_est - 1.0));
   }
   printf("(step_t1/t2: sr_run's ULA chain-step with 1/2 threads; ovh_t1/k: against the k = 1 FFT pair a step needs;\n"
-         " handloop: the same step written out by hand in this program, the floor sr_run should reach)\n");
+         " handloop: the same step written out by hand in this program, the floor sr_run should reach)\n\n");
+  printf("ESTIMATE vs tuned plans, 1 thread, repetitions interleaved (us; x pair = chain-step / that mode's FFT pair)\n");
+  printf("%-5s %-8s %10s %10s %8s %10s %8s %10s %8s\n", "size", "operator", "pair_est", "pair_tuned", "speedup",
+         "step_est", "x pair", "step_tuned", "x pair");
+  for (int i = 0; i < nrows; i++) {
+    summary_row *r = &rows[i];
+    printf("%-5zu %-8s %10.1f %10.1f %7.2fx %10.1f %7.2fx %10.1f %7.2fx\n", r->h, r->op, 1e6 * r->fft_est,
+           1e6 * r->fft_tuned, r->fft_est / r->fft_tuned, 1e6 * r->step_est, r->step_est / r->fft_est,
+           1e6 * r->step_tuned, r->step_tuned / r->fft_tuned);
+  }
+  sr_fft_planner_free(planner);
+  if (own_wisdom) {
+    char lk[560];
+    snprintf(lk, sizeof lk, "%s.lock", wisdom);
+    unlink(wisdom);
+    unlink(lk);
+  }
   return 0;
 }

@@ -62,6 +62,36 @@ size_t sr_stride(size_t n);               /* n rounded up to a multiple of 16 fl
 /* Call once before planning operators from several threads (makes FFTW's planner thread-safe). */
 void sr_init(void);
 
+/* ---------------------------------------------------------------- FFT plans (docs/performance.md "Tuned plans")
+ * Every FFT operator plans with FFTW_ESTIMATE when it is made: the same plans, so the same bits, on every run and
+ * machine. A planner in SR_FFT_TUNED mode re-plans an operator's transforms (sr_op_plan_fft) from FFTW wisdom kept
+ * in a file: with FFTW_WISDOM_ONLY when the file has the size, else once with FFTW_MEASURE, after which the wisdom
+ * is added to the file (under an flock on FILE.lock, written to a temporary file and renamed) and the plan made
+ * again from the file. So every job of a size on a machine runs the plan the file holds: the same bits every run,
+ * which may differ from estimate mode's and from another machine's (other wisdom). What the operator computed at
+ * construction (a blur's kernel spectrum, norm2 and so the default step size) stays ESTIMATE's.
+ * FFTW's wisdom is process-wide: use one planner per process; while it plans, its (recursive) mutex is held and
+ * the wisdom is forgotten again before it is released, so an ESTIMATE plan made under sr_fft_planner_lock never
+ * sees tuned wisdom. */
+typedef enum { SR_FFT_ESTIMATE = 0, SR_FFT_TUNED = 1 } sr_fft_mode;
+typedef struct sr_fft_planner sr_fft_planner;
+/* wisdom_file: required for SR_FFT_TUNED (absent is fine: made on the first plan), ignored for ESTIMATE. An
+ * existing file that FFTW cannot read as single-precision wisdom is an error (SR_EINVAL, field "fft_wisdom"): the
+ * run stops rather than plan differently from what the file promised; delete the file to plan afresh. */
+sr_fft_planner *sr_fft_planner_create(sr_fft_mode mode, const char *wisdom_file, sr_error *err);
+void sr_fft_planner_free(sr_fft_planner *pl);
+sr_fft_mode sr_fft_planner_mode(const sr_fft_planner *pl);
+/* "estimate" / "tuned"; sr_fft_mode_parse returns -1 for another name. */
+const char *sr_fft_mode_name(sr_fft_mode m);
+int sr_fft_mode_parse(const char *name);
+/* Holds the planner's mutex (recursive), e.g. around making operators while another thread may plan tuned. */
+void sr_fft_planner_lock(sr_fft_planner *pl);
+void sr_fft_planner_unlock(sr_fft_planner *pl);
+/* Makes sure the wisdom file holds the plans of an h x w image: the real pair (r2c, c2r) and, with complex_too,
+ * the in-place c2c pair. *measured (may be NULL) is set to the transforms it had to measure. */
+sr_status sr_fft_planner_prepare(sr_fft_planner *pl, size_t h, size_t w, int complex_too, int *measured,
+                                 sr_error *err);
+
 /* ---------------------------------------------------------------- random numbers
  * Philox4x32-10 (Salmon et al. 2011), keyed by (seed, stream); the counter is (block, step).
  * A chain owns one stream, so its numbers depend only on (seed, chain, step) — never on threads. */
@@ -124,6 +154,8 @@ struct sr_op {
   size_t spec_floats;
   float *spec_lambda, *spec_weight, *spec_dof;
   int (*build_spec)(sr_op *op);  /* fills the three arrays; set with to_spec */
+  /* Re-plans the op's FFTs (members' too) with a planner (sr_op_plan_fft); NULL: no FFT of its own. */
+  sr_status (*plan_fft)(sr_op *op, sr_fft_planner *pl, sr_error *err);
   void (*to_spec)(const sr_op *op, const float *x, float *c, float *ws);
   void (*from_spec)(const sr_op *op, const float *c, float *x, float *ws);
   void (*forward)(const sr_op *op, const float *x, float *y, float *ws);
@@ -164,6 +196,10 @@ int sr_op_spec_prepare(sr_op *op);
 const double *sr_op_kernel(const sr_op *op, size_t *kh, size_t *kw);
 /* A chain's members in application order (ops[0] first) and their count; 0 unless op is SR_OP_CHAIN. */
 int sr_op_members(const sr_op *op, sr_op *const **ops);
+
+/* Re-plans every FFT of op with pl (nothing to do in SR_FFT_ESTIMATE mode or for pl NULL: the plans op was made
+ * with). Call before the op is applied from several threads. */
+sr_status sr_op_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err);
 
 /* Applies A^T A, through op->normal where present. */
 void sr_op_normal(const sr_op *op, const float *x, float *out, float *ws);

@@ -30,6 +30,8 @@ typedef struct {
   int max_wait_s;           /* ?wait= upper bound */
   int max_event_streams;    /* open GET /v1/jobs/{id}/events streams in all (503 above) */
   size_t min_free_bytes;    /* free space the data dir keeps: below it POST answers 507 and /readyz 503 */
+  char fft_plan[1024];      /* "estimate" or "tuned" (docs/performance.md "Tuned plans") */
+  char fft_wisdom[1024];    /* tuned plans' wisdom file; "" = DATA_DIR/fftw-wisdom */
   sr_limits limits;         /* job limits; limits.max_doc_bytes is the request body limit */
 } sr_server_config;
 #endif

@@ -38,6 +38,7 @@ typedef struct sr_server sr_server;
 
 struct sr_server {
   sr_server_config cfg;
+  sr_fft_planner *fft;      /* the process's one FFT planner (cfg.fft_plan), owned */
   sr_store *store;
   struct MHD_Daemon *mhd;
   pthread_t *worker_tids;

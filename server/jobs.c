@@ -191,7 +191,14 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
   double t0 = sr_now();
   const char *final = "failed";
   char why[400] = "", field[128] = "";
+  /* Tuned plans: the operators are made (ESTIMATE, for their spectra and norms) and re-planned under the planner's
+   * lock, so no other worker's tuned wisdom is loaded while they are made: the job's bits depend on the wisdom
+   * file alone. (POST's validation parse makes operators too, outside the lock, and discards them.) */
+  int tuned = sr_fft_planner_mode(srv->fft) == SR_FFT_TUNED;
+  if (tuned) sr_fft_planner_lock(srv->fft);
   sr_status st = sr_job_parse(doc, len, &srv->cfg.limits, &pb, &err);
+  if (!st && (st = sr_op_plan_fft(pb.op, srv->fft, &err))) sr_problem_clear(&pb);
+  if (tuned) sr_fft_planner_unlock(srv->fft);
   if (st) {
     snprintf(why, sizeof why, "%s", err.msg);
     snprintf(field, sizeof field, "%s", err.field);

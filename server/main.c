@@ -23,7 +23,7 @@ static void usage(FILE *f) {
           "  scorerecon run JOB.json [-o RESULT.json] [--out-dir DIR] [--out-format npy|cfl] [--observation FILE]\n"
           "                 [--mask FILE] [--kernel FILE] [--sensitivities FILE] [--ground-truth FILE] [--lists]\n"
           "                 [--threads N] [--quiet]\n"
-          "                 [--models DIR]\n"
+          "                 [--models DIR] [--fft-plan estimate|tuned] [--fft-wisdom FILE]\n"
           "      Runs one job offline. JOB.json may be '-' (stdin); -o '-' (default) writes to stdout.\n"
           "      --observation FILE, --mask FILE, --kernel FILE, --sensitivities FILE, --ground-truth FILE\n"
           "                   that field of the job, from a .npy file (float32 '<f4', float64 '<f8', complex64\n"
@@ -41,8 +41,15 @@ static void usage(FILE *f) {
           "      --lists      arrays as nested JSON lists instead of base64 ARRAY objects\n"
           "      --threads N  worker threads (default: all cores; results do not depend on it)\n"
           "      --quiet      no progress bar\n"
+          "      --fft-plan estimate|tuned  FFTW plans: estimate (default; the same bits on every machine) or tuned\n"
+          "                   (measured once per machine and size, kept in --fft-wisdom FILE: the same bits on\n"
+          "                   this machine with this file, maybe other bits elsewhere; docs/performance.md)\n"
+          "      --fft-wisdom FILE  the wisdom file of tuned plans (made or extended as needed); implies tuned\n"
           "  scorerecon serve [--listen HOST:PORT] [--data-dir DIR] [--workers N] [--token-file F] ...\n"
           "      The HTTP service (see `scorerecon serve --help`, openapi.yaml).\n"
+          "  scorerecon fft-wisdom --fft-wisdom FILE --sizes N[xM],... [--complex]\n"
+          "      Plans the real FFT pair (and, with --complex, the c2c pair) of each size with FFTW_MEASURE into\n"
+          "      FILE, so that the first tuned job of that size does not wait for it.\n"
           "  scorerecon models [DIR]\n"
           "      Lists the score models in DIR (default models/) with their shape, parameters and noise range,\n"
           "      and the sampler {\"type\": \"auto\"} (or a job without \"sampler\") picks for each prior type.\n"
@@ -316,7 +323,7 @@ static int cmd_run(int argc, char **argv) {
   const char *in = NULL, *out = NULL, *out_dir = NULL, *out_format = "npy";
   const char *files[N_FILE_OPTIONS] = {NULL};
   int lists = 0, threads = 0, quiet = 0;
-  const char *models = NULL;
+  const char *models = NULL, *fft_plan = NULL, *fft_wisdom = NULL;
   for (int i = 0; i < argc; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       usage(stdout);
@@ -338,6 +345,13 @@ static int cmd_run(int argc, char **argv) {
     else if (!strcmp(argv[i], "--lists")) lists = 1;
     else if (!strcmp(argv[i], "--quiet") || !strcmp(argv[i], "-q")) quiet = 1;
     else if (!strcmp(argv[i], "--models") && i + 1 < argc) models = argv[++i];
+    else if (!strcmp(argv[i], "--fft-plan") && i + 1 < argc) {
+      fft_plan = argv[++i];
+      if (sr_fft_mode_parse(fft_plan) < 0) {
+        fprintf(stderr, "scorerecon: --fft-plan must be estimate or tuned\n");
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--fft-wisdom") && i + 1 < argc) fft_wisdom = argv[++i];
     else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
       char *end;
       long t = strtol(argv[++i], &end, 10);
@@ -368,6 +382,17 @@ static int cmd_run(int argc, char **argv) {
     return 2;
   }
   if (!out && !out_dir) out = "-"; /* with --out-dir, stdout only when -o says so */
+  /* --fft-wisdom alone means tuned; tuned needs the file (a machine's plans must be kept to give the same bits) */
+  sr_fft_mode fft_mode = fft_plan ? (sr_fft_mode)sr_fft_mode_parse(fft_plan) : fft_wisdom ? SR_FFT_TUNED
+                                                                                        : SR_FFT_ESTIMATE;
+  if (fft_mode == SR_FFT_TUNED && !fft_wisdom) {
+    fprintf(stderr, "scorerecon run: --fft-plan tuned needs --fft-wisdom FILE (where this machine's plans are kept)\n");
+    return 2;
+  }
+  if (fft_mode == SR_FFT_ESTIMATE && fft_wisdom) {
+    fprintf(stderr, "scorerecon run: --fft-wisdom is for tuned plans: drop it, or --fft-plan estimate\n");
+    return 2;
+  }
   sr_limits lim;
   sr_limits_default(&lim);
   char mbuf[1024];
@@ -426,6 +451,16 @@ static int cmd_run(int argc, char **argv) {
     return 1;
   }
   pb.threads = threads;
+  if (fft_mode == SR_FFT_TUNED) {
+    sr_fft_planner *pl = sr_fft_planner_create(fft_mode, fft_wisdom, &err);
+    st = pl ? sr_op_plan_fft(pb.op, pl, &err) : err.code;
+    sr_fft_planner_free(pl);
+    if (st) {
+      print_error(err.msg);
+      sr_problem_clear(&pb);
+      return st == SR_EINVAL ? 2 : 1;
+    }
+  }
   progress_state ps = {0};
   ps.t0 = sr_clock_seconds();
   int bar = !quiet && isatty(2);
@@ -462,6 +497,59 @@ static int cmd_run(int argc, char **argv) {
   return rc;
 }
 
+/* scorerecon fft-wisdom --fft-wisdom FILE --sizes 256,512x384 [--complex] */
+static int cmd_fft_wisdom(int argc, char **argv) {
+  const char *file = NULL, *sizes = NULL;
+  int complex_too = 0;
+  for (int i = 0; i < argc; i++) {
+    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+      usage(stdout);
+      return 0;
+    }
+    if (!strcmp(argv[i], "--fft-wisdom") && i + 1 < argc) file = argv[++i];
+    else if (!strcmp(argv[i], "--sizes") && i + 1 < argc) sizes = argv[++i];
+    else if (!strcmp(argv[i], "--complex")) complex_too = 1;
+    else {
+      fprintf(stderr, "scorerecon fft-wisdom: unknown argument '%s'\n", argv[i]);
+      return 2;
+    }
+  }
+  if (!file || !sizes) {
+    fprintf(stderr, "scorerecon fft-wisdom: give --fft-wisdom FILE and --sizes N[xM],...\n");
+    return 2;
+  }
+  sr_init();
+  sr_error err;
+  sr_fft_planner *pl = sr_fft_planner_create(SR_FFT_TUNED, file, &err);
+  if (!pl) {
+    print_error(err.msg);
+    return 2;
+  }
+  int rc = 0;
+  for (const char *p = sizes; *p && !rc;) {
+    char *end;
+    long h = strtol(p, &end, 10), w = h;
+    if (*end == 'x') w = strtol(end + 1, &end, 10);
+    if (end == p || h < 1 || w < 1 || h > 65536 || w > 65536 || (*end && *end != ',')) {
+      fprintf(stderr, "scorerecon fft-wisdom: --sizes must be a list like 256,512x384\n");
+      rc = 2;
+      break;
+    }
+    int measured = 0;
+    double t0 = sr_clock_seconds();
+    if (sr_fft_planner_prepare(pl, (size_t)h, (size_t)w, complex_too, &measured, &err)) {
+      print_error(err.msg);
+      rc = err.code == SR_EINVAL ? 2 : 1;
+      break;
+    }
+    printf("%ldx%ld: %s (%.2f s)\n", h, w, measured ? "measured and added" : "already in the file",
+           sr_clock_seconds() - t0);
+    p = *end ? end + 1 : end;
+  }
+  sr_fft_planner_free(pl);
+  return rc;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     usage(stderr);
@@ -470,6 +558,7 @@ int main(int argc, char **argv) {
   const char *cmd = argv[1];
   if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
   if (!strcmp(cmd, "serve")) return sr_serve_main(argc - 2, argv + 2);
+  if (!strcmp(cmd, "fft-wisdom")) return cmd_fft_wisdom(argc - 2, argv + 2);
   if (!strcmp(cmd, "models")) { /* scorerecon models [DIR] */
     if (argc > 2 && (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h"))) {
       usage(stdout);

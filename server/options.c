@@ -64,6 +64,11 @@ static const sr_option OPTIONS[] = {
      1, 100000, NULL, "open connections per client address"},
     {"--max-wait", "S", "SCORERECON_MAX_WAIT", SR_OPT_INT, CFG(max_wait_s), "60", NULL, 0, 3600, "400 bad-query",
      "largest ?wait= in seconds"},
+    {"--fft-plan", "MODE", "SCORERECON_FFT_PLAN", SR_OPT_STR, CFG(fft_plan), "estimate", NULL, 0, 0, NULL,
+     "FFTW plans: estimate (the same bits on every machine) or tuned (measured once per machine and size, kept in "
+     "the wisdom file)"},
+    {"--fft-wisdom", "FILE", "SCORERECON_FFT_WISDOM", SR_OPT_STR, CFG(fft_wisdom), "", NULL, 0, 0, NULL,
+     "wisdom file of the tuned plans (empty: fftw-wisdom in the data dir)"},
     {"--max-event-streams", "N", "SCORERECON_MAX_EVENT_STREAMS", SR_OPT_INT, CFG(max_event_streams), "256", NULL, 1,
      100000, "503 too-many-streams", "open event streams (GET /v1/jobs/{id}/events) in all"},
 };

@@ -147,6 +147,11 @@ int sr_serve_main(int argc, char **argv) {
       }
     }
   }
+  int fft_mode = sr_fft_mode_parse(cfg->fft_plan);
+  if (fft_mode < 0) {
+    fprintf(stderr, "scorerecon serve: --fft-plan must be estimate or tuned\n");
+    return 2;
+  }
   if (cfg->webhook_allow[0] && !cfg->webhook_secret[0]) {
     fprintf(stderr, "scorerecon serve: --webhook-allow needs --webhook-secret-file (the key that signs webhooks)\n");
     return 2;
@@ -177,12 +182,25 @@ int sr_serve_main(int argc, char **argv) {
   pthread_sigmask(SIG_BLOCK, &set, NULL);
   signal(SIGPIPE, SIG_IGN);
   sr_init();
+  { /* the wisdom file defaults into the data dir; a file FFTW cannot read stops the start (serve_fail: none yet) */
+    char wisdom[1100];
+    snprintf(wisdom, sizeof wisdom, "%s", cfg->fft_wisdom);
+    if (!wisdom[0]) snprintf(wisdom, sizeof wisdom, "%s/fftw-wisdom", cfg->data_dir);
+    sr_error fe;
+    srv.fft = sr_fft_planner_create((sr_fft_mode)fft_mode, wisdom, &fe);
+    if (!srv.fft) {
+      fprintf(stderr, "scorerecon serve: %s\n", fe.msg);
+      close(lock_fd);
+      return 2;
+    }
+  }
   pthread_mutex_init(&srv.mu, NULL);
   pthread_cond_init(&srv.work_cv, NULL);
   pthread_cond_init(&srv.status_cv, NULL);
   pthread_cond_init(&srv.notify_cv, NULL);
   if (sr_store_open(&srv.store, cfg->store_url, cfg->data_dir, cfg->lease_s, err, sizeof err)) {
     fprintf(stderr, "scorerecon serve: %s\n", err);
+    sr_fft_planner_free(srv.fft);
     close(lock_fd);
     return 1;
   }
@@ -211,7 +229,8 @@ int sr_serve_main(int argc, char **argv) {
                       "database was lost or replaced. Restore it, or move %s away to start empty\n",
               rdir, folders, db, rdir);
       sr_store_close(srv.store);
-      close(lock_fd);
+      sr_fft_planner_free(srv.fft);
+    close(lock_fd);
       return 1;
     }
   }
@@ -230,6 +249,7 @@ int sr_serve_main(int argc, char **argv) {
     sr_webhooks_stop(&srv);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
+    sr_fft_planner_free(srv.fft);
     close(lock_fd);
     return 1;
   }
@@ -241,6 +261,7 @@ int sr_serve_main(int argc, char **argv) {
     sr_webhooks_stop(&srv);
     sr_jobs_stop(&srv);
     sr_store_close(srv.store);
+    sr_fft_planner_free(srv.fft);
     close(lock_fd);
     return 1;
   }
@@ -268,6 +289,7 @@ int sr_serve_main(int argc, char **argv) {
   pthread_cond_destroy(&srv.work_cv);
   pthread_cond_destroy(&srv.status_cv);
   pthread_cond_destroy(&srv.notify_cv);
+  sr_fft_planner_free(srv.fft);
   close(lock_fd); /* after the store: the next server may start now */
   fprintf(stderr, "scorerecon: stopped\n");
   return 0;

@@ -1,4 +1,5 @@
-/* machine.h — what the solver asks of the machine beyond the public API (solver/core.c): the CPU's vector paths.
+/* machine.h — what the solver asks of the machine beyond the public API (solver/core.c): the CPU's vector paths;
+ * and the generator's normals a piece at a time (solver/rng.c), for loops that fuse them into their update.
  * Private to solver/ (and its tests). */
 #ifndef SR_MACHINE_H
 #define SR_MACHINE_H
@@ -18,4 +19,8 @@ enum {
  * answer there. */
 unsigned sr_cpu_path(void);
 
+
+/* Normals first .. first+n−1 of the draw sr_rng_normals(r, step, ., N) for any N > first+n−1 (first a multiple
+ * of 4): the same bits, a piece at a time (solver/rng.c). */
+void sr__rng_normals_at(const sr_rng *r, uint64_t step, size_t first, float *out, size_t n);
 #endif

@@ -96,6 +96,8 @@ static void chain_destroy(sr_op *op) {
   op->obs_mask = NULL; /* borrowed from the last member, freed with it */
 }
 
+static sr_status chain_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err);
+
 sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
   if (n < 1) {
     sr_fail(err, SR_EINVAL, "operator", "list must hold at least one operator");
@@ -149,6 +151,7 @@ sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
   op->adjoint = chain_adjoint;
   op->normal = NULL;
   op->destroy = chain_destroy;
+  op->plan_fft = chain_plan_fft;
   op->impl = c;
   /* The product of the members' norms bounds ||A||^2; the power estimate is sharper but a lower bound. */
   op->norm2 = norm2;
@@ -156,6 +159,20 @@ sr_op *sr_op_chain(sr_op **ops, int n, sr_error *err) {
 fail:
   for (int i = 0; i < n; i++) sr_op_free(ops[i]);
   return NULL;
+}
+
+static sr_status chain_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err) {
+  const chain_impl *c = op->impl;
+  for (int i = 0; i < c->n; i++) {
+    sr_status st = sr_op_plan_fft(c->ops[i], pl, err);
+    if (st) return st;
+  }
+  return SR_OK;
+}
+
+sr_status sr_op_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err) {
+  if (!op || !op->plan_fft || sr_fft_planner_mode(pl) == SR_FFT_ESTIMATE) return SR_OK; /* made with ESTIMATE */
+  return op->plan_fft(op, pl, err);
 }
 
 int sr_op_members(const sr_op *op, sr_op *const **ops) {

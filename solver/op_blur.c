@@ -66,6 +66,14 @@ static int blur_build_spec(sr_op *op) {
   return sr__fft2_spec_fill(op, &b->fft, b->hpow, (double)op->n_in);
 }
 
+/* Tuned plans replace the ESTIMATE pair. ĥ, |ĥ|² and norm2 stay as computed at construction with the ESTIMATE
+ * plan: the default step size (from norm2) is then the same in both modes, and does not depend on what another
+ * thread's planner had loaded. */
+static sr_status blur_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err) {
+  blur_impl *b = op->impl;
+  return sr__fft2_replan(&b->fft, pl, NULL, err);
+}
+
 static void blur_destroy(sr_op *op) {
   blur_impl *b = op->impl;
   if (!b) return;
@@ -142,6 +150,7 @@ sr_op *sr_op_blur(size_t h, size_t w, const float *kernel, size_t kh, size_t kw,
   op->normal = blur_normal;
   sr__fft2_spec_caps(op, &b->fft); /* AᵀA = V diag(|ĥ|²) Vᵀ, built by blur_build_spec when asked for */
   op->build_spec = blur_build_spec;
+  op->plan_fft = blur_plan_fft;
   return op;
 nomem:
   sr_op_free(op);

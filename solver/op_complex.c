@@ -10,6 +10,7 @@
 
 #include <fftw3.h>
 
+#include "fft_util.h"
 #include "scorerecon.h"
 
 /* ---------------------------------------------------------------- a real operator on re and im */
@@ -64,6 +65,10 @@ static void cwrap_normal(const sr_op *op, const float *x, float *out, float *ws)
   cwrap_apply(a, member_normal, a->n_in, a->n_in, x, out, ws);
 }
 
+static sr_status cwrap_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err) {
+  return sr_op_plan_fft(((cwrap_impl *)op->impl)->a, pl, err);
+}
+
 static void cwrap_destroy(sr_op *op) {
   cwrap_impl *c = op->impl;
   sr_free(op->obs_mask);
@@ -109,6 +114,7 @@ sr_op *sr_op_complex(sr_op *a, sr_error *err) {
   op->adjoint = cwrap_adjoint;
   op->normal = cwrap_normal;
   op->destroy = cwrap_destroy;
+  op->plan_fft = cwrap_plan_fft;
   return op;
 }
 
@@ -222,6 +228,20 @@ static void sense_normal(const sr_op *op, const float *x, float *out, float *ws)
   memcpy(out, acc, 2 * N * sizeof(float));
 }
 
+/* c2c is what a complex image needs (no Hermitian symmetry to exploit); tuned plans replace the ESTIMATE pair.
+ * norm2 (a power iteration for SENSE) stays the ESTIMATE plan's, as the blur's spectrum does (op_blur.c). */
+static sr_status sense_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err) {
+  sense_impl *s = op->impl;
+  fftwf_plan fwd, bwd;
+  sr_status st = sr__fftc_plan(s->h, s->w, pl, &fwd, &bwd, NULL, err);
+  if (st) return st;
+  fftwf_destroy_plan(s->fwd);
+  fftwf_destroy_plan(s->bwd);
+  s->fwd = fwd;
+  s->bwd = bwd;
+  return SR_OK;
+}
+
 static void sense_destroy(sr_op *op) {
   sense_impl *s = op->impl;
   sr_free(op->obs_mask);
@@ -257,14 +277,7 @@ static sr_op *sense_new(size_t coils, size_t h, size_t w, const float *sens, con
   s->umask = sr_alloc(N);
   if (sens) s->sens = sr_alloc(2 * coils * N);
   op->obs_mask = sr_alloc(2 * coils * N);
-  float *tmp = sr_alloc(2 * N);
-  if (tmp) {
-    s->fwd = fftwf_plan_dft_2d((int)h, (int)w, (fftwf_complex *)tmp, (fftwf_complex *)tmp, FFTW_FORWARD,
-                               FFTW_ESTIMATE);
-    s->bwd = fftwf_plan_dft_2d((int)h, (int)w, (fftwf_complex *)tmp, (fftwf_complex *)tmp, FFTW_BACKWARD,
-                               FFTW_ESTIMATE);
-  }
-  sr_free(tmp);
+  sr__fftc_plan(h, w, NULL, &s->fwd, &s->bwd, NULL, NULL); /* ESTIMATE; NULL plans are reported below */
   if (!s->mask || !s->umask || (sens && !s->sens) || !op->obs_mask || !s->fwd || !s->bwd) {
     sr_op_free(op);
     sr_fail(err, SR_ENOMEM, "operator", "out of memory (or FFTW could not plan %zux%zu)", h, w);
@@ -292,6 +305,7 @@ static sr_op *sense_new(size_t coils, size_t h, size_t w, const float *sens, con
   op->forward = sense_forward;
   op->adjoint = sense_adjoint;
   op->normal = sense_normal;
+  op->plan_fft = sense_plan_fft;
   op->norm2 = kept ? 1.0 : 0.0; /* the c2c Fourier op: ‖M F‖² = 1 unless nothing is observed */
   return op;
 }

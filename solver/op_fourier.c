@@ -125,6 +125,12 @@ static int fourier_build_spec(sr_op *op) {
   return sr__fft2_spec_fill(op, &f->fft, f->q, (double)op->n_in);
 }
 
+/* Tuned plans replace the ESTIMATE pair; mask, q and the rest do not depend on the plan. */
+static sr_status fourier_plan_fft(sr_op *op, sr_fft_planner *pl, sr_error *err) {
+  fourier_impl *f = op->impl;
+  return sr__fft2_replan(&f->fft, pl, NULL, err);
+}
+
 static void fourier_destroy(sr_op *op) {
   fourier_impl *f = op->impl;
   sr_free(op->obs_mask);
@@ -196,6 +202,7 @@ sr_op *sr_op_fourier(size_t h, size_t w, const float *mask, sr_error *err) {
   op->normal = fourier_normal;
   sr__fft2_spec_caps(op, &f->fft); /* AᵀA = V diag((M(k) + M(−k))/2) Vᵀ, built by fourier_build_spec */
   op->build_spec = fourier_build_spec;
+  op->plan_fft = fourier_plan_fft;
   return op;
 }
 

@@ -337,16 +337,21 @@ static void normals_blocks(uint32_t path, const normal_ctr *q, uint32_t b0, size
   }
 }
 
-void sr_rng_normals(const sr_rng *r, uint64_t step, float *out, size_t n) {
+/* Normal i of a draw depends on i alone (block i/4), never on the draw's length: so a draw can be made in pieces
+ * (first a multiple of 4), e.g. a cache-sized piece at a time right before the update that reads it. */
+void sr__rng_normals_at(const sr_rng *r, uint64_t step, size_t first, float *out, size_t n) {
   normal_ctr q = {r->key[0], r->key[1], r->stream | KIND_NORMAL, (uint32_t)step, (uint32_t)(step >> 32)};
+  uint32_t b0 = (uint32_t)(first / 4);
   size_t nb = n / 4, rest = n % 4;
-  normals_blocks(r->path, &q, 0, nb, out);
+  normals_blocks(r->path, &q, b0, nb, out);
   if (rest) {
     float tmp[4];
-    normals_scalar(&q, (uint32_t)nb, 1, tmp);
+    normals_scalar(&q, b0 + (uint32_t)nb, 1, tmp);
     for (size_t i = 0; i < rest; i++) out[4 * nb + i] = tmp[i];
   }
 }
+
+void sr_rng_normals(const sr_rng *r, uint64_t step, float *out, size_t n) { sr__rng_normals_at(r, step, 0, out, n); }
 
 void sr_rng_uniforms(const sr_rng *r, uint64_t step, double *out, size_t n) {
   uint32_t c[4];

@@ -116,6 +116,19 @@ void sr__normals(sr_batch *bt, size_t b, float *out);
  * With rr (B entries) it also returns ‖y − A x̂‖² per chain, through forward, residual and adjoint (MALA);
  * without, it uses Aᵀy − AᵀA x̂ (one FFT pair for blur and Fourier, no residual). */
 void sr__posterior_score(sr_batch *bt, const float *x, sr_noise nl, double w, float *g, double *rr);
+/* One ULA step x ← x + η g + √(2η) z of chain b at noise level 0 with an operator, in one pass after its normal
+ * operator: g = s(x) + w (Aᵀy − AᵀA x), s the prior's score (gaussian: (c − x)·iv inline, else bt->g, filled by
+ * prior->score for the batch beforehand), the normals made a cache-sized piece at a time right before the update
+ * reads them, and the Welford keep of the new state (keep) in the same piece. The same float operations in the
+ * same order as sr__posterior_score + sr__normals + the update + sr__keep, so the same bits. */
+typedef struct {
+  int gaussian;             /* 1: the prior's score is (c − x)·iv (prior_gmm.c, one component, level 0) */
+  float c, iv;
+  float ws, eta, sq;        /* w (likelihood weight), η, √(2η) */
+} sr_ula_fuse;
+/* Fills f for the problem; returns 0 when the fused step applies (an operator with a normal operator). */
+int sr__ula_fuse_init(const sr_problem *pb, double w, double eta, sr_ula_fuse *f);
+void sr__ula_step_fused(sr_batch *bt, size_t b, const sr_ula_fuse *f, int keep);
 /* Initial state of every chain: prior sample at nl, else nl.shift + nl.sigma z. */
 void sr__init_state(sr_batch *bt, sr_noise nl);
 /* Records one kept state of chain b (Welford; with ctx->diag also into its half's moments). */

@@ -83,10 +83,31 @@ static void init_level0(sr_batch *bt) {
   for (size_t b = 0; b < bt->B; b++) sr__traj(bt, b, 0, bt->x + b * sn);
 }
 
+/* The fused step (sr__ula_step_fused): one pass per chain after its FFT pair, instead of prior score, likelihood
+ * add, normals, update and keep as five; the same bits. Trajectories are copied after it as before. */
+static int run_ula_fused(sr_batch *bt, const sr_ula_fuse *f) {
+  sr_run_ctx *c = bt->ctx;
+  const sr_problem *pb = c->pb;
+  const sr_sampler_cfg *s = &pb->sampler;
+  for (long it = 0; it < s->steps; it++) {
+    if (!f->gaussian) pb->prior->score(pb->prior, bt->x, bt->B, c->n, sr_noise_none(), bt->g, bt->prws);
+    int keep = it >= s->burn_in && (it - s->burn_in) % s->thinning == 0;
+    for (size_t b = 0; b < bt->B; b++) sr__ula_step_fused(bt, b, f, keep);
+    atomic_fetch_add_explicit(&c->score_evals, (long)bt->B, memory_order_relaxed);
+    atomic_fetch_add_explicit(&c->op_applies, (long)bt->B, memory_order_relaxed);
+    if (pb->trajectory_every > 0 && (it + 1) % pb->trajectory_every == 0)
+      for (size_t b = 0; b < bt->B; b++) sr__traj(bt, b, (it + 1) / pb->trajectory_every, bt->x + b * c->sn);
+    if (sr__tick(bt, 1)) return 1;
+  }
+  return 0;
+}
+
 static int run_ula(sr_batch *bt) {
   const sr_problem *pb = bt->ctx->pb;
   size_t n = bt->ctx->n, sn = bt->ctx->sn;
   const double w = 1.0 / (pb->noise_sigma * pb->noise_sigma);
+  sr_ula_fuse f;
+  if (sr__ula_fuse_init(pb, w, pb->sampler.step_size, &f) == 0) return run_ula_fused(bt, &f);
   const float eta = (float)pb->sampler.step_size, sq = (float)sqrt(2.0 * pb->sampler.step_size);
   for (long it = 0; it < pb->sampler.steps; it++) {
     sr__posterior_score(bt, bt->x, sr_noise_none(), w, bt->g, NULL);

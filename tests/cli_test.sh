@@ -698,5 +698,29 @@ run_bin "$F/o21" "$F/e21" run "$F/sense_real.json"
 check "sense on a real image exits 2" rc_is 2
 check "sense on a real image: one line naming image_dtype" one_error "$F/e21" "set image_dtype to \"complex64\""
 
+# FFT plans: estimate is the default's bits; tuned from one wisdom file gives the same bits twice (the first run
+# measures and writes the file); a wisdom file FFTW cannot read is refused, naming it
+W=$T/fftw
+mkdir -p "$W"
+run_bin "$W/o1" "$W/e1" run "$ROOT/examples/mri.json" --quiet --out-dir "$W/d0"
+run_bin "$W/o2" "$W/e2" run "$ROOT/examples/mri.json" --quiet --fft-plan estimate --out-dir "$W/de"
+check "--fft-plan estimate exits 0" rc_is 0
+check "--fft-plan estimate: the default's bits" cmp -s "$W/d0/samples.npy" "$W/de/samples.npy"
+run_bin "$W/o3" "$W/e3" run "$ROOT/examples/mri.json" --quiet --fft-wisdom "$W/wisdom" --out-dir "$W/t1"
+check "--fft-wisdom FILE (tuned) exits 0" rc_is 0
+check "--fft-wisdom FILE: the file is written" test -s "$W/wisdom"
+run_bin "$W/o4" "$W/e4" run "$ROOT/examples/mri.json" --quiet --fft-plan tuned --fft-wisdom "$W/wisdom" --out-dir "$W/t2"
+check "tuned twice with one wisdom file: the same samples" cmp -s "$W/t1/samples.npy" "$W/t2/samples.npy"
+check "tuned twice with one wisdom file: the same mean" cmp -s "$W/t1/mean.npy" "$W/t2/mean.npy"
+echo "(garbage" >"$W/bad"
+run_bin "$W/o5" "$W/e5" run "$ROOT/examples/mri.json" --quiet --fft-wisdom "$W/bad"
+check "a corrupt wisdom file exits 2" rc_is 2
+check "a corrupt wisdom file: one line naming it" one_error "$W/e5" "$W/bad is not FFTW single-precision wisdom"
+run_bin "$W/o6" "$W/e6" run "$ROOT/examples/mri.json" --quiet --fft-plan tuned
+check "--fft-plan tuned without --fft-wisdom exits 2" rc_is 2
+run_bin "$W/o7" "$W/e7" fft-wisdom --fft-wisdom "$W/wisdom" --sizes 16,16x24 --complex
+check "fft-wisdom --sizes exits 0" rc_is 0
+check "fft-wisdom --sizes: measures a new size" has "$W/o7" "16x24: measured and added"
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

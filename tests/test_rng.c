@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine.h"
 #include "scorerecon.h"
 #include "test.h"
 
@@ -86,4 +87,22 @@ TEST(rng_normals_golden_digest) {
   sr_free(z);
   CHECK(h == GOLDEN_NORMALS_DIGEST, "normals digest %016llx, want %016llx", (unsigned long long)h,
         (unsigned long long)GOLDEN_NORMALS_DIGEST);
+}
+
+/* sr__rng_normals_at (the fused ULA step's pieces): any piece of a draw is that slice of the whole draw. */
+TEST(rng_normals_pieces_match_whole_draw) {
+  sr_rng r = sr_rng_make(77, 5);
+  size_t n = 10007;
+  float *all = malloc(n * sizeof(float)), *piece = malloc(n * sizeof(float));
+  sr_rng_normals(&r, 42, all, n);
+  size_t sizes[] = {1, 3, 4, 60, 64, 100, 2048, 5000};
+  for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+    for (size_t i0 = 0; i0 < n; i0 += sizes[s] + (4 - sizes[s] % 4) % 4) {
+      size_t len = n - i0 < sizes[s] ? n - i0 : sizes[s];
+      sr__rng_normals_at(&r, 42, i0, piece + i0, len);
+      CHECK(!memcmp(piece + i0, all + i0, len * sizeof(float)), "piece %zu at %zu", len, i0);
+    }
+  }
+  free(all);
+  free(piece);
 }

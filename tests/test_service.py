@@ -1141,6 +1141,31 @@ def test_store_option():
        (rc, err[-300:]))
 
 
+def test_fft_plans():
+    """--fft-plan tuned: the wisdom file is made in the data dir, the same job twice gives the same bits, and a
+    wisdom file FFTW cannot read stops the server at start, naming it."""
+    d = os.path.join(TMP, "data-fft")
+    a = Server(d, "--fft-plan", "tuned")
+    means = []
+    for _ in range(2):
+        jid = submit(a.port, fourier_job(seed=5)).json()["id"]
+        j = wait_status(a.port, jid, ("succeeded", "failed"), 30)
+        ok(j and j["status"] == "succeeded", "tuned plans: a fourier job runs", j)
+        with open(os.path.join(d, "results", jid, "mean.npy"), "rb") as f:
+            means.append(f.read())
+    ok(means[0] == means[1], "tuned plans: the same job twice gives the same mean, bit for bit")
+    wisdom = os.path.join(d, "fftw-wisdom")
+    ok(os.path.exists(wisdom) and open(wisdom).read().startswith("(fftw-"), "tuned plans: DATA_DIR/fftw-wisdom written")
+    a.term()
+    with open(wisdom, "w") as f:
+        f.write("(not wisdom")
+    rc, err = serve_exit(d, "--fft-plan", "tuned")
+    ok(rc == 2 and "fftw-wisdom is not FFTW single-precision wisdom" in err,
+       "a corrupt wisdom file: exit 2 at start, naming it", (rc, err[-300:]))
+    rc, err = serve_exit(d, "--fft-plan", "fast")
+    ok(rc == 2 and "--fft-plan must be estimate or tuned" in err, "--fft-plan of an unknown mode: exit 2", (rc, err))
+
+
 def test_queue_full():
     s = Server(os.path.join(TMP, "data-q"), "--queue-max", "1")
     port = s.port
@@ -1928,7 +1953,7 @@ def main():
         ok(False, "calibration run of %s run" % BIN, e)
         rate = 20000.0
     parts = [("end to end", test_end_to_end), ("auth", test_auth), ("lock", test_one_server_per_data_dir),
-             ("store errors", test_store_read_errors), ("store option", test_store_option),
+             ("store errors", test_store_read_errors), ("store option", test_store_option), ("fft plans", test_fft_plans),
              ("queue", test_queue_full), ("labels", test_labels_and_job_document), ("events", test_events), ("webhooks", test_webhooks),
              ("memory", test_memory),
              ("disk full", test_disk_full),
