@@ -455,7 +455,7 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * scr: wino_in_scr() floats. */
 static size_t wino_in_scr(int H, int W) {
   size_t th = (size_t)(H + 1) / 2, tw = (size_t)(W + 1) / 2;
-  return 2 * (2 * th + 2) * (tw + 1);
+  return 4 * (2 * th + 2) * (tw + 1); /* the vector paths: two buffers of E and O */
 }
 
 static void wino_in_base(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
@@ -558,49 +558,58 @@ SR_T512 static inline __mmask16 m16(int n) {
 SR_T512 static void wino_in_avx512(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
-  float *E = scr, *O = scr + (size_t)R * (size_t)S;
-  memset(scr, 0, 2 * (size_t)R * (size_t)S * sizeof(float));
+  memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
   int nO = tw, nE = W / 2;
   const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  for (int ci = 0; ci < cin; ci++)
-    for (int b = 0; b < B; b++) {
-      const float *src = in + ((size_t)ci * (size_t)B + (size_t)b) * P;
+  /* Plane q+1 is split before plane q's tiles are read: the masked stores of the split cannot forward to the
+   * loads that follow (measured: the first tile load was the hottest instruction when they came right after), so
+   * two split buffers alternate and every load finds its data committed. */
+  int nq = cin * B;
+  for (int q = -1; q < nq; q++) {
+    if (q + 1 < nq) {
+      const float *src = in + (size_t)(q + 1) * P;
+      float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
       for (int y = 0; y < H; y++) {
         const float *d = src + (size_t)y * (size_t)W;
-        float *e = E + (size_t)(y + 1) * (size_t)S, *o = O + (size_t)(y + 1) * (size_t)S;
+        float *e = sp + (size_t)(y + 1) * (size_t)S, *o = sp + (size_t)(R + y + 1) * (size_t)S;
         for (int x = 0; x < W; x += 32) {
           __m512 lo = _mm512_maskz_loadu_ps(m16(W - x), d + x), hi = _mm512_maskz_loadu_ps(m16(W - x - 16), d + x + 16);
           _mm512_mask_storeu_ps(o + x / 2, m16(nO - x / 2), _mm512_permutex2var_ps(lo, iev, hi));
           _mm512_mask_storeu_ps(e + x / 2 + 1, m16(nE - x / 2), _mm512_permutex2var_ps(lo, iod, hi));
         }
       }
-      float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
-      for (int ty = 0; ty < th; ty++, v += tw) {
-        const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
-        const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
-        for (int tx = 0; tx < tw; tx += 16) {
-          __mmask16 m = m16(tw - tx);
+    }
+    if (q < 0) continue;
+    int ci = q / B, b = q % B;
+    const float *tp = scr + (size_t)(q & 1) * 2 * (size_t)R * (size_t)S;
+    float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
+    const float *E = tp, *O = tp + (size_t)R * (size_t)S;
+    for (int ty = 0; ty < th; ty++, v += tw) {
+      const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
+      const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
+      for (int tx = 0; tx < tw; tx += 16) {
+        __mmask16 m = m16(tw - tx);
 #define LD(p, k) _mm512_maskz_loadu_ps(m, (p) + tx + (k))
-          __m512 a0 = _mm512_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm512_add_ps(LD(e1, 0), LD(e2, 0)),
-                 a2 = _mm512_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm512_sub_ps(LD(e1, 0), LD(e3, 0));
-          __m512 b0 = _mm512_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm512_add_ps(LD(o1, 0), LD(o2, 0)),
-                 b2 = _mm512_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm512_sub_ps(LD(o1, 0), LD(o3, 0));
-          __m512 c0 = _mm512_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm512_add_ps(LD(e1, 1), LD(e2, 1)),
-                 c2 = _mm512_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm512_sub_ps(LD(e1, 1), LD(e3, 1));
-          __m512 d0 = _mm512_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm512_add_ps(LD(o1, 1), LD(o2, 1)),
-                 d2 = _mm512_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm512_sub_ps(LD(o1, 1), LD(o3, 1));
+        __m512 a0 = _mm512_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm512_add_ps(LD(e1, 0), LD(e2, 0)),
+               a2 = _mm512_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm512_sub_ps(LD(e1, 0), LD(e3, 0));
+        __m512 b0 = _mm512_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm512_add_ps(LD(o1, 0), LD(o2, 0)),
+               b2 = _mm512_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm512_sub_ps(LD(o1, 0), LD(o3, 0));
+        __m512 c0 = _mm512_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm512_add_ps(LD(e1, 1), LD(e2, 1)),
+               c2 = _mm512_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm512_sub_ps(LD(e1, 1), LD(e3, 1));
+        __m512 d0 = _mm512_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm512_add_ps(LD(o1, 1), LD(o2, 1)),
+               d2 = _mm512_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm512_sub_ps(LD(o1, 1), LD(o3, 1));
 #undef LD
-          float *w = v + tx;
+        float *w = v + tx;
 #define ST(xi, val) _mm512_mask_storeu_ps(w + (size_t)(xi) * plane, m, val)
-          ST(0, _mm512_sub_ps(a0, c0)), ST(1, _mm512_add_ps(b0, c0)), ST(2, _mm512_sub_ps(c0, b0)), ST(3, _mm512_sub_ps(b0, d0));
-          ST(4, _mm512_sub_ps(a1, c1)), ST(5, _mm512_add_ps(b1, c1)), ST(6, _mm512_sub_ps(c1, b1)), ST(7, _mm512_sub_ps(b1, d1));
-          ST(8, _mm512_sub_ps(a2, c2)), ST(9, _mm512_add_ps(b2, c2)), ST(10, _mm512_sub_ps(c2, b2)), ST(11, _mm512_sub_ps(b2, d2));
-          ST(12, _mm512_sub_ps(a3, c3)), ST(13, _mm512_add_ps(b3, c3)), ST(14, _mm512_sub_ps(c3, b3)), ST(15, _mm512_sub_ps(b3, d3));
+        ST(0, _mm512_sub_ps(a0, c0)), ST(1, _mm512_add_ps(b0, c0)), ST(2, _mm512_sub_ps(c0, b0)), ST(3, _mm512_sub_ps(b0, d0));
+        ST(4, _mm512_sub_ps(a1, c1)), ST(5, _mm512_add_ps(b1, c1)), ST(6, _mm512_sub_ps(c1, b1)), ST(7, _mm512_sub_ps(b1, d1));
+        ST(8, _mm512_sub_ps(a2, c2)), ST(9, _mm512_add_ps(b2, c2)), ST(10, _mm512_sub_ps(c2, b2)), ST(11, _mm512_sub_ps(b2, d2));
+        ST(12, _mm512_sub_ps(a3, c3)), ST(13, _mm512_add_ps(b3, c3)), ST(14, _mm512_sub_ps(c3, b3)), ST(15, _mm512_sub_ps(b3, d3));
 #undef ST
-        }
       }
     }
+  }
 }
 
 SR_T512 static void wino_out_avx512(const float *M, const float *bias, int cout, int B, int H, int W, float *out,
@@ -649,15 +658,19 @@ SR_T256 static inline __m256i m8(int n) {
 SR_T256 static void wino_in_avx2(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
-  float *E = scr, *O = scr + (size_t)R * (size_t)S;
-  memset(scr, 0, 2 * (size_t)R * (size_t)S * sizeof(float));
+  memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
   int nO = tw, nE = W / 2;
-  for (int ci = 0; ci < cin; ci++)
-    for (int b = 0; b < B; b++) {
-      const float *src = in + ((size_t)ci * (size_t)B + (size_t)b) * P;
+  /* Plane q+1 is split before plane q's tiles are read: the masked stores of the split cannot forward to the
+   * loads that follow (measured: the first tile load was the hottest instruction when they came right after), so
+   * two split buffers alternate and every load finds its data committed. */
+  int nq = cin * B;
+  for (int q = -1; q < nq; q++) {
+    if (q + 1 < nq) {
+      const float *src = in + (size_t)(q + 1) * P;
+      float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
       for (int y = 0; y < H; y++) {
         const float *d = src + (size_t)y * (size_t)W;
-        float *e = E + (size_t)(y + 1) * (size_t)S, *o = O + (size_t)(y + 1) * (size_t)S;
+        float *e = sp + (size_t)(y + 1) * (size_t)S, *o = sp + (size_t)(R + y + 1) * (size_t)S;
         for (int x = 0; x < W; x += 16) {
           __m256 lo = _mm256_maskload_ps(d + x, m8(W - x)), hi = _mm256_maskload_ps(d + x + 8, m8(W - x - 8));
           /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then the 64-bit pairs in order 0 2 1 3 */
@@ -667,32 +680,37 @@ SR_T256 static void wino_in_avx2(const float *in, int cin, int B, int H, int W, 
           _mm256_maskstore_ps(e + x / 2 + 1, m8(nE - x / 2), od);
         }
       }
-      float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
-      for (int ty = 0; ty < th; ty++, v += tw) {
-        const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
-        const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
-        for (int tx = 0; tx < tw; tx += 8) {
-          __m256i m = m8(tw - tx);
+    }
+    if (q < 0) continue;
+    int ci = q / B, b = q % B;
+    const float *tp = scr + (size_t)(q & 1) * 2 * (size_t)R * (size_t)S;
+    float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
+    const float *E = tp, *O = tp + (size_t)R * (size_t)S;
+    for (int ty = 0; ty < th; ty++, v += tw) {
+      const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
+      const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
+      for (int tx = 0; tx < tw; tx += 8) {
+        __m256i m = m8(tw - tx);
 #define LD(p, k) _mm256_maskload_ps((p) + tx + (k), m)
-          __m256 a0 = _mm256_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm256_add_ps(LD(e1, 0), LD(e2, 0)),
-                 a2 = _mm256_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm256_sub_ps(LD(e1, 0), LD(e3, 0));
-          __m256 b0 = _mm256_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm256_add_ps(LD(o1, 0), LD(o2, 0)),
-                 b2 = _mm256_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm256_sub_ps(LD(o1, 0), LD(o3, 0));
-          __m256 c0 = _mm256_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm256_add_ps(LD(e1, 1), LD(e2, 1)),
-                 c2 = _mm256_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm256_sub_ps(LD(e1, 1), LD(e3, 1));
-          __m256 d0 = _mm256_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm256_add_ps(LD(o1, 1), LD(o2, 1)),
-                 d2 = _mm256_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm256_sub_ps(LD(o1, 1), LD(o3, 1));
+        __m256 a0 = _mm256_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm256_add_ps(LD(e1, 0), LD(e2, 0)),
+               a2 = _mm256_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm256_sub_ps(LD(e1, 0), LD(e3, 0));
+        __m256 b0 = _mm256_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm256_add_ps(LD(o1, 0), LD(o2, 0)),
+               b2 = _mm256_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm256_sub_ps(LD(o1, 0), LD(o3, 0));
+        __m256 c0 = _mm256_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm256_add_ps(LD(e1, 1), LD(e2, 1)),
+               c2 = _mm256_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm256_sub_ps(LD(e1, 1), LD(e3, 1));
+        __m256 d0 = _mm256_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm256_add_ps(LD(o1, 1), LD(o2, 1)),
+               d2 = _mm256_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm256_sub_ps(LD(o1, 1), LD(o3, 1));
 #undef LD
-          float *w = v + tx;
+        float *w = v + tx;
 #define ST(xi, val) _mm256_maskstore_ps(w + (size_t)(xi) * plane, m, val)
-          ST(0, _mm256_sub_ps(a0, c0)), ST(1, _mm256_add_ps(b0, c0)), ST(2, _mm256_sub_ps(c0, b0)), ST(3, _mm256_sub_ps(b0, d0));
-          ST(4, _mm256_sub_ps(a1, c1)), ST(5, _mm256_add_ps(b1, c1)), ST(6, _mm256_sub_ps(c1, b1)), ST(7, _mm256_sub_ps(b1, d1));
-          ST(8, _mm256_sub_ps(a2, c2)), ST(9, _mm256_add_ps(b2, c2)), ST(10, _mm256_sub_ps(c2, b2)), ST(11, _mm256_sub_ps(b2, d2));
-          ST(12, _mm256_sub_ps(a3, c3)), ST(13, _mm256_add_ps(b3, c3)), ST(14, _mm256_sub_ps(c3, b3)), ST(15, _mm256_sub_ps(b3, d3));
+        ST(0, _mm256_sub_ps(a0, c0)), ST(1, _mm256_add_ps(b0, c0)), ST(2, _mm256_sub_ps(c0, b0)), ST(3, _mm256_sub_ps(b0, d0));
+        ST(4, _mm256_sub_ps(a1, c1)), ST(5, _mm256_add_ps(b1, c1)), ST(6, _mm256_sub_ps(c1, b1)), ST(7, _mm256_sub_ps(b1, d1));
+        ST(8, _mm256_sub_ps(a2, c2)), ST(9, _mm256_add_ps(b2, c2)), ST(10, _mm256_sub_ps(c2, b2)), ST(11, _mm256_sub_ps(b2, d2));
+        ST(12, _mm256_sub_ps(a3, c3)), ST(13, _mm256_add_ps(b3, c3)), ST(14, _mm256_sub_ps(c3, b3)), ST(15, _mm256_sub_ps(b3, d3));
 #undef ST
-        }
       }
     }
+  }
 }
 
 SR_T256 static void wino_out_avx2(const float *M, const float *bias, int cout, int B, int H, int W, float *out,
