@@ -458,7 +458,7 @@ static size_t wino_in_scr(int H, int W) {
   return 4 * (2 * th + 2) * (tw + 1); /* the vector paths: two buffers of E and O */
 }
 
-static void wino_in_base(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
+static void wino_in_base(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
   float *E = scr, *O = scr + (size_t)R * (size_t)S;
@@ -467,7 +467,7 @@ static void wino_in_base(const float *in, int cin, int B, int H, int W, float *V
   int nO = tw, nE = W / 2; /* O[k] = d[2k] for 2k < W; E[k] = d[2k−1] for 1 ≤ k, 2k − 1 < W */
   for (int ci = 0; ci < cin; ci++)
     for (int b = 0; b < B; b++) {
-      const float *src = in + ((size_t)ci * (size_t)B + (size_t)b) * P;
+      const float *src = in + (size_t)ci * cs + (size_t)b * P;
       for (int y = 0; y < H; y++) {
         const float *restrict d = src + (size_t)y * (size_t)W;
         float *restrict e = E + (size_t)(y + 1) * (size_t)S, *restrict o = O + (size_t)(y + 1) * (size_t)S;
@@ -508,13 +508,13 @@ static void wino_in_base(const float *in, int cin, int B, int H, int W, float *V
  * m_2j, s_1j = m_1j − m_2j − m_3j; the outputs of row r are s_r0 + s_r1 + s_r2 + b and s_r1 − s_r2 − s_r3 + b,
  * summed in this order. Computed in registers and stored straight into the output rows. scr: W floats (the
  * second row of a half-used last tile row goes there). */
-static void wino_out_base(const float *M, const float *bias, int cout, int B, int H, int W, float *out,
+static void wino_out_base(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W, float *out,
                           float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2, full = W / 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
   for (int co = 0; co < cout; co++)
     for (int b = 0; b < B; b++) {
-      float *dst = out + ((size_t)co * (size_t)B + (size_t)b) * P;
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
       const float bv = bias[co];
       const float *m = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
       for (int ty = 0; ty < th; ty++, m += tw) {
@@ -555,7 +555,7 @@ SR_T512 static inline __mmask16 m16(int n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-SR_T512 static void wino_in_avx512(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
+SR_T512 static void wino_in_avx512(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
   memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
@@ -568,7 +568,7 @@ SR_T512 static void wino_in_avx512(const float *in, int cin, int B, int H, int W
   int nq = cin * B;
   for (int q = -1; q < nq; q++) {
     if (q + 1 < nq) {
-      const float *src = in + (size_t)(q + 1) * P;
+      const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
       float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
       for (int y = 0; y < H; y++) {
         const float *d = src + (size_t)y * (size_t)W;
@@ -612,15 +612,15 @@ SR_T512 static void wino_in_avx512(const float *in, int cin, int B, int H, int W
   }
 }
 
-SR_T512 static void wino_out_avx512(const float *M, const float *bias, int cout, int B, int H, int W, float *out,
-                                    float *scr) {
+SR_T512 static void wino_out_avx512(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                                    float *out, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
   const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   for (int co = 0; co < cout; co++)
     for (int b = 0; b < B; b++) {
-      float *dst = out + ((size_t)co * (size_t)B + (size_t)b) * P;
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
       const __m512 bv = _mm512_set1_ps(bias[co]);
       const float *mb = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
       for (int ty = 0; ty < th; ty++, mb += tw) {
@@ -655,7 +655,7 @@ SR_T256 static inline __m256i m8(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-SR_T256 static void wino_in_avx2(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
+SR_T256 static void wino_in_avx2(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
   memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
@@ -666,7 +666,7 @@ SR_T256 static void wino_in_avx2(const float *in, int cin, int B, int H, int W, 
   int nq = cin * B;
   for (int q = -1; q < nq; q++) {
     if (q + 1 < nq) {
-      const float *src = in + (size_t)(q + 1) * P;
+      const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
       float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
       for (int y = 0; y < H; y++) {
         const float *d = src + (size_t)y * (size_t)W;
@@ -713,13 +713,13 @@ SR_T256 static void wino_in_avx2(const float *in, int cin, int B, int H, int W, 
   }
 }
 
-SR_T256 static void wino_out_avx2(const float *M, const float *bias, int cout, int B, int H, int W, float *out,
-                                  float *scr) {
+SR_T256 static void wino_out_avx2(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                                  float *out, float *scr) {
   int th = (H + 1) / 2, tw = (W + 1) / 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
   for (int co = 0; co < cout; co++)
     for (int b = 0; b < B; b++) {
-      float *dst = out + ((size_t)co * (size_t)B + (size_t)b) * P;
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
       const __m256 bv = _mm256_set1_ps(bias[co]);
       const float *mb = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
       for (int ty = 0; ty < th; ty++, mb += tw) {
@@ -754,32 +754,47 @@ SR_T256 static void wino_out_avx2(const float *M, const float *bias, int cout, i
 }
 #endif
 
-static void wino_in(int isa, const float *in, int cin, int B, int H, int W, float *V, float *scr) {
+static void wino_in(int isa, const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (isa == 2) return wino_in_avx512(in, cin, B, H, W, V, scr);
-  if (isa == 1) return wino_in_avx2(in, cin, B, H, W, V, scr);
+  if (isa == 2) return wino_in_avx512(in, cin, B, cs, H, W, V, scr);
+  if (isa == 1) return wino_in_avx2(in, cin, B, cs, H, W, V, scr);
 #endif
-  wino_in_base(in, cin, B, H, W, V, scr);
+  wino_in_base(in, cin, B, cs, H, W, V, scr);
 }
-static void wino_out(int isa, const float *M, const float *bias, int cout, int B, int H, int W, float *out,
-                     float *scr) {
+static void wino_out(int isa, const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                     float *out, float *scr) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (isa == 2) return wino_out_avx512(M, bias, cout, B, H, W, out, scr);
-  if (isa == 1) return wino_out_avx2(M, bias, cout, B, H, W, out, scr);
+  if (isa == 2) return wino_out_avx512(M, bias, cout, B, cs, H, W, out, scr);
+  if (isa == 1) return wino_out_avx2(M, bias, cout, B, cs, H, W, out, scr);
 #endif
-  wino_out_base(M, bias, cout, B, H, W, out, scr);
+  wino_out_base(M, bias, cout, B, cs, H, W, out, scr);
 }
 
-/* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd: V = Bᵀ d B, M[ξ] = U[ξ] V[ξ], out = Aᵀ M A + b */
+/* V and M of one block of images stay below this many bytes, so that the transforms write them and the products
+ * read them in L2 (1 MiB of the 2 MiB a core has here; 1.25 MiB is the least a recent x86 core has). At batch 4
+ * the whole batch at once did not fit: at 28 x 28 with 96 input channels V alone is 4.8 MB, and the input
+ * transform then ran at the speed of memory. A fixed constant, not the machine's cache size: the block's width is
+ * the products' N, and the result's bits may depend on it (BLAS kernels), so it must not vary between machines. */
+#define SR_NN_WINO_BLOCK_BYTES (1u << 20)
+
+/* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd: V = Bᵀ d B, M[ξ] = U[ξ] V[ξ], out = Aᵀ M A + b,
+ * a block of nb images at a time (V[16][cin][nb·tiles], M[16][cout][nb·tiles]). */
 static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, float *out, float *ws) {
-  int T = B * ((H + 1) / 2) * ((W + 1) / 2);
-  float *V = ws, *M = V + (size_t)16 * (size_t)c->cin * (size_t)T, *scr = M + (size_t)16 * (size_t)c->cout * (size_t)T;
-  wino_in(c->isa, in, c->cin, B, H, W, V, scr);
-  for (int xi = 0; xi < 16; xi++)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, T, c->cin, 1.0f,
-                c->wu + (size_t)xi * (size_t)c->cout * (size_t)c->cin, c->cin,
-                V + (size_t)xi * (size_t)c->cin * (size_t)T, T, 0.0f, M + (size_t)xi * (size_t)c->cout * (size_t)T, T);
-  wino_out(c->isa, M, c->b, c->cout, B, H, W, out, scr);
+  int tpi = ((H + 1) / 2) * ((W + 1) / 2);
+  size_t P = (size_t)H * (size_t)W, per = 16 * sizeof(float) * (size_t)(c->cin + c->cout) * (size_t)tpi;
+  int nb = (int)(SR_NN_WINO_BLOCK_BYTES / per);
+  nb = nb < 1 ? 1 : nb > B ? B : nb;
+  for (int b0 = 0; b0 < B; b0 += nb) {
+    int n = B - b0 < nb ? B - b0 : nb, T = n * tpi;
+    float *V = ws, *M = V + (size_t)16 * (size_t)c->cin * (size_t)T, *scr = M + (size_t)16 * (size_t)c->cout * (size_t)T;
+    wino_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
+    for (int xi = 0; xi < 16; xi++)
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, T, c->cin, 1.0f,
+                  c->wu + (size_t)xi * (size_t)c->cout * (size_t)c->cin, c->cin,
+                  V + (size_t)xi * (size_t)c->cin * (size_t)T, T, 0.0f, M + (size_t)xi * (size_t)c->cout * (size_t)T,
+                  T);
+    wino_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
+  }
 }
 
 /* out[cout][B·Po] = W · im2col(in) + b (Winograd for 3x3 stride 1) */
