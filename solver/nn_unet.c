@@ -28,6 +28,7 @@ typedef struct {
 typedef struct {
   int c, groups;
   const float *g, *b;
+  int isa; /* the vector path of groupnorm (as conv_t.isa) */
 } gn_t;
 typedef struct {
   int in, out;
@@ -113,7 +114,7 @@ static conv_t mk_conv(builder *bd, const char *p, int cin, int cout, int k, int 
 
 static gn_t mk_gn(builder *bd, const char *p, int c, int groups) {
   char n[160];
-  gn_t g = {c, groups, NULL, NULL};
+  gn_t g = {c, groups, NULL, NULL, bd->isa};
   if (c % groups) {
     sr_fail(bd->err, SR_EINVAL, "model", "%s: %d channels are not divisible by %d groups", p, c, groups);
     bd->bad = 1;
@@ -435,6 +436,10 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * An activation of C channels for a batch of B images at P pixels each is stored channel-major, [C][B·P]:
  * channel c of image b is the P floats at c·B·P + b·P. A convolution is then ONE matrix product over the whole
  * batch, W[cout, cin·k·k] · col[cin·k·k, B·P], and a concatenation along channels is a contiguous copy. */
+
+/* always_inline: the scalar helpers of groupnorm are compiled into each ISA's copy of it (a callee whose ISA is a
+ * subset of the caller's may be inlined into it) */
+#define SR_NN_INLINE static inline __attribute__((always_inline))
 
 /* ---------------------------------------------------------------- the Winograd transforms, one body per ISA
  * The transforms only add and subtract, so every vector path gives the bits of the baseline one: each output is
@@ -849,7 +854,7 @@ static void conv2d(const conv_t *c, const float *in, int B, int H, int W, float 
 
 /* SiLU(v) = v·sigmoid(v) with exp(−v) from exp_neg() below: a polynomial the compiler vectorises, unlike
  * libm's expf; relative error < 2e-7 over the range that matters (|v| < 87). */
-static inline float exp_neg(float v) {
+SR_NN_INLINE float exp_neg(float v) {
   /* e^−v = 2^n · e^r, n = round(−v/ln2), r = −v − n ln2 in [−ln2/2, ln2/2]; degree-6 Taylor for e^r */
   /* clamp |−v| to 87 on its bits (ordered as the magnitudes are): a float compare may trap (-ftrapping-math), so
    * the compiler would not vectorise a loop around it; integer compares it does */
@@ -866,10 +871,10 @@ static inline float exp_neg(float v) {
   sc.i = ((int32_t)n + 127) << 23;
   return p * sc.f;
 }
-static inline float silu(float v) { return v / (1.0f + exp_neg(v)); }
+SR_NN_INLINE float silu(float v) { return v / (1.0f + exp_neg(v)); }
 
 /* Σ x and Σ (x − m)² in 8 interleaved partial sums, so the loops vectorise without -ffast-math. */
-static float sum8(const float *x, size_t n) {
+SR_NN_INLINE float sum8(const float *x, size_t n) {
   float a[8] = {0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -877,7 +882,7 @@ static float sum8(const float *x, size_t n) {
   for (; i < n; i++) a[i & 7] += x[i];
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
-static float dev8(const float *x, size_t n, float m) {
+SR_NN_INLINE float dev8(const float *x, size_t n, float m) {
   float a[8] = {0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -887,7 +892,7 @@ static float dev8(const float *x, size_t n, float m) {
 }
 
 /* out = GroupNorm(in) (eps 1e-6) per image, optionally followed by SiLU; in and out may alias. */
-static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+SR_NN_INLINE void groupnorm_body(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
   int cg = g->c / g->groups;
   size_t N = (size_t)B * P;
   for (int b = 0; b < B; b++)
@@ -909,6 +914,29 @@ static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *ou
           for (size_t p = 0; p < P; p++) oc[p] = a * xc[p] + bb;
       }
     }
+}
+
+/* The norm and SiLU compiled three times, as the transforms are dispatched (conv_t.isa). Here gcc vectorises the
+ * one body for each ISA: every lane does the scalar code's operations in its order (no -ffast-math, and
+ * -ffp-contract=off keeps a·x + b two roundings: `objdump -d build/solver/nn_unet.o | grep vfm` prints nothing),
+ * and sum8/dev8 keep their 8 partial sums, so all paths give the same bits (tests/test_unet.c compares them). */
+static void groupnorm_base(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+  groupnorm_body(g, in, B, P, out, act);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+SR_T256 static void groupnorm_avx2(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+  groupnorm_body(g, in, B, P, out, act);
+}
+SR_T512 static void groupnorm_avx512(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+  groupnorm_body(g, in, B, P, out, act);
+}
+#endif
+static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (g->isa == 2) return groupnorm_avx512(g, in, B, P, out, act);
+  if (g->isa == 1) return groupnorm_avx2(g, in, B, P, out, act);
+#endif
+  groupnorm_base(g, in, B, P, out, act);
 }
 
 static void linear(const lin_t *l, const float *in, float *out) {
