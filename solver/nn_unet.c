@@ -460,7 +460,7 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * scr: wino_in_scr() floats. */
 static size_t wino_in_scr(int H, int W) {
   size_t th = (size_t)(H + 1) / 2, tw = (size_t)(W + 1) / 2;
-  return 4 * (2 * th + 2) * (tw + 1); /* the vector paths: two buffers of E and O */
+  return 16 * (th + 1) * (tw + 1); /* the vector paths: two planes' split (the AVX-512 one needs the most) */
 }
 
 static void wino_in_base(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
@@ -560,59 +560,67 @@ SR_T512 static inline __mmask16 m16(int n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
+/* The AVX-512 input transform goes one step further than the AVX2 one: at 14 x 14 and 7 x 7 a row has 7 or 4
+ * tiles, so a vector per tile row would leave 9 or 12 of its 16 lanes idle. The split therefore writes, for every
+ * padded row Y, E[Y][tx] and E[Y][tx+1] (and the same of O) as separate arrays of tw floats, the even rows
+ * (Y = 2ty) and the odd ones (Y = 2ty + 1) apart: rows 2ty … 2ty+3 of tile row ty are then the even and odd arrays
+ * at ty·tw and at (ty + 1)·tw, and one loop over t = ty·tw + tx reads all tiles of the plane with full vectors.
+ * Eight arrays of (th + 1)·tw floats per plane, two planes (as above). */
 SR_T512 static void wino_in_avx512(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
-  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
-  memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
-  int nO = tw, nE = W / 2;
+  int th = (H + 1) / 2, tw = (W + 1) / 2, nt = th * tw;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cin * T, A = (size_t)(th + 1) * tw;
+  memset(scr, 0, 16 * A * sizeof(float)); /* two planes of 8 arrays; what is outside the image stays zero */
+  int nE = W / 2;                         /* E[k] = d[2k−1] for 1 ≤ k ≤ nE; O[k] = d[2k] for k < tw */
   const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  /* Plane q+1 is split before plane q's tiles are read: the masked stores of the split cannot forward to the
-   * loads that follow (measured: the first tile load was the hottest instruction when they came right after), so
-   * two split buffers alternate and every load finds its data committed. */
   int nq = cin * B;
   for (int q = -1; q < nq; q++) {
     if (q + 1 < nq) {
       const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
-      float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
+      float *sp = scr + (size_t)((q + 1) & 1) * 8 * A;
       for (int y = 0; y < H; y++) {
         const float *d = src + (size_t)y * (size_t)W;
-        float *e = sp + (size_t)(y + 1) * (size_t)S, *o = sp + (size_t)(R + y + 1) * (size_t)S;
+        int Y = y + 1;
+        float *row = sp + (size_t)(Y & 1) * A + (size_t)(Y >> 1) * (size_t)tw;
+        float *E0 = row, *E1 = row + 2 * A, *O0 = row + 4 * A, *O1 = row + 6 * A;
         for (int x = 0; x < W; x += 32) {
+          int h = x / 2;
           __m512 lo = _mm512_maskz_loadu_ps(m16(W - x), d + x), hi = _mm512_maskz_loadu_ps(m16(W - x - 16), d + x + 16);
-          _mm512_mask_storeu_ps(o + x / 2, m16(nO - x / 2), _mm512_permutex2var_ps(lo, iev, hi));
-          _mm512_mask_storeu_ps(e + x / 2 + 1, m16(nE - x / 2), _mm512_permutex2var_ps(lo, iod, hi));
+          __m512 ev = _mm512_permutex2var_ps(lo, iev, hi), od = _mm512_permutex2var_ps(lo, iod, hi); /* d[x+2j], d[x+2j+1] */
+          int lim = nE + 1 < tw ? nE + 1 : tw;
+          _mm512_mask_storeu_ps(E0 + h + 1, m16(lim - h - 1), od);             /* E0[k] = E[k] = d[2k−1], 1 ≤ k < tw */
+          _mm512_mask_storeu_ps(E1 + h, m16(nE - h), od);                      /* E1[k] = E[k+1] = d[2k+1], k < nE */
+          _mm512_mask_storeu_ps(O0 + h, m16(tw - h), ev);                      /* O0[k] = O[k] = d[2k], k < tw */
+          _mm512_mask_storeu_ps(O1 + h - 1, m16(tw - h) & (h ? 0xffff : 0xfffe), ev); /* O1[k] = d[2k+2], k < tw−1 */
         }
       }
     }
     if (q < 0) continue;
     int ci = q / B, b = q % B;
-    const float *tp = scr + (size_t)(q & 1) * 2 * (size_t)R * (size_t)S;
-    float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
-    const float *E = tp, *O = tp + (size_t)R * (size_t)S;
-    for (int ty = 0; ty < th; ty++, v += tw) {
-      const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
-      const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
-      for (int tx = 0; tx < tw; tx += 16) {
-        __mmask16 m = m16(tw - tx);
-#define LD(p, k) _mm512_maskz_loadu_ps(m, (p) + tx + (k))
-        __m512 a0 = _mm512_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm512_add_ps(LD(e1, 0), LD(e2, 0)),
-               a2 = _mm512_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm512_sub_ps(LD(e1, 0), LD(e3, 0));
-        __m512 b0 = _mm512_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm512_add_ps(LD(o1, 0), LD(o2, 0)),
-               b2 = _mm512_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm512_sub_ps(LD(o1, 0), LD(o3, 0));
-        __m512 c0 = _mm512_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm512_add_ps(LD(e1, 1), LD(e2, 1)),
-               c2 = _mm512_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm512_sub_ps(LD(e1, 1), LD(e3, 1));
-        __m512 d0 = _mm512_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm512_add_ps(LD(o1, 1), LD(o2, 1)),
-               d2 = _mm512_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm512_sub_ps(LD(o1, 1), LD(o3, 1));
+    const float *tp = scr + (size_t)(q & 1) * 8 * A;
+    const float *E0e = tp, *E0o = tp + A, *E1e = tp + 2 * A, *E1o = tp + 3 * A, *O0e = tp + 4 * A, *O0o = tp + 5 * A,
+                *O1e = tp + 6 * A, *O1o = tp + 7 * A;
+    float *v = V + (size_t)ci * T + (size_t)b * (size_t)nt;
+    for (int t = 0; t < nt; t += 16) {
+      __mmask16 m = m16(nt - t);
+#define LD(p, k) _mm512_maskz_loadu_ps(m, (p) + t + (k))
+      /* rows 2ty … 2ty+3: even at t, odd at t, even at t + tw, odd at t + tw */
+      __m512 x0 = LD(E0e, 0), x1 = LD(E0o, 0), x2 = LD(E0e, tw), x3 = LD(E0o, tw);
+      __m512 a0 = _mm512_sub_ps(x0, x2), a1 = _mm512_add_ps(x1, x2), a2 = _mm512_sub_ps(x2, x1), a3 = _mm512_sub_ps(x1, x3);
+      x0 = LD(O0e, 0), x1 = LD(O0o, 0), x2 = LD(O0e, tw), x3 = LD(O0o, tw);
+      __m512 b0 = _mm512_sub_ps(x0, x2), b1 = _mm512_add_ps(x1, x2), b2 = _mm512_sub_ps(x2, x1), b3 = _mm512_sub_ps(x1, x3);
+      x0 = LD(E1e, 0), x1 = LD(E1o, 0), x2 = LD(E1e, tw), x3 = LD(E1o, tw);
+      __m512 c0 = _mm512_sub_ps(x0, x2), c1 = _mm512_add_ps(x1, x2), c2 = _mm512_sub_ps(x2, x1), c3 = _mm512_sub_ps(x1, x3);
+      x0 = LD(O1e, 0), x1 = LD(O1o, 0), x2 = LD(O1e, tw), x3 = LD(O1o, tw);
+      __m512 d0 = _mm512_sub_ps(x0, x2), d1 = _mm512_add_ps(x1, x2), d2 = _mm512_sub_ps(x2, x1), d3 = _mm512_sub_ps(x1, x3);
 #undef LD
-        float *w = v + tx;
+      float *w = v + t;
 #define ST(xi, val) _mm512_mask_storeu_ps(w + (size_t)(xi) * plane, m, val)
-        ST(0, _mm512_sub_ps(a0, c0)), ST(1, _mm512_add_ps(b0, c0)), ST(2, _mm512_sub_ps(c0, b0)), ST(3, _mm512_sub_ps(b0, d0));
-        ST(4, _mm512_sub_ps(a1, c1)), ST(5, _mm512_add_ps(b1, c1)), ST(6, _mm512_sub_ps(c1, b1)), ST(7, _mm512_sub_ps(b1, d1));
-        ST(8, _mm512_sub_ps(a2, c2)), ST(9, _mm512_add_ps(b2, c2)), ST(10, _mm512_sub_ps(c2, b2)), ST(11, _mm512_sub_ps(b2, d2));
-        ST(12, _mm512_sub_ps(a3, c3)), ST(13, _mm512_add_ps(b3, c3)), ST(14, _mm512_sub_ps(c3, b3)), ST(15, _mm512_sub_ps(b3, d3));
+      ST(0, _mm512_sub_ps(a0, c0)), ST(1, _mm512_add_ps(b0, c0)), ST(2, _mm512_sub_ps(c0, b0)), ST(3, _mm512_sub_ps(b0, d0));
+      ST(4, _mm512_sub_ps(a1, c1)), ST(5, _mm512_add_ps(b1, c1)), ST(6, _mm512_sub_ps(c1, b1)), ST(7, _mm512_sub_ps(b1, d1));
+      ST(8, _mm512_sub_ps(a2, c2)), ST(9, _mm512_add_ps(b2, c2)), ST(10, _mm512_sub_ps(c2, b2)), ST(11, _mm512_sub_ps(b2, d2));
+      ST(12, _mm512_sub_ps(a3, c3)), ST(13, _mm512_add_ps(b3, c3)), ST(14, _mm512_sub_ps(c3, b3)), ST(15, _mm512_sub_ps(b3, d3));
 #undef ST
-      }
     }
   }
 }
