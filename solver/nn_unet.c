@@ -1053,34 +1053,30 @@ void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride
   for (size_t im = 0; im < Bs; im++)
     for (size_t p = 0; p < npix; p++) b.t1[im * npix + p] = ds * x[im * stride + p] + dsh;
   conv2d(&u->conv_in, b.t1, B, u->H, u->W, h, b.col);
+  /* No activation is copied but the skips into the concatenations: each resblock of the way down writes straight
+   * into its skip store (the downsampling reads it there), and the way up builds each concatenation [h; skip] in
+   * t0, its first part written there by the operation before (mid2, or the crop after the upsampling conv). */
   float *skip[MAXL];
   float *sp = skip0;
   for (int i = 0; i < L; i++) {
     int H = u->hs[i], W = u->ws[i];
-    size_t n = (size_t)u->ch[i] * Bs * (size_t)(H * W);
-    resblock(&u->dres[i], h, B, H, W, semb, b.t0, &b);
     skip[i] = sp;
-    memcpy(sp, b.t0, n * sizeof(float));
+    resblock(&u->dres[i], h, B, H, W, semb, sp, &b);
     sp += Bs * sr_stride((size_t)u->ch[i] * (size_t)(H * W));
-    if (i < L - 1) conv2d(&u->down[i], b.t0, B, H, W, h, b.col);
-    else memcpy(h, b.t0, n * sizeof(float));
+    if (i < L - 1) conv2d(&u->down[i], skip[i], B, H, W, h, b.col);
   }
   int Hl = u->hs[L - 1], Wl = u->ws[L - 1];
-  size_t nl = (size_t)u->ch[L - 1] * Bs * (size_t)(Hl * Wl);
-  resblock(&u->mid1, h, B, Hl, Wl, semb, b.t0, &b);
-  memcpy(h, b.t0, nl * sizeof(float));
+  resblock(&u->mid1, skip[L - 1], B, Hl, Wl, semb, h, &b);
   if (u->attention) attention(&u->attn, h, B, Hl, Wl, &b); /* scratch t0, t1, t2, col, attnw */
   resblock(&u->mid2, h, B, Hl, Wl, semb, b.t0, &b);
-  memcpy(h, b.t0, nl * sizeof(float));
   for (int i = L - 1; i >= 0; i--) {
     int H = u->hs[i], W = u->ws[i];
     size_t P = (size_t)(H * W), N = Bs * P;
     int ch_h = i == L - 1 ? u->ch[L - 1] : u->ch[i + 1];
-    /* concat(h, skip) along channels into t0, then the resblock into h */
-    memcpy(b.t0, h, (size_t)ch_h * N * sizeof(float));
+    /* concat(h, skip) along channels in t0 (h is there already), then the resblock into h */
     memcpy(b.t0 + (size_t)ch_h * N, skip[i], (size_t)u->ch[i] * N * sizeof(float));
     resblock(&u->ures[i], b.t0, B, H, W, semb, h, &b);
-    if (i > 0) { /* nearest ×2, 3x3 conv, crop to level i−1's size */
+    if (i > 0) { /* nearest ×2, 3x3 conv, crop to level i−1's size, into t0 (the next concatenation's first part) */
       size_t H2 = 2 * (size_t)H, W2 = 2 * (size_t)W, P2 = H2 * W2, c = (size_t)u->ch[i];
       size_t Ht = (size_t)u->hs[i - 1], Wt = (size_t)u->ws[i - 1], Pt = Ht * Wt;
       for (size_t ci = 0; ci < c; ci++)
@@ -1094,7 +1090,7 @@ void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride
       for (size_t ci = 0; ci < c; ci++)
         for (size_t im = 0; im < Bs; im++)
           for (size_t y = 0; y < Ht; y++)
-            memcpy(h + (ci * Bs + im) * Pt + y * Wt, b.t2 + (ci * Bs + im) * P2 + y * W2, Wt * sizeof(float));
+            memcpy(b.t0 + (ci * Bs + im) * Pt + y * Wt, b.t2 + (ci * Bs + im) * P2 + y * W2, Wt * sizeof(float));
     }
   }
   groupnorm(&u->out_norm, h, B, npix, b.t0, 1);
