@@ -441,12 +441,12 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * subset of the caller's may be inlined into it) */
 #define SR_NN_INLINE static inline __attribute__((always_inline))
 
-/* ---------------------------------------------------------------- the Winograd transforms, one body per ISA
+/* ---------------------------------------------------------------- the Winograd transforms, one per ISA
  * The transforms only add and subtract, so every vector path gives the bits of the baseline one: each output is
- * the same sum in the same order whatever the vector width (no -ffast-math, so the compiler may not reassociate;
- * there is no product, so nothing to contract into an FMA either). The bodies are always_inline and instantiated
- * below for the baseline, AVX2 and AVX-512F; gcc vectorises each with its own ISA. sr_unet_create picks one by
- * sr_cpu_path() (SR_RNG_PATH=scalar / avx2 caps it, which is how tests/test_unet.c compares the paths). */
+ * the same sum in the same order whatever the vector width (no product, so nothing to contract into an FMA). The
+ * baseline is the portable C below; the AVX2 and AVX-512F paths are intrinsics that follow it lane by lane.
+ * sr_unet_create picks one by sr_cpu_path() (SR_RNG_PATH=scalar / avx2 caps it, which is how tests/test_unet.c
+ * compares the paths). */
 
 /* V[ξ][ci][t] = (Bᵀ d B)[ξ] for the 4x4 patch d of tile t = (b, ty, tx): input rows 2ty−1…2ty+2, columns
  * 2tx−1…2tx+2, zero outside the image. Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]], applied first to the
