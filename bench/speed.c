@@ -13,10 +13,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench_util.h"
 #include "safetensors.h"
 #include "scorerecon.h"
+
+/* This thread's CPU time: on a shared machine it leaves out the time the thread waited for a core, so rates by
+ * it repeat better than rates by the wall clock (cache and memory contention still show). */
+static double thread_cpu(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
 
 /* Every worker's job starts with this, so that run_all can line the workers up before their timed loops. */
 typedef struct {
@@ -30,6 +39,7 @@ typedef struct {
   double seconds;
   long evals;   /* out */
   double wall;  /* out */
+  double cpu;   /* out: this thread's CPU time over the same loop */
 } net_job;
 
 static void *net_worker(void *arg) {
@@ -44,7 +54,7 @@ static void *net_worker(void *arg) {
   for (int b = 0; b < j->batch; b++) sr_rng_normals(&r, (uint64_t)b, x + (size_t)b * sn, h * w);
   sr_unet_score(j->net, x, (size_t)j->batch, sn, 0.5, out, ws); /* warm-up */
   if (j->lu.bar) pthread_barrier_wait(j->lu.bar);
-  double t0 = bench_now(), t;
+  double t0 = bench_now(), c0 = thread_cpu(), t;
   long n = 0;
   int k = 0;
   do {
@@ -56,6 +66,7 @@ static void *net_worker(void *arg) {
   } while (t - t0 < j->seconds);
   j->evals = n;
   j->wall = t - t0;
+  j->cpu = thread_cpu() - c0;
   sr_free(x);
   sr_free(out);
   sr_free(ws);
@@ -78,13 +89,18 @@ static void run_all(void *(*fn)(void *), void *jobs, size_t size, int threads) {
   free(tid);
 }
 
-/* runs `threads` workers at once; returns evaluations per second (all threads) */
-static double net_rate(const sr_unet *net, int batch, int threads, double seconds) {
+/* runs `threads` workers at once; returns evaluations per second (all threads), by the wall clock and (*cpu_rate,
+ * if not NULL) by each thread's CPU time */
+static double net_rate(const sr_unet *net, int batch, int threads, double seconds, double *cpu_rate) {
   net_job *jobs = calloc((size_t)threads, sizeof *jobs);
-  for (int i = 0; i < threads; i++) jobs[i] = (net_job){{NULL}, net, batch, seconds, 0, 0};
+  for (int i = 0; i < threads; i++) jobs[i] = (net_job){{NULL}, net, batch, seconds, 0, 0, 0};
   run_all(net_worker, jobs, sizeof *jobs, threads);
-  double rate = 0;
-  for (int i = 0; i < threads; i++) rate += (double)jobs[i].evals / jobs[i].wall;
+  double rate = 0, crate = 0;
+  for (int i = 0; i < threads; i++) {
+    rate += (double)jobs[i].evals / jobs[i].wall;
+    crate += (double)jobs[i].evals / jobs[i].cpu;
+  }
+  if (cpu_rate) *cpu_rate = crate;
   free(jobs);
   return rate;
 }
@@ -92,7 +108,7 @@ static double net_rate(const sr_unet *net, int batch, int threads, double second
 typedef struct {
   lineup lu;
   int n;
-  double seconds, gflops;
+  double seconds, gflops, gflops_cpu;
 } gemm_job;
 
 static void *gemm_worker(void *arg) {
@@ -105,7 +121,7 @@ static void *gemm_worker(void *arg) {
   }
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, j->n, j->n, 1.0f, a, j->n, b, j->n, 0.0f, c, j->n);
   if (j->lu.bar) pthread_barrier_wait(j->lu.bar);
-  double t0 = bench_now(), t;
+  double t0 = bench_now(), c0 = thread_cpu(), t;
   long k = 0;
   do {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, j->n, j->n, j->n, 1.0f, a, j->n, b, j->n, 0.0f, c, j->n);
@@ -113,18 +129,23 @@ static void *gemm_worker(void *arg) {
     t = bench_now();
   } while (t - t0 < j->seconds);
   j->gflops = 2.0 * (double)j->n * j->n * j->n * (double)k / (t - t0) * 1e-9;
+  j->gflops_cpu = 2.0 * (double)j->n * j->n * j->n * (double)k / (thread_cpu() - c0) * 1e-9;
   sr_free(a);
   sr_free(b);
   sr_free(c);
   return NULL;
 }
 
-static double gemm_rate(int n, int threads, double seconds) {
+static double gemm_rate(int n, int threads, double seconds, double *cpu_rate) {
   gemm_job *jobs = calloc((size_t)threads, sizeof *jobs);
-  for (int i = 0; i < threads; i++) jobs[i] = (gemm_job){{NULL}, n, seconds, 0};
+  for (int i = 0; i < threads; i++) jobs[i] = (gemm_job){{NULL}, n, seconds, 0, 0};
   run_all(gemm_worker, jobs, sizeof *jobs, threads);
-  double g = 0;
-  for (int i = 0; i < threads; i++) g += jobs[i].gflops;
+  double g = 0, gc = 0;
+  for (int i = 0; i < threads; i++) {
+    g += jobs[i].gflops;
+    gc += jobs[i].gflops_cpu;
+  }
+  if (cpu_rate) *cpu_rate = gc;
   free(jobs);
   return g;
 }
@@ -161,20 +182,24 @@ int main(int argc, char **argv) {
   printf("model %s: %zux%zu, %ld parameters, %.1f MFLOP per evaluation (as direct convolutions)\n", path, h, w,
          sr_unet_params(net), fl * 1e-6);
 
-  double g1 = gemm_rate(1024, 1, secs), gT = threads > 1 ? gemm_rate(1024, threads, secs) : g1;
-  printf("sgemm 1024^3 (OpenBLAS, one product per thread): %.1f GFLOP/s on 1 thread, %.1f GFLOP/s on %d threads\n",
-         g1, gT, threads);
+  double g1c, g1 = gemm_rate(1024, 1, secs, &g1c), gT = threads > 1 ? gemm_rate(1024, threads, secs, NULL) : g1;
+  printf("sgemm 1024^3 (OpenBLAS, one product per thread): %.1f GFLOP/s on 1 thread (%.1f by its CPU time), %.1f "
+         "GFLOP/s on %d threads\n",
+         g1, g1c, gT, threads);
 
-  printf("\nnetwork, one thread, by batch (images per call):\n");
-  printf("| batch | evaluations/s | GFLOP/s | of 1-thread sgemm |\n|---|---|---|---|\n");
+  /* by CPU time as well: on a shared machine the wall-clock rates fall with the load, the CPU-time ones much less */
+  printf("\nnetwork, one thread, by batch (images per call); the last two columns by the thread's CPU time:\n");
+  printf("| batch | evaluations/s | GFLOP/s | of 1-thread sgemm | evaluations/CPU-s | of sgemm (CPU time) |\n"
+         "|---|---|---|---|---|---|\n");
   static const int batches[] = {1, 2, 4, 8, 16, 32};
   for (size_t i = 0; i < sizeof batches / sizeof *batches; i++) {
-    double r = net_rate(net, batches[i], 1, secs);
-    printf("| %d | %.1f | %.1f | %.0f%% |\n", batches[i], r, r * fl * 1e-9, 100.0 * r * fl * 1e-9 / g1);
+    double rc, r = net_rate(net, batches[i], 1, secs, &rc);
+    printf("| %d | %.1f | %.1f | %.0f%% | %.1f | %.0f%% |\n", batches[i], r, r * fl * 1e-9,
+           100.0 * r * fl * 1e-9 / g1, rc, 100.0 * rc * fl * 1e-9 / g1c);
     fflush(stdout);
   }
   int B = SR_SCORE_MODEL_BATCH;
-  double rT = net_rate(net, B, threads, secs);
+  double rT = net_rate(net, B, threads, secs, NULL);
   printf("\nnetwork as sr_run runs it (batch %d per thread, %d threads): %.1f evaluations/s, %.1f GFLOP/s = %.0f%% of "
          "the %d-thread sgemm rate\n",
          B, threads, rT, rT * fl * 1e-9, 100.0 * rT * fl * 1e-9 / gT, threads);

@@ -5,12 +5,16 @@
  * allocation after creation: the caller passes a workspace of sr_unet_ws_floats() floats. The tensor data is
  * borrowed (memory-mapped by the loader); only the Winograd-transformed weights are owned. */
 #include <cblas.h>
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "machine.h"
 #include "scorerecon.h"
 
 #define MAXL 6
@@ -19,10 +23,12 @@ typedef struct {
   int cin, cout, k, stride;
   const float *w, *b;
   const float *wu; /* 3x3 stride 1: Winograd weights U[16][cout][cin] (in sr_unet.wino), else NULL */
+  int isa;         /* the transforms' vector path: 0 baseline, 1 AVX2, 2 AVX-512F (sr_cpu_path at creation) */
 } conv_t;
 typedef struct {
   int c, groups;
   const float *g, *b;
+  int isa; /* the vector path of groupnorm (as conv_t.isa) */
 } gn_t;
 typedef struct {
   int in, out;
@@ -63,6 +69,7 @@ typedef struct {
   sr_error *err;
   long params;
   int bad;
+  int isa; /* the vector path of the kernels (conv_t.isa) */
 } builder;
 
 static const sr_tensor *find(builder *bd, const char *name, int rank, const size_t *shape) {
@@ -97,7 +104,7 @@ static const float *get(builder *bd, const char *name, int rank, size_t d0, size
 
 static conv_t mk_conv(builder *bd, const char *p, int cin, int cout, int k, int stride) {
   char n[160];
-  conv_t c = {cin, cout, k, stride, NULL, NULL, NULL};
+  conv_t c = {cin, cout, k, stride, NULL, NULL, NULL, bd->isa};
   snprintf(n, sizeof n, "%s.weight", p);
   c.w = get(bd, n, 4, (size_t)cout, (size_t)cin, (size_t)k, (size_t)k);
   snprintf(n, sizeof n, "%s.bias", p);
@@ -107,7 +114,7 @@ static conv_t mk_conv(builder *bd, const char *p, int cin, int cout, int k, int 
 
 static gn_t mk_gn(builder *bd, const char *p, int c, int groups) {
   char n[160];
-  gn_t g = {c, groups, NULL, NULL};
+  gn_t g = {c, groups, NULL, NULL, bd->isa};
   if (c % groups) {
     sr_fail(bd->err, SR_EINVAL, "model", "%s: %d channels are not divisible by %d groups", p, c, groups);
     bd->bad = 1;
@@ -241,15 +248,18 @@ static void wino_weights(const conv_t *c, float *U) {
     }
 }
 
+static size_t wino_in_scr(int H, int W);
+
 /* Workspace of one 3x3 convolution on one image: V[16][cin][tiles] and M[16][cout][tiles], tiles = ⌈H/2⌉⌈W/2⌉,
- * plus the input transform's 5 scratch rows (wino_in). */
+ * plus the transforms' scratch (wino_in's split planes, which also hold wino_out's W floats). */
 static size_t wino_floats(const conv_t *c, int H, int W) {
   size_t tiles = (size_t)((H + 1) / 2) * (size_t)((W + 1) / 2);
-  return 16 * (size_t)(c->cin + c->cout) * tiles + 5 * ((size_t)W + 4);
+  return 16 * (size_t)(c->cin + c->cout) * tiles + wino_in_scr(H, W);
 }
 
 sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
-  builder bd = {ts, err, 0, 0};
+  unsigned path = sr_cpu_path();
+  builder bd = {ts, err, 0, 0, path & SR_CPU_AVX512F ? 2 : path & SR_CPU_AVX2 ? 1 : 0};
   const char *fmt = meta(ts, "format");
   if (!fmt || strcmp(fmt, "scorerecon-unet-v1")) {
     sr_fail(err, SR_EINVAL, "model", "metadata format must be scorerecon-unet-v1 (got %s)", fmt ? fmt : "none");
@@ -427,92 +437,390 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * channel c of image b is the P floats at c·B·P + b·P. A convolution is then ONE matrix product over the whole
  * batch, W[cout, cin·k·k] · col[cin·k·k, B·P], and a concatenation along channels is a contiguous copy. */
 
-/* Bᵀ applied to n 4-vectors (x0, x1, x2, x3)[i·s] → (x0 − x2, x1 + x2, x2 − x1, x1 − x3)[i]; a function of its
- * own so that restrict lets the compiler vectorise it. */
-static inline void bt4(const float *restrict x0, const float *restrict x1, const float *restrict x2,
-                       const float *restrict x3, int s, int n, float *restrict y0, float *restrict y1,
-                       float *restrict y2, float *restrict y3) {
-  for (int i = 0; i < n; i++) {
-    y0[i] = x0[i * s] - x2[i * s];
-    y1[i] = x1[i * s] + x2[i * s];
-    y2[i] = x2[i * s] - x1[i * s];
-    y3[i] = x1[i * s] - x3[i * s];
-  }
-}
+/* always_inline: the scalar helpers of groupnorm are compiled into each ISA's copy of it (a callee whose ISA is a
+ * subset of the caller's may be inlined into it) */
+#define SR_NN_INLINE static inline __attribute__((always_inline))
+
+/* ---------------------------------------------------------------- the Winograd transforms, one per ISA
+ * The transforms only add and subtract, so every vector path gives the bits of the baseline one: each output is
+ * the same sum in the same order whatever the vector width (no product, so nothing to contract into an FMA). The
+ * baseline is the portable C below; the AVX2 and AVX-512F paths are intrinsics that follow it lane by lane.
+ * sr_unet_create picks one by sr_cpu_path() (SR_RNG_PATH=scalar / avx2 caps it, which is how tests/test_unet.c
+ * compares the paths). */
 
 /* V[ξ][ci][t] = (Bᵀ d B)[ξ] for the 4x4 patch d of tile t = (b, ty, tx): input rows 2ty−1…2ty+2, columns
- * 2tx−1…2tx+2, zero outside the image. Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]]: first on the 4 rows
- * (whole image rows at once), then on the columns of each tile. scr: 5·(W+4) floats. */
-static void wino_in(const float *in, int cin, int B, int H, int W, float *V, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2, Wp = 2 * tw + 2;
+ * 2tx−1…2tx+2, zero outside the image. Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]], applied first to the
+ * 4 rows, then to the 4 columns: (x0, x1, x2, x3) → (x0 − x2, x1 + x2, x2 − x1, x1 − x3).
+ * Columns 2tx−1…2tx+2 of tile tx are, in the zero-padded row p (p[x+1] = d[x]), p[2tx] … p[2tx+3]. Each image
+ * plane is first split into its even and odd padded columns, E[Y][k] = p[2k] = d[y][2k−1] and O[Y][k] = p[2k+1] =
+ * d[y][2k] (Y = y + 1, zero outside the image); then tile tx reads E[tx], O[tx], E[tx+1], O[tx+1], unit-stride
+ * loads for every tile at once. (The former code went through a row buffer written and read back at an odd
+ * offset with stride 2: a store-forwarding stall per load, the hottest instruction of the network.) Row pass and
+ * column pass are done in registers, tile by tile; the values equal the former row-then-column order's.
+ * scr: wino_in_scr() floats. */
+static size_t wino_in_scr(int H, int W) {
+  size_t th = (size_t)(H + 1) / 2, tw = (size_t)(W + 1) / 2;
+  return 16 * (th + 1) * (tw + 1); /* the vector paths: two planes' split (the AVX-512 one needs the most) */
+}
+
+static void wino_in_base(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
-  float *zero = scr, *t[4];
-  for (int i = 0; i < 4; i++) t[i] = scr + W + i * Wp; /* t[i][x + 1] = (Bᵀ d)[i] at column x, 0 outside */
-  memset(scr, 0, (size_t)(W + 4 * Wp) * sizeof(float));
+  float *E = scr, *O = scr + (size_t)R * (size_t)S;
+  /* written below only where inside the image: the rest stays zero for every plane */
+  memset(scr, 0, 2 * (size_t)R * (size_t)S * sizeof(float));
+  int nO = tw, nE = W / 2; /* O[k] = d[2k] for 2k < W; E[k] = d[2k−1] for 1 ≤ k, 2k − 1 < W */
   for (int ci = 0; ci < cin; ci++)
     for (int b = 0; b < B; b++) {
-      const float *src = in + ((size_t)ci * (size_t)B + (size_t)b) * P;
+      const float *src = in + (size_t)ci * cs + (size_t)b * P;
+      for (int y = 0; y < H; y++) {
+        const float *restrict d = src + (size_t)y * (size_t)W;
+        float *restrict e = E + (size_t)(y + 1) * (size_t)S, *restrict o = O + (size_t)(y + 1) * (size_t)S;
+        for (int k = 0; k < nO; k++) o[k] = d[2 * k];
+        for (int k = 1; k <= nE; k++) e[k] = d[2 * k - 1];
+      }
       float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
       for (int ty = 0; ty < th; ty++, v += tw) {
-        int y = 2 * ty - 1; /* rows y…y+3; only the first (y = −1) and the last two can fall outside */
-        const float *restrict d0 = y >= 0 ? src + (size_t)y * (size_t)W : zero;
-        const float *restrict d1 = src + (size_t)(y + 1) * (size_t)W;
-        const float *restrict d2 = y + 2 < H ? d1 + W : zero, *restrict d3 = y + 3 < H ? d1 + 2 * W : zero;
-        bt4(d0, d1, d2, d3, 1, W, t[0] + 1, t[1] + 1, t[2] + 1, t[3] + 1);
-        for (int i = 0; i < 4; i++) {
-          float *o = v + (size_t)(4 * i) * plane;
-          const float *r = t[i];
-          bt4(r, r + 1, r + 2, r + 3, 2, tw, o, o + plane, o + 2 * plane, o + 3 * plane);
+        const float *restrict e0 = E + (size_t)(2 * ty) * (size_t)S, *restrict e1 = e0 + S, *restrict e2 = e1 + S,
+                              *restrict e3 = e2 + S;
+        const float *restrict o0 = O + (size_t)(2 * ty) * (size_t)S, *restrict o1 = o0 + S, *restrict o2 = o1 + S,
+                              *restrict o3 = o2 + S;
+        float *restrict v0 = v, *restrict v1 = v0 + plane, *restrict v2 = v1 + plane, *restrict v3 = v2 + plane,
+                        *restrict v4 = v3 + plane, *restrict v5 = v4 + plane, *restrict v6 = v5 + plane,
+                        *restrict v7 = v6 + plane, *restrict v8 = v7 + plane, *restrict v9 = v8 + plane,
+                        *restrict v10 = v9 + plane, *restrict v11 = v10 + plane, *restrict v12 = v11 + plane,
+                        *restrict v13 = v12 + plane, *restrict v14 = v13 + plane, *restrict v15 = v14 + plane;
+        for (int tx = 0; tx < tw; tx++) {
+          /* the row pass at columns 2tx (E at tx), 2tx+1 (O at tx), 2tx+2 (E at tx+1), 2tx+3 (O at tx+1) */
+          float a0 = e0[tx] - e2[tx], a1 = e1[tx] + e2[tx], a2 = e2[tx] - e1[tx], a3 = e1[tx] - e3[tx];
+          float b0 = o0[tx] - o2[tx], b1 = o1[tx] + o2[tx], b2 = o2[tx] - o1[tx], b3 = o1[tx] - o3[tx];
+          float c0 = e0[tx + 1] - e2[tx + 1], c1 = e1[tx + 1] + e2[tx + 1], c2 = e2[tx + 1] - e1[tx + 1],
+                c3 = e1[tx + 1] - e3[tx + 1];
+          float d0 = o0[tx + 1] - o2[tx + 1], d1 = o1[tx + 1] + o2[tx + 1], d2 = o2[tx + 1] - o1[tx + 1],
+                d3 = o1[tx + 1] - o3[tx + 1];
+          /* the column pass of row i: (a, b, c, d)_i → (a − c, b + c, c − b, b − d)_i at ξ = 4i … 4i+3 */
+          v0[tx] = a0 - c0, v1[tx] = b0 + c0, v2[tx] = c0 - b0, v3[tx] = b0 - d0;
+          v4[tx] = a1 - c1, v5[tx] = b1 + c1, v6[tx] = c1 - b1, v7[tx] = b1 - d1;
+          v8[tx] = a2 - c2, v9[tx] = b2 + c2, v10[tx] = c2 - b2, v11[tx] = b2 - d2;
+          v12[tx] = a3 - c3, v13[tx] = b3 + c3, v14[tx] = c3 - b3, v15[tx] = b3 - d3;
         }
       }
     }
 }
 
 /* out = Aᵀ M A + bias per tile, Aᵀ = [[1,1,1,0],[0,1,−1,−1]], cropped to H x W (odd sizes: the last tile row or
- * column is half used). A row of tiles at a time: Aᵀ m (vectorised over the tiles), then its columns into the
- * two output rows. scr: 10·⌈W/2⌉ floats. */
-static void wino_out(const float *M, const float *bias, int cout, int B, int H, int W, float *out, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2;
+ * column is half used). For tile tx, s_rj = (Aᵀ m)[r][j] (r = 0, 1), with m_ij = M[4i+j]: s_0j = m_0j + m_1j +
+ * m_2j, s_1j = m_1j − m_2j − m_3j; the outputs of row r are s_r0 + s_r1 + s_r2 + b and s_r1 − s_r2 − s_r3 + b,
+ * summed in this order. Computed in registers and stored straight into the output rows. scr: W floats (the
+ * second row of a half-used last tile row goes there). */
+static void wino_out_base(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W, float *out,
+                          float *scr) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2, full = W / 2;
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
-  float *s = scr, *row = scr + 8 * tw; /* s[r·4 + j][tx] = (Aᵀ m)[r][j]; row: 2 tw outputs before cropping */
   for (int co = 0; co < cout; co++)
     for (int b = 0; b < B; b++) {
-      float *dst = out + ((size_t)co * (size_t)B + (size_t)b) * P, bv = bias[co];
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
+      const float bv = bias[co];
       const float *m = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
       for (int ty = 0; ty < th; ty++, m += tw) {
-        for (int j = 0; j < 4; j++) {
-          const float *restrict m0 = m + (size_t)j * plane, *restrict m1 = m0 + 4 * plane,
-                                *restrict m2 = m1 + 4 * plane, *restrict m3 = m2 + 4 * plane;
-          float *restrict s0 = s + j * tw, *restrict s1 = s + (4 + j) * tw;
-          for (int tx = 0; tx < tw; tx++) {
-            s0[tx] = m0[tx] + m1[tx] + m2[tx];
-            s1[tx] = m1[tx] - m2[tx] - m3[tx];
+        const float *restrict m0 = m, *restrict m1 = m0 + plane, *restrict m2 = m1 + plane, *restrict m3 = m2 + plane,
+                              *restrict m4 = m3 + plane, *restrict m5 = m4 + plane, *restrict m6 = m5 + plane,
+                              *restrict m7 = m6 + plane, *restrict m8 = m7 + plane, *restrict m9 = m8 + plane,
+                              *restrict m10 = m9 + plane, *restrict m11 = m10 + plane, *restrict m12 = m11 + plane,
+                              *restrict m13 = m12 + plane, *restrict m14 = m13 + plane, *restrict m15 = m14 + plane;
+        float *restrict r0 = dst + (size_t)(2 * ty) * (size_t)W;
+        float *restrict r1 = 2 * ty + 1 < H ? r0 + W : scr;
+        for (int tx = 0; tx < tw; tx++) {
+          float s00 = (m0[tx] + m4[tx]) + m8[tx], s01 = (m1[tx] + m5[tx]) + m9[tx], s02 = (m2[tx] + m6[tx]) + m10[tx],
+                s03 = (m3[tx] + m7[tx]) + m11[tx];
+          float s10 = (m4[tx] - m8[tx]) - m12[tx], s11 = (m5[tx] - m9[tx]) - m13[tx],
+                s12 = (m6[tx] - m10[tx]) - m14[tx], s13 = (m7[tx] - m11[tx]) - m15[tx];
+          float y00 = ((s00 + s01) + s02) + bv, y01 = ((s01 - s02) - s03) + bv;
+          float y10 = ((s10 + s11) + s12) + bv, y11 = ((s11 - s12) - s13) + bv;
+          if (tx < full) {
+            r0[2 * tx] = y00, r0[2 * tx + 1] = y01;
+            r1[2 * tx] = y10, r1[2 * tx + 1] = y11;
+          } else { /* W odd: the last tile's second column lies outside */
+            r0[2 * tx] = y00;
+            r1[2 * tx] = y10;
           }
-        }
-        for (int r = 0; r < 2 && 2 * ty + r < H; r++) {
-          const float *restrict a0 = s + 4 * r * tw, *restrict a1 = a0 + tw, *restrict a2 = a1 + tw,
-                                *restrict a3 = a2 + tw;
-          float *restrict o = row;
-          for (int tx = 0; tx < tw; tx++) {
-            o[2 * tx] = a0[tx] + a1[tx] + a2[tx] + bv;
-            o[2 * tx + 1] = a1[tx] - a2[tx] - a3[tx] + bv;
-          }
-          memcpy(dst + (size_t)(2 * ty + r) * (size_t)W, row, (size_t)W * sizeof(float));
         }
       }
     }
 }
 
-/* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd: V = Bᵀ d B, M[ξ] = U[ξ] V[ξ], out = Aᵀ M A + b */
+#if defined(__x86_64__) && defined(__GNUC__)
+/* The vector paths, by intrinsics (gcc does not vectorise the bodies above: 32 pointers are too many for it).
+ * Same operations in the same order as the bodies, lane by lane; tails by masked loads and stores (masked-out
+ * lanes load zero and are never stored), so no tile or column is special. */
+#define SR_T512 __attribute__((target("avx512f")))
+#define SR_T256 __attribute__((target("avx2")))
+
+SR_T512 static inline __mmask16 m16(int n) {
+  return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
+}
+
+/* The AVX-512 input transform goes one step further than the AVX2 one: at 14 x 14 and 7 x 7 a row has 7 or 4
+ * tiles, so a vector per tile row would leave 9 or 12 of its 16 lanes idle. The split therefore writes, for every
+ * padded row Y, E[Y][tx] and E[Y][tx+1] (and the same of O) as separate arrays of tw floats, the even rows
+ * (Y = 2ty) and the odd ones (Y = 2ty + 1) apart: rows 2ty … 2ty+3 of tile row ty are then the even and odd arrays
+ * at ty·tw and at (ty + 1)·tw, and one loop over t = ty·tw + tx reads all tiles of the plane with full vectors.
+ * Eight arrays of (th + 1)·tw floats per plane, two planes (as above). */
+SR_T512 static void wino_in_avx512(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2, nt = th * tw;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cin * T, A = (size_t)(th + 1) * tw;
+  memset(scr, 0, 16 * A * sizeof(float)); /* two planes of 8 arrays; what is outside the image stays zero */
+  int nE = W / 2;                         /* E[k] = d[2k−1] for 1 ≤ k ≤ nE; O[k] = d[2k] for k < tw */
+  const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  int nq = cin * B;
+  for (int q = -1; q < nq; q++) {
+    if (q + 1 < nq) {
+      const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
+      float *sp = scr + (size_t)((q + 1) & 1) * 8 * A;
+      for (int y = 0; y < H; y++) {
+        const float *d = src + (size_t)y * (size_t)W;
+        int Y = y + 1;
+        float *row = sp + (size_t)(Y & 1) * A + (size_t)(Y >> 1) * (size_t)tw;
+        float *E0 = row, *E1 = row + 2 * A, *O0 = row + 4 * A, *O1 = row + 6 * A;
+        for (int x = 0; x < W; x += 32) {
+          int h = x / 2;
+          __m512 lo = _mm512_maskz_loadu_ps(m16(W - x), d + x), hi = _mm512_maskz_loadu_ps(m16(W - x - 16), d + x + 16);
+          __m512 ev = _mm512_permutex2var_ps(lo, iev, hi), od = _mm512_permutex2var_ps(lo, iod, hi); /* d[x+2j], d[x+2j+1] */
+          int lim = nE + 1 < tw ? nE + 1 : tw;
+          _mm512_mask_storeu_ps(E0 + h + 1, m16(lim - h - 1), od);             /* E0[k] = E[k] = d[2k−1], 1 ≤ k < tw */
+          _mm512_mask_storeu_ps(E1 + h, m16(nE - h), od);                      /* E1[k] = E[k+1] = d[2k+1], k < nE */
+          _mm512_mask_storeu_ps(O0 + h, m16(tw - h), ev);                      /* O0[k] = O[k] = d[2k], k < tw */
+          _mm512_mask_storeu_ps(O1 + h - 1, m16(tw - h) & (h ? 0xffff : 0xfffe), ev); /* O1[k] = d[2k+2], k < tw−1 */
+        }
+      }
+    }
+    if (q < 0) continue;
+    int ci = q / B, b = q % B;
+    const float *tp = scr + (size_t)(q & 1) * 8 * A;
+    const float *E0e = tp, *E0o = tp + A, *E1e = tp + 2 * A, *E1o = tp + 3 * A, *O0e = tp + 4 * A, *O0o = tp + 5 * A,
+                *O1e = tp + 6 * A, *O1o = tp + 7 * A;
+    float *v = V + (size_t)ci * T + (size_t)b * (size_t)nt;
+    for (int t = 0; t < nt; t += 16) {
+      __mmask16 m = m16(nt - t);
+#define LD(p, k) _mm512_maskz_loadu_ps(m, (p) + t + (k))
+      /* rows 2ty … 2ty+3: even at t, odd at t, even at t + tw, odd at t + tw */
+      __m512 x0 = LD(E0e, 0), x1 = LD(E0o, 0), x2 = LD(E0e, tw), x3 = LD(E0o, tw);
+      __m512 a0 = _mm512_sub_ps(x0, x2), a1 = _mm512_add_ps(x1, x2), a2 = _mm512_sub_ps(x2, x1), a3 = _mm512_sub_ps(x1, x3);
+      x0 = LD(O0e, 0), x1 = LD(O0o, 0), x2 = LD(O0e, tw), x3 = LD(O0o, tw);
+      __m512 b0 = _mm512_sub_ps(x0, x2), b1 = _mm512_add_ps(x1, x2), b2 = _mm512_sub_ps(x2, x1), b3 = _mm512_sub_ps(x1, x3);
+      x0 = LD(E1e, 0), x1 = LD(E1o, 0), x2 = LD(E1e, tw), x3 = LD(E1o, tw);
+      __m512 c0 = _mm512_sub_ps(x0, x2), c1 = _mm512_add_ps(x1, x2), c2 = _mm512_sub_ps(x2, x1), c3 = _mm512_sub_ps(x1, x3);
+      x0 = LD(O1e, 0), x1 = LD(O1o, 0), x2 = LD(O1e, tw), x3 = LD(O1o, tw);
+      __m512 d0 = _mm512_sub_ps(x0, x2), d1 = _mm512_add_ps(x1, x2), d2 = _mm512_sub_ps(x2, x1), d3 = _mm512_sub_ps(x1, x3);
+#undef LD
+      float *w = v + t;
+#define ST(xi, val) _mm512_mask_storeu_ps(w + (size_t)(xi) * plane, m, val)
+      ST(0, _mm512_sub_ps(a0, c0)), ST(1, _mm512_add_ps(b0, c0)), ST(2, _mm512_sub_ps(c0, b0)), ST(3, _mm512_sub_ps(b0, d0));
+      ST(4, _mm512_sub_ps(a1, c1)), ST(5, _mm512_add_ps(b1, c1)), ST(6, _mm512_sub_ps(c1, b1)), ST(7, _mm512_sub_ps(b1, d1));
+      ST(8, _mm512_sub_ps(a2, c2)), ST(9, _mm512_add_ps(b2, c2)), ST(10, _mm512_sub_ps(c2, b2)), ST(11, _mm512_sub_ps(b2, d2));
+      ST(12, _mm512_sub_ps(a3, c3)), ST(13, _mm512_add_ps(b3, c3)), ST(14, _mm512_sub_ps(c3, b3)), ST(15, _mm512_sub_ps(b3, d3));
+#undef ST
+    }
+  }
+}
+
+SR_T512 static void wino_out_avx512(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                                    float *out, float *scr) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
+  const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int co = 0; co < cout; co++)
+    for (int b = 0; b < B; b++) {
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
+      const __m512 bv = _mm512_set1_ps(bias[co]);
+      const float *mb = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
+      for (int ty = 0; ty < th; ty++, mb += tw) {
+        float *r0 = dst + (size_t)(2 * ty) * (size_t)W, *r1 = 2 * ty + 1 < H ? r0 + W : scr;
+        for (int tx = 0; tx < tw; tx += 16) {
+          __mmask16 m = m16(tw - tx);
+#define LD(xi) _mm512_maskz_loadu_ps(m, mb + (size_t)(xi) * plane + tx)
+          __m512 s00 = _mm512_add_ps(_mm512_add_ps(LD(0), LD(4)), LD(8));
+          __m512 s01 = _mm512_add_ps(_mm512_add_ps(LD(1), LD(5)), LD(9));
+          __m512 s02 = _mm512_add_ps(_mm512_add_ps(LD(2), LD(6)), LD(10));
+          __m512 s03 = _mm512_add_ps(_mm512_add_ps(LD(3), LD(7)), LD(11));
+          __m512 s10 = _mm512_sub_ps(_mm512_sub_ps(LD(4), LD(8)), LD(12));
+          __m512 s11 = _mm512_sub_ps(_mm512_sub_ps(LD(5), LD(9)), LD(13));
+          __m512 s12 = _mm512_sub_ps(_mm512_sub_ps(LD(6), LD(10)), LD(14));
+          __m512 s13 = _mm512_sub_ps(_mm512_sub_ps(LD(7), LD(11)), LD(15));
+#undef LD
+          __m512 y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s00, s01), s02), bv);
+          __m512 y01 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s01, s02), s03), bv);
+          __m512 y10 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s10, s11), s12), bv);
+          __m512 y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s11, s12), s13), bv);
+          int n = W - 2 * tx; /* output columns 2tx … inside the image */
+          _mm512_mask_storeu_ps(r0 + 2 * tx, m16(n), _mm512_permutex2var_ps(y00, ilo, y01));
+          _mm512_mask_storeu_ps(r0 + 2 * tx + 16, m16(n - 16), _mm512_permutex2var_ps(y00, ihi, y01));
+          _mm512_mask_storeu_ps(r1 + 2 * tx, m16(n), _mm512_permutex2var_ps(y10, ilo, y11));
+          _mm512_mask_storeu_ps(r1 + 2 * tx + 16, m16(n - 16), _mm512_permutex2var_ps(y10, ihi, y11));
+        }
+      }
+    }
+}
+
+SR_T256 static inline __m256i m8(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+SR_T256 static void wino_in_avx2(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
+  memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
+  int nO = tw, nE = W / 2;
+  /* Plane q+1 is split before plane q's tiles are read: the masked stores of the split cannot forward to the
+   * loads that follow (measured: the first tile load was the hottest instruction when they came right after), so
+   * two split buffers alternate and every load finds its data committed. */
+  int nq = cin * B;
+  for (int q = -1; q < nq; q++) {
+    if (q + 1 < nq) {
+      const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
+      float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
+      for (int y = 0; y < H; y++) {
+        const float *d = src + (size_t)y * (size_t)W;
+        float *e = sp + (size_t)(y + 1) * (size_t)S, *o = sp + (size_t)(R + y + 1) * (size_t)S;
+        for (int x = 0; x < W; x += 16) {
+          __m256 lo = _mm256_maskload_ps(d + x, m8(W - x)), hi = _mm256_maskload_ps(d + x + 8, m8(W - x - 8));
+          /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then the 64-bit pairs in order 0 2 1 3 */
+          __m256 ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xd8));
+          __m256 od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8));
+          _mm256_maskstore_ps(o + x / 2, m8(nO - x / 2), ev);
+          _mm256_maskstore_ps(e + x / 2 + 1, m8(nE - x / 2), od);
+        }
+      }
+    }
+    if (q < 0) continue;
+    int ci = q / B, b = q % B;
+    const float *tp = scr + (size_t)(q & 1) * 2 * (size_t)R * (size_t)S;
+    float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
+    const float *E = tp, *O = tp + (size_t)R * (size_t)S;
+    for (int ty = 0; ty < th; ty++, v += tw) {
+      const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
+      const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
+      for (int tx = 0; tx < tw; tx += 8) {
+        __m256i m = m8(tw - tx);
+#define LD(p, k) _mm256_maskload_ps((p) + tx + (k), m)
+        __m256 a0 = _mm256_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm256_add_ps(LD(e1, 0), LD(e2, 0)),
+               a2 = _mm256_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm256_sub_ps(LD(e1, 0), LD(e3, 0));
+        __m256 b0 = _mm256_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm256_add_ps(LD(o1, 0), LD(o2, 0)),
+               b2 = _mm256_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm256_sub_ps(LD(o1, 0), LD(o3, 0));
+        __m256 c0 = _mm256_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm256_add_ps(LD(e1, 1), LD(e2, 1)),
+               c2 = _mm256_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm256_sub_ps(LD(e1, 1), LD(e3, 1));
+        __m256 d0 = _mm256_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm256_add_ps(LD(o1, 1), LD(o2, 1)),
+               d2 = _mm256_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm256_sub_ps(LD(o1, 1), LD(o3, 1));
+#undef LD
+        float *w = v + tx;
+#define ST(xi, val) _mm256_maskstore_ps(w + (size_t)(xi) * plane, m, val)
+        ST(0, _mm256_sub_ps(a0, c0)), ST(1, _mm256_add_ps(b0, c0)), ST(2, _mm256_sub_ps(c0, b0)), ST(3, _mm256_sub_ps(b0, d0));
+        ST(4, _mm256_sub_ps(a1, c1)), ST(5, _mm256_add_ps(b1, c1)), ST(6, _mm256_sub_ps(c1, b1)), ST(7, _mm256_sub_ps(b1, d1));
+        ST(8, _mm256_sub_ps(a2, c2)), ST(9, _mm256_add_ps(b2, c2)), ST(10, _mm256_sub_ps(c2, b2)), ST(11, _mm256_sub_ps(b2, d2));
+        ST(12, _mm256_sub_ps(a3, c3)), ST(13, _mm256_add_ps(b3, c3)), ST(14, _mm256_sub_ps(c3, b3)), ST(15, _mm256_sub_ps(b3, d3));
+#undef ST
+      }
+    }
+  }
+}
+
+SR_T256 static void wino_out_avx2(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                                  float *out, float *scr) {
+  int th = (H + 1) / 2, tw = (W + 1) / 2;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
+  for (int co = 0; co < cout; co++)
+    for (int b = 0; b < B; b++) {
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
+      const __m256 bv = _mm256_set1_ps(bias[co]);
+      const float *mb = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
+      for (int ty = 0; ty < th; ty++, mb += tw) {
+        float *r0 = dst + (size_t)(2 * ty) * (size_t)W, *r1 = 2 * ty + 1 < H ? r0 + W : scr;
+        for (int tx = 0; tx < tw; tx += 8) {
+          __m256i m = m8(tw - tx);
+#define LD(xi) _mm256_maskload_ps(mb + (size_t)(xi) * plane + tx, m)
+          __m256 s00 = _mm256_add_ps(_mm256_add_ps(LD(0), LD(4)), LD(8));
+          __m256 s01 = _mm256_add_ps(_mm256_add_ps(LD(1), LD(5)), LD(9));
+          __m256 s02 = _mm256_add_ps(_mm256_add_ps(LD(2), LD(6)), LD(10));
+          __m256 s03 = _mm256_add_ps(_mm256_add_ps(LD(3), LD(7)), LD(11));
+          __m256 s10 = _mm256_sub_ps(_mm256_sub_ps(LD(4), LD(8)), LD(12));
+          __m256 s11 = _mm256_sub_ps(_mm256_sub_ps(LD(5), LD(9)), LD(13));
+          __m256 s12 = _mm256_sub_ps(_mm256_sub_ps(LD(6), LD(10)), LD(14));
+          __m256 s13 = _mm256_sub_ps(_mm256_sub_ps(LD(7), LD(11)), LD(15));
+#undef LD
+          __m256 y00 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s00, s01), s02), bv);
+          __m256 y01 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s01, s02), s03), bv);
+          __m256 y10 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s10, s11), s12), bv);
+          __m256 y11 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s11, s12), s13), bv);
+          int n = W - 2 * tx;
+          /* interleave: unpack within 128-bit halves, then put the halves in order */
+          __m256 l0 = _mm256_unpacklo_ps(y00, y01), h0 = _mm256_unpackhi_ps(y00, y01);
+          __m256 l1 = _mm256_unpacklo_ps(y10, y11), h1 = _mm256_unpackhi_ps(y10, y11);
+          _mm256_maskstore_ps(r0 + 2 * tx, m8(n), _mm256_permute2f128_ps(l0, h0, 0x20));
+          _mm256_maskstore_ps(r0 + 2 * tx + 8, m8(n - 8), _mm256_permute2f128_ps(l0, h0, 0x31));
+          _mm256_maskstore_ps(r1 + 2 * tx, m8(n), _mm256_permute2f128_ps(l1, h1, 0x20));
+          _mm256_maskstore_ps(r1 + 2 * tx + 8, m8(n - 8), _mm256_permute2f128_ps(l1, h1, 0x31));
+        }
+      }
+    }
+}
+#endif
+
+static void wino_in(int isa, const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (isa == 2) return wino_in_avx512(in, cin, B, cs, H, W, V, scr);
+  if (isa == 1) return wino_in_avx2(in, cin, B, cs, H, W, V, scr);
+#endif
+  wino_in_base(in, cin, B, cs, H, W, V, scr);
+}
+static void wino_out(int isa, const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                     float *out, float *scr) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (isa == 2) return wino_out_avx512(M, bias, cout, B, cs, H, W, out, scr);
+  if (isa == 1) return wino_out_avx2(M, bias, cout, B, cs, H, W, out, scr);
+#endif
+  wino_out_base(M, bias, cout, B, cs, H, W, out, scr);
+}
+
+/* V and M of one block of images stay below this many bytes, so that the transforms write them and the products
+ * read them in L2 (1 MiB of the 2 MiB a core has here; 1.25 MiB is the least a recent x86 core has). At batch 4
+ * the whole batch at once did not fit: at 28 x 28 with 96 input channels V alone is 4.8 MB, and the input
+ * transform then ran at the speed of memory. A fixed constant, not the machine's cache size: the block's width is
+ * the products' N, and the result's bits may depend on it (BLAS kernels), so it must not vary between machines. */
+#define SR_NN_WINO_BLOCK_BYTES (1u << 20)
+
+/* Each of the 16 products goes to sgemm in column chunks of at most this many multiply-adds (M·N·K). Measured
+ * with OpenBLAS 0.3.21 here (SkylakeX kernels, one thread): its small-matrix kernel, which packs nothing and which
+ * it takes at M·N·K ≤ 100³, ran these shapes (M, K = 32…256) at 120–140 GFLOP/s, while its packing path, taken
+ * above, ran them at 90–110; the network went 255 → 271 evaluations/s at batch 4 (medians of 5). Like the block
+ * size, a constant: the chunk is the products' N, on which the bits may depend. */
+#define SR_NN_GEMM_MNK 1000000.0
+
+/* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd: V = Bᵀ d B, M[ξ] = U[ξ] V[ξ], out = Aᵀ M A + b,
+ * a block of nb images at a time (V[16][cin][nb·tiles], M[16][cout][nb·tiles]). */
 static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, float *out, float *ws) {
-  int T = B * ((H + 1) / 2) * ((W + 1) / 2);
-  float *V = ws, *M = V + (size_t)16 * (size_t)c->cin * (size_t)T, *scr = M + (size_t)16 * (size_t)c->cout * (size_t)T;
-  wino_in(in, c->cin, B, H, W, V, scr);
-  for (int xi = 0; xi < 16; xi++)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, T, c->cin, 1.0f,
-                c->wu + (size_t)xi * (size_t)c->cout * (size_t)c->cin, c->cin,
-                V + (size_t)xi * (size_t)c->cin * (size_t)T, T, 0.0f, M + (size_t)xi * (size_t)c->cout * (size_t)T, T);
-  wino_out(M, c->b, c->cout, B, H, W, out, scr);
+  int tpi = ((H + 1) / 2) * ((W + 1) / 2);
+  size_t P = (size_t)H * (size_t)W, per = 16 * sizeof(float) * (size_t)(c->cin + c->cout) * (size_t)tpi;
+  int nb = (int)(SR_NN_WINO_BLOCK_BYTES / per);
+  nb = nb < 1 ? 1 : nb > B ? B : nb;
+  /* the products' columns in chunks of nc: M·nc·K ≤ SR_NN_GEMM_MNK, a multiple of 16 (at least 16), and the chunks
+   * of a block as even as that allows (64 columns at M = K = 128: 32 + 32 ran at 150 GFLOP/s, 48 + 16 at 125–140) */
+  int ncmax = (int)(SR_NN_GEMM_MNK / ((double)c->cout * (double)c->cin)) / 16 * 16;
+  ncmax = ncmax < 16 ? 16 : ncmax;
+  for (int b0 = 0; b0 < B; b0 += nb) {
+    int n = B - b0 < nb ? B - b0 : nb, T = n * tpi;
+    int chunks = (T + ncmax - 1) / ncmax, nc = ((T + chunks - 1) / chunks + 15) / 16 * 16;
+    float *V = ws, *M = V + (size_t)16 * (size_t)c->cin * (size_t)T, *scr = M + (size_t)16 * (size_t)c->cout * (size_t)T;
+    wino_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
+    for (int xi = 0; xi < 16; xi++)
+      for (int t0 = 0; t0 < T; t0 += nc)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, T - t0 < nc ? T - t0 : nc, c->cin, 1.0f,
+                    c->wu + (size_t)xi * (size_t)c->cout * (size_t)c->cin, c->cin,
+                    V + (size_t)xi * (size_t)c->cin * (size_t)T + t0, T, 0.0f,
+                    M + (size_t)xi * (size_t)c->cout * (size_t)T + t0, T);
+    wino_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
+  }
 }
 
 /* out[cout][B·Po] = W · im2col(in) + b (Winograd for 3x3 stride 1) */
@@ -567,7 +875,7 @@ static void conv2d(const conv_t *c, const float *in, int B, int H, int W, float 
 
 /* SiLU(v) = v·sigmoid(v) with exp(−v) from exp_neg() below: a polynomial the compiler vectorises, unlike
  * libm's expf; relative error < 2e-7 over the range that matters (|v| < 87). */
-static inline float exp_neg(float v) {
+SR_NN_INLINE float exp_neg(float v) {
   /* e^−v = 2^n · e^r, n = round(−v/ln2), r = −v − n ln2 in [−ln2/2, ln2/2]; degree-6 Taylor for e^r */
   /* clamp |−v| to 87 on its bits (ordered as the magnitudes are): a float compare may trap (-ftrapping-math), so
    * the compiler would not vectorise a loop around it; integer compares it does */
@@ -584,10 +892,10 @@ static inline float exp_neg(float v) {
   sc.i = ((int32_t)n + 127) << 23;
   return p * sc.f;
 }
-static inline float silu(float v) { return v / (1.0f + exp_neg(v)); }
+SR_NN_INLINE float silu(float v) { return v / (1.0f + exp_neg(v)); }
 
 /* Σ x and Σ (x − m)² in 8 interleaved partial sums, so the loops vectorise without -ffast-math. */
-static float sum8(const float *x, size_t n) {
+SR_NN_INLINE float sum8(const float *x, size_t n) {
   float a[8] = {0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -595,7 +903,7 @@ static float sum8(const float *x, size_t n) {
   for (; i < n; i++) a[i & 7] += x[i];
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
-static float dev8(const float *x, size_t n, float m) {
+SR_NN_INLINE float dev8(const float *x, size_t n, float m) {
   float a[8] = {0};
   size_t i = 0;
   for (; i + 8 <= n; i += 8)
@@ -605,7 +913,7 @@ static float dev8(const float *x, size_t n, float m) {
 }
 
 /* out = GroupNorm(in) (eps 1e-6) per image, optionally followed by SiLU; in and out may alias. */
-static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+SR_NN_INLINE void groupnorm_body(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
   int cg = g->c / g->groups;
   size_t N = (size_t)B * P;
   for (int b = 0; b < B; b++)
@@ -627,6 +935,29 @@ static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *ou
           for (size_t p = 0; p < P; p++) oc[p] = a * xc[p] + bb;
       }
     }
+}
+
+/* The norm and SiLU compiled three times, as the transforms are dispatched (conv_t.isa). Here gcc vectorises the
+ * one body for each ISA: every lane does the scalar code's operations in its order (no -ffast-math, and
+ * -ffp-contract=off keeps a·x + b two roundings: `objdump -d build/solver/nn_unet.o | grep vfm` prints nothing),
+ * and sum8/dev8 keep their 8 partial sums, so all paths give the same bits (tests/test_unet.c compares them). */
+static void groupnorm_base(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+  groupnorm_body(g, in, B, P, out, act);
+}
+#if defined(__x86_64__) && defined(__GNUC__)
+SR_T256 static void groupnorm_avx2(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+  groupnorm_body(g, in, B, P, out, act);
+}
+SR_T512 static void groupnorm_avx512(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+  groupnorm_body(g, in, B, P, out, act);
+}
+#endif
+static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (g->isa == 2) return groupnorm_avx512(g, in, B, P, out, act);
+  if (g->isa == 1) return groupnorm_avx2(g, in, B, P, out, act);
+#endif
+  groupnorm_base(g, in, B, P, out, act);
 }
 
 static void linear(const lin_t *l, const float *in, float *out) {
@@ -724,48 +1055,44 @@ void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride
   for (size_t im = 0; im < Bs; im++)
     for (size_t p = 0; p < npix; p++) b.t1[im * npix + p] = ds * x[im * stride + p] + dsh;
   conv2d(&u->conv_in, b.t1, B, u->H, u->W, h, b.col);
+  /* No activation is copied but the skips into the concatenations: each resblock of the way down writes straight
+   * into its skip store (the downsampling reads it there), and the way up builds each concatenation [h; skip] in
+   * t0, its first part written there by the operation before (mid2, or the crop after the upsampling conv). */
   float *skip[MAXL];
   float *sp = skip0;
   for (int i = 0; i < L; i++) {
     int H = u->hs[i], W = u->ws[i];
-    size_t n = (size_t)u->ch[i] * Bs * (size_t)(H * W);
-    resblock(&u->dres[i], h, B, H, W, semb, b.t0, &b);
     skip[i] = sp;
-    memcpy(sp, b.t0, n * sizeof(float));
+    resblock(&u->dres[i], h, B, H, W, semb, sp, &b);
     sp += Bs * sr_stride((size_t)u->ch[i] * (size_t)(H * W));
-    if (i < L - 1) conv2d(&u->down[i], b.t0, B, H, W, h, b.col);
-    else memcpy(h, b.t0, n * sizeof(float));
+    if (i < L - 1) conv2d(&u->down[i], skip[i], B, H, W, h, b.col);
   }
   int Hl = u->hs[L - 1], Wl = u->ws[L - 1];
-  size_t nl = (size_t)u->ch[L - 1] * Bs * (size_t)(Hl * Wl);
-  resblock(&u->mid1, h, B, Hl, Wl, semb, b.t0, &b);
-  memcpy(h, b.t0, nl * sizeof(float));
+  resblock(&u->mid1, skip[L - 1], B, Hl, Wl, semb, h, &b);
   if (u->attention) attention(&u->attn, h, B, Hl, Wl, &b); /* scratch t0, t1, t2, col, attnw */
   resblock(&u->mid2, h, B, Hl, Wl, semb, b.t0, &b);
-  memcpy(h, b.t0, nl * sizeof(float));
   for (int i = L - 1; i >= 0; i--) {
     int H = u->hs[i], W = u->ws[i];
     size_t P = (size_t)(H * W), N = Bs * P;
     int ch_h = i == L - 1 ? u->ch[L - 1] : u->ch[i + 1];
-    /* concat(h, skip) along channels into t0, then the resblock into h */
-    memcpy(b.t0, h, (size_t)ch_h * N * sizeof(float));
+    /* concat(h, skip) along channels in t0 (h is there already), then the resblock into h */
     memcpy(b.t0 + (size_t)ch_h * N, skip[i], (size_t)u->ch[i] * N * sizeof(float));
     resblock(&u->ures[i], b.t0, B, H, W, semb, h, &b);
-    if (i > 0) { /* nearest ×2, 3x3 conv, crop to level i−1's size */
+    if (i > 0) { /* nearest ×2, 3x3 conv, crop to level i−1's size, into t0 (the next concatenation's first part) */
       size_t H2 = 2 * (size_t)H, W2 = 2 * (size_t)W, P2 = H2 * W2, c = (size_t)u->ch[i];
       size_t Ht = (size_t)u->hs[i - 1], Wt = (size_t)u->ws[i - 1], Pt = Ht * Wt;
-      for (size_t ci = 0; ci < c; ci++)
-        for (size_t im = 0; im < Bs; im++) {
-          const float *src = h + ci * N + im * P;
-          float *dst = b.t0 + (ci * Bs + im) * P2;
-          for (size_t y = 0; y < H2; y++)
-            for (size_t xx = 0; xx < W2; xx++) dst[y * W2 + xx] = src[(y / 2) * (size_t)W + xx / 2];
-        }
+      /* each source row twice, each value twice (a loop the compiler vectorises, unlike y/2 and x/2 indexing) */
+      for (size_t r = 0; r < c * Bs * (size_t)H; r++) {
+        const float *restrict src = h + r * (size_t)W;
+        float *restrict dst = b.t0 + r * 2 * W2;
+        for (size_t xx = 0; xx < (size_t)W; xx++) dst[2 * xx] = dst[2 * xx + 1] = src[xx];
+        memcpy(dst + W2, dst, W2 * sizeof(float));
+      }
       conv2d(&u->up[i], b.t0, B, (int)H2, (int)W2, b.t2, b.col);
       for (size_t ci = 0; ci < c; ci++)
         for (size_t im = 0; im < Bs; im++)
           for (size_t y = 0; y < Ht; y++)
-            memcpy(h + (ci * Bs + im) * Pt + y * Wt, b.t2 + (ci * Bs + im) * P2 + y * W2, Wt * sizeof(float));
+            memcpy(b.t0 + (ci * Bs + im) * Pt + y * Wt, b.t2 + (ci * Bs + im) * P2 + y * W2, Wt * sizeof(float));
     }
   }
   groupnorm(&u->out_norm, h, B, npix, b.t0, 1);

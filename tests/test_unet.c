@@ -367,3 +367,75 @@ TEST(shipped_model_inpaints_fashion_mnist) {
   }
   free(doc);
 }
+
+/* The network's vector paths (the Winograd transforms and the norms, solver/nn_unet.c: baseline, AVX2, AVX-512F,
+ * picked by sr_cpu_path and capped by SR_RNG_PATH) give the baseline's bits: they do the same operations in the
+ * same order, lane by lane. The tiny model's weights do not depend on the image size, so it runs here at sizes
+ * that give odd tile counts, half-used last tiles and rows longer than one vector (37 x 35: 18 tiles a row). Paths
+ * this CPU lacks fall back to narrower ones, which then compare equal trivially. */
+TEST(unet_vector_paths_give_the_baseline_bits) {
+  sr_safetensors file;
+  sr_error err;
+  CHECK(sr_safetensors_open(MODEL, &file, &err) == SR_OK, "%s", err.msg);
+  if (!file.map) return;
+  const sr_tensor_set *ts = &file.set;
+  const char **vals = malloc(ts->nmeta * sizeof *vals);
+  size_t isz = ts->nmeta;
+  for (size_t i = 0; i < ts->nmeta; i++) {
+    vals[i] = ts->meta_vals[i];
+    if (!strcmp(ts->meta_keys[i], "image_size")) isz = i;
+  }
+  CHECK(isz < ts->nmeta, "the tiny model has no image_size");
+  const char *saved = getenv("SR_RNG_PATH");
+  char *keep = saved ? strdup(saved) : NULL;
+  static const char *const sizes[] = {NULL, "37,35", "28,28", "5,7", "2,33"};
+  static const char *const paths[] = {"scalar", "avx2", NULL}; /* NULL: everything this CPU has */
+  for (size_t si = 0; si < sizeof sizes / sizeof *sizes && isz < ts->nmeta; si++) {
+    sr_tensor_set set = *ts;
+    if (sizes[si]) vals[isz] = sizes[si];
+    set.meta_vals = vals;
+    float *ref = NULL, *x = NULL, *out = NULL, *ws = NULL;
+    size_t sn = 0, npix = 0;
+    const size_t B = 3;
+    for (size_t pi = 0; pi < sizeof paths / sizeof *paths; pi++) {
+      if (paths[pi]) setenv("SR_RNG_PATH", paths[pi], 1);
+      else unsetenv("SR_RNG_PATH");
+      sr_unet *u = sr_unet_create(&set, &err);
+      CHECK(u != NULL, "size %s: %s", vals[isz], err.msg);
+      if (!u) break;
+      size_t h, w;
+      double smin, smax;
+      sr_unet_info(u, &h, &w, &smin, &smax);
+      if (!x) {
+        npix = h * w;
+        sn = sr_stride(npix);
+        x = sr_alloc(B * sn), out = sr_alloc(B * sn), ref = sr_alloc(B * sn);
+        ws = sr_alloc(sr_unet_ws_floats(u, B));
+        sr_rng r = sr_rng_make(3, si);
+        for (size_t b = 0; b < B; b++) sr_rng_normals(&r, b, x + b * sn, npix);
+      }
+      for (int k = 0; k < 2; k++) { /* two noise levels: the embedding changes every resblock's input */
+        double sigma = k ? 0.03 : 2.0;
+        sr_unet_score(u, x, B, sn, sigma, out, ws);
+        if (pi == 0 && k == 0) memcpy(ref, out, B * sn * sizeof(float));
+        if (k == 0) {
+          size_t diff = 0;
+          for (size_t b = 0; b < B; b++) diff += memcmp(ref + b * sn, out + b * sn, npix * sizeof(float)) != 0;
+          CHECK(diff == 0, "size %s, path %s: %zu of %zu images differ from the baseline path's bits", vals[isz],
+                paths[pi] ? paths[pi] : "native", diff, B);
+        }
+        double m = 0;
+        for (size_t b = 0; b < B; b++)
+          for (size_t i = 0; i < npix; i++) m = fmax(m, fabs(out[b * sn + i]));
+        CHECK(isfinite(m) && m > 0, "size %s: score max %g", vals[isz], m);
+      }
+      sr_unet_free(u);
+    }
+    sr_free(x); sr_free(out); sr_free(ref); sr_free(ws);
+  }
+  if (keep) setenv("SR_RNG_PATH", keep, 1);
+  else unsetenv("SR_RNG_PATH");
+  free(keep);
+  free(vals);
+  sr_safetensors_close(&file);
+}
