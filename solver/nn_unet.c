@@ -22,7 +22,8 @@
 typedef struct {
   int cin, cout, k, stride;
   const float *w, *b;
-  const float *wu; /* 3x3 stride 1: Winograd weights U[16][cout][cin] (in sr_unet.wino), else NULL */
+  const float *wu; /* 3x3 stride 1: Winograd weights U[(m+2)²][cout][cin] (in sr_unet.wino), else NULL */
+  int wm;          /* with wu: the output tile, m = 2 for F(2x2, 3x3) or 4 for F(4x4, 3x3) (wino_tile) */
   int isa;         /* the transforms' vector path: 0 baseline, 1 AVX2, 2 AVX-512F (sr_cpu_path at creation) */
 } conv_t;
 typedef struct {
@@ -104,7 +105,7 @@ static const float *get(builder *bd, const char *name, int rank, size_t d0, size
 
 static conv_t mk_conv(builder *bd, const char *p, int cin, int cout, int k, int stride) {
   char n[160];
-  conv_t c = {cin, cout, k, stride, NULL, NULL, NULL, bd->isa};
+  conv_t c = {cin, cout, k, stride, NULL, NULL, NULL, 0, bd->isa};
   snprintf(n, sizeof n, "%s.weight", p);
   c.w = get(bd, n, 4, (size_t)cout, (size_t)cin, (size_t)k, (size_t)k);
   snprintf(n, sizeof n, "%s.bias", p);
@@ -231,30 +232,48 @@ static int wino_convs(sr_unet *u, conv_t **cv, int *hh, int *ww) {
   return n;
 }
 
-/* U[ξ][co][ci] = (G g Gᵀ)[ξ], g = the 3x3 kernel w[co][ci], G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]] */
+/* The output tile of a 3x3 stride-1 convolution at H x W: F(4x4, 3x3) (36 products per 16 outputs, against
+ * F(2x2, 3x3)'s 16 per 4) where both sides are at least SR_NN_WINO4_MIN, F(2x2, 3x3) below, where the 4x4 tiles'
+ * padding (7 x 7 in 8 x 8) and the products' few columns (4 tiles an image) cost more than they save. The shape
+ * alone decides, never the machine or the thread count, so the bits do not depend on either. */
+#ifndef SR_NN_WINO4_MIN
+#define SR_NN_WINO4_MIN 14
+#endif
+static int wino_tile(int H, int W) { return H >= SR_NN_WINO4_MIN && W >= SR_NN_WINO4_MIN ? 4 : 2; }
+
+/* U[ξ][co][ci] = (G g Gᵀ)[ξ], ξ = n·i + j over the n x n tile (n = m + 2), g = the 3x3 kernel w[co][ci]; in
+ * double, rounded once. F(2x2): G = [[1,0,0],[½,½,½],[½,−½,½],[0,0,1]]; F(4x4) (points 0, ±1, ±2, ∞):
+ * G = [[¼,0,0],[−⅙,−⅙,−⅙],[−⅙,⅙,−⅙],[1/24,1/12,⅙],[1/24,−1/12,⅙],[0,0,1]]. */
 static void wino_weights(const conv_t *c, float *U) {
-  static const double G[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+  static const double G2[4][3] = {{1, 0, 0}, {.5, .5, .5}, {.5, -.5, .5}, {0, 0, 1}};
+  static const double G4[6][3] = {{1.0 / 4, 0, 0},           {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                  {-1.0 / 6, 1.0 / 6, -1.0 / 6}, {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                  {1.0 / 24, -1.0 / 12, 1.0 / 6}, {0, 0, 1}};
+  const double(*G)[3] = c->wm == 4 ? G4 : G2;
+  int n = c->wm + 2;
   size_t plane = (size_t)c->cout * (size_t)c->cin;
   for (int co = 0; co < c->cout; co++)
     for (int ci = 0; ci < c->cin; ci++) {
       const float *g = c->w + ((size_t)co * (size_t)c->cin + (size_t)ci) * 9;
-      double Gg[4][3]; /* G g */
-      for (int i = 0; i < 4; i++)
+      double Gg[6][3]; /* G g */
+      for (int i = 0; i < n; i++)
         for (int j = 0; j < 3; j++) Gg[i][j] = G[i][0] * g[j] + G[i][1] * g[3 + j] + G[i][2] * g[6 + j];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++)
-          U[(size_t)(i * 4 + j) * plane + (size_t)co * (size_t)c->cin + (size_t)ci] =
+      for (int i = 0; i < n; i++)
+        for (int j = 0; j < n; j++)
+          U[(size_t)(i * n + j) * plane + (size_t)co * (size_t)c->cin + (size_t)ci] =
               (float)(Gg[i][0] * G[j][0] + Gg[i][1] * G[j][1] + Gg[i][2] * G[j][2]);
     }
 }
 
 static size_t wino_in_scr(int H, int W);
+static size_t wino4_scr(int H, int W);
 
-/* Workspace of one 3x3 convolution on one image: V[16][cin][tiles] and M[16][cout][tiles], tiles = ⌈H/2⌉⌈W/2⌉,
- * plus the transforms' scratch (wino_in's split planes, which also hold wino_out's W floats). */
+/* Workspace of one 3x3 convolution on one image: V[n²][cin][tiles] and M[n²][cout][tiles], tiles = ⌈H/m⌉⌈W/m⌉,
+ * n = m + 2, plus the transforms' scratch (the split planes, which also hold the output transform's). */
 static size_t wino_floats(const conv_t *c, int H, int W) {
-  size_t tiles = (size_t)((H + 1) / 2) * (size_t)((W + 1) / 2);
-  return 16 * (size_t)(c->cin + c->cout) * tiles + wino_in_scr(H, W);
+  int m = c->wm, n = m + 2;
+  size_t tiles = (size_t)((H + m - 1) / m) * (size_t)((W + m - 1) / m);
+  return (size_t)(n * n) * (size_t)(c->cin + c->cout) * tiles + (m == 4 ? wino4_scr(H, W) : wino_in_scr(H, W));
 }
 
 sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
@@ -387,7 +406,8 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
   int ch_[64], cw_[64], nc = wino_convs(u, cv, ch_, cw_);
   size_t nw = 0;
   for (int i = 0; i < nc; i++) {
-    nw += 16 * (size_t)cv[i]->cout * (size_t)cv[i]->cin;
+    cv[i]->wm = wino_tile(ch_[i], cw_[i]);
+    nw += (size_t)((cv[i]->wm + 2) * (cv[i]->wm + 2)) * (size_t)cv[i]->cout * (size_t)cv[i]->cin;
     if (wino_floats(cv[i], ch_[i], cw_[i]) > col) col = wino_floats(cv[i], ch_[i], cw_[i]);
   }
   u->wino = malloc(nw * sizeof(float));
@@ -396,7 +416,8 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
     free(u);
     return NULL;
   }
-  for (size_t i = 0, off = 0; i < (size_t)nc; off += 16 * (size_t)cv[i]->cout * (size_t)cv[i]->cin, i++) {
+  for (size_t i = 0, off = 0; i < (size_t)nc;
+       off += (size_t)((cv[i]->wm + 2) * (cv[i]->wm + 2)) * (size_t)cv[i]->cout * (size_t)cv[i]->cin, i++) {
     wino_weights(cv[i], u->wino + off);
     cv[i]->wu = u->wino + off;
   }
@@ -783,6 +804,198 @@ static void wino_out(int isa, const float *M, const float *bias, int cout, int B
   wino_out_base(M, bias, cout, B, cs, H, W, out, scr);
 }
 
+/* ---------------------------------------------------------------- Winograd F(4x4, 3x3)
+ * Each 4x4 output tile from the 6x6 input tile d at rows 4ty−1 … 4ty+4, columns 4tx−1 … 4tx+4 (zero outside the
+ * image): Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, 36 products per tile, by the transforms of nn_wino4.inc. Each image
+ * plane is first split into 24 arrays of (th + 1)·tw floats, Z[r][i][k·tw + tx] = p[4k + r][4tx + i] (p the
+ * zero-padded plane, p[Y][X] = d[Y−1][X−1]; r < 4 the row's phase, i < 6 the tile's column): the tile rows of
+ * every tile of the plane are then unit-stride arrays over t = ty·tw + tx (as in wino_in_avx512), so the vector
+ * paths run on full vectors at every size. The split and the placement of the outputs only copy, in plain C. */
+static size_t wino4_scr(int H, int W) {
+  size_t th = (size_t)(H + 3) / 4, tw = (size_t)(W + 3) / 4;
+  return 48 * (th + 1) * tw; /* two planes' split; the output tiles Q[16][th·tw] fit in it */
+}
+
+/* Z (24 arrays of A floats, zero where never written) ← the split of the plane src */
+static void wino4_split(const float *src, int H, int W, int tw, size_t A, float *Z) {
+  for (int y = 0; y < H; y++) {
+    const float *restrict d = src + (size_t)y * (size_t)W;
+    int Y = y + 1;
+    float *row = Z + (size_t)(Y & 3) * 6 * A + (size_t)(Y >> 2) * (size_t)tw;
+    for (int i = 0; i < 6; i++) { /* X = 4tx + i is d's column 4tx + i − 1: inside for i == 0 ? 1 : 0 ≤ tx < t1 */
+      float *restrict z = row + (size_t)i * A;
+      int t1 = (W + 4 - i) / 4 < tw ? (W + 4 - i) / 4 : tw;
+      for (int tx = i == 0; tx < t1; tx++) z[tx] = d[4 * tx + i - 1];
+    }
+  }
+}
+
+#define WF(name) name##_base
+#define WT
+#define VT float
+#define MT int
+#define VW 1
+#define VMASK(n) 0
+#define VLD(m, p) ((void)(m), *(p))
+#define VST(m, p, v) ((void)(m), *(p) = (v))
+#define VADD(a, b) ((a) + (b))
+#define VSUB(a, b) ((a) - (b))
+#define VMULC(v, c) ((v) * (c))
+#define VSET1(x) (x)
+#include "nn_wino4.inc"
+#undef WF
+#undef WT
+#undef VT
+#undef MT
+#undef VW
+#undef VMASK
+#undef VLD
+#undef VST
+#undef VADD
+#undef VSUB
+#undef VMULC
+#undef VSET1
+#if defined(__x86_64__) && defined(__GNUC__)
+#define WF(name) name##_avx512
+#define WT SR_T512
+#define VT __m512
+#define MT __mmask16
+#define VW 16
+#define VMASK(n) m16(n)
+#define VLD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define VST(m, p, v) _mm512_mask_storeu_ps(p, m, v)
+#define VADD(a, b) _mm512_add_ps(a, b)
+#define VSUB(a, b) _mm512_sub_ps(a, b)
+#define VMULC(v, c) _mm512_mul_ps(v, _mm512_set1_ps(c))
+#define VSET1(x) _mm512_set1_ps(x)
+#include "nn_wino4.inc"
+#undef WF
+#undef WT
+#undef VT
+#undef MT
+#undef VW
+#undef VMASK
+#undef VLD
+#undef VST
+#undef VADD
+#undef VSUB
+#undef VMULC
+#undef VSET1
+#define WF(name) name##_avx2
+#define WT SR_T256
+#define VT __m256
+#define MT __m256i
+#define VW 8
+#define VMASK(n) m8(n)
+#define VLD(m, p) _mm256_maskload_ps(p, m)
+#define VST(m, p, v) _mm256_maskstore_ps(p, m, v)
+#define VADD(a, b) _mm256_add_ps(a, b)
+#define VSUB(a, b) _mm256_sub_ps(a, b)
+#define VMULC(v, c) _mm256_mul_ps(v, _mm256_set1_ps(c))
+#define VSET1(x) _mm256_set1_ps(x)
+#include "nn_wino4.inc"
+#undef WF
+#undef WT
+#undef VT
+#undef MT
+#undef VW
+#undef VMASK
+#undef VLD
+#undef VST
+#undef VADD
+#undef VSUB
+#undef VMULC
+#undef VSET1
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* wino4_split by gathers: z[tx] = d[4tx + i − 1] for 16 tiles at once, the lanes outside the image off */
+SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int tw, size_t A, float *Z) {
+  const __m512i lane4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60);
+  for (int y = 0; y < H; y++) {
+    const float *d = src + (size_t)y * (size_t)W;
+    int Y = y + 1;
+    float *row = Z + (size_t)(Y & 3) * 6 * A + (size_t)(Y >> 2) * (size_t)tw;
+    for (int i = 0; i < 6; i++) {
+      int t1 = (W + 4 - i) / 4 < tw ? (W + 4 - i) / 4 : tw;
+      for (int tx = 0; tx < t1; tx += 16) {
+        __mmask16 m = m16(t1 - tx) & (tx == 0 && i == 0 ? 0xfffe : 0xffff);
+        __m512i idx = _mm512_add_epi32(lane4, _mm512_set1_epi32(4 * tx + i - 1));
+        _mm512_mask_storeu_ps(row + (size_t)i * A + tx, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, d, 4));
+      }
+    }
+  }
+}
+
+/* row[x] = q[(x mod 4)·nt + ⌊x/4⌋] for x < W (the placement of wino4_out), 16 columns at a time by gathers */
+SR_T512 static void wino4_place_avx512(const float *q, int nt, int W, float *row) {
+  const __m512i base = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
+  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+  const __m512i idx0 = _mm512_add_epi32(_mm512_mullo_epi32(base, _mm512_set1_epi32(nt)), quad);
+  for (int x = 0; x < W; x += 16) {
+    __mmask16 m = m16(W - x);
+    __m512i idx = _mm512_add_epi32(idx0, _mm512_set1_epi32(x / 4));
+    _mm512_mask_storeu_ps(row + x, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, q, 4));
+  }
+}
+#endif
+
+/* V[36][cin][B·nt] = Bᵀ d B of every tile of every plane (as wino_in, for F(4x4)); the split of plane q + 1 is
+ * written before plane q's tiles are read, in two alternating buffers, so no load waits on a recent store. */
+static void wino4_in(int isa, const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
+  int th = (H + 3) / 4, tw = (W + 3) / 4, nt = th * tw;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cin * T, A = (size_t)(th + 1) * tw;
+  void (*tiles)(const float *, size_t, int, int, float *, size_t) = wino4_in_tiles_base;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (isa == 2) tiles = wino4_in_tiles_avx512;
+  if (isa == 1) tiles = wino4_in_tiles_avx2;
+#endif
+  void (*split)(const float *, int, int, int, size_t, float *) = wino4_split;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (isa == 2) split = wino4_split_avx512;
+#endif
+  memset(scr, 0, 48 * A * sizeof(float));
+  int nq = cin * B;
+  for (int q = -1; q < nq; q++) {
+    if (q + 1 < nq)
+      split(in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P, H, W, tw, A,
+                  scr + (size_t)((q + 1) & 1) * 24 * A);
+    if (q >= 0)
+      tiles(scr + (size_t)(q & 1) * 24 * A, A, nt, tw, V + (size_t)(q / B) * T + (size_t)(q % B) * (size_t)nt, plane);
+  }
+}
+
+/* out = Aᵀ M A + bias per tile (as wino_out, for F(4x4)), cropped to H x W: the 16 outputs of every tile of a
+ * plane into Q[16][nt], then placed. */
+static void wino4_out(int isa, const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
+                      float *out, float *scr) {
+  int th = (H + 3) / 4, tw = (W + 3) / 4, nt = th * tw;
+  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cout * T;
+  void (*tiles)(const float *, size_t, int, float, float *) = wino4_out_tiles_base;
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (isa == 2) tiles = wino4_out_tiles_avx512;
+  if (isa == 1) tiles = wino4_out_tiles_avx2;
+#endif
+  const float *Q = scr;
+  for (int co = 0; co < cout; co++)
+    for (int b = 0; b < B; b++) {
+      tiles(M + (size_t)co * T + (size_t)b * (size_t)nt, plane, nt, bias[co], scr);
+      float *dst = out + (size_t)co * cs + (size_t)b * P;
+      for (int y = 0; y < H; y++) { /* row y = 4ty + r: output (r, j) of tile (ty, tx) at column 4tx + j */
+        const float *restrict q = Q + (size_t)(4 * (y & 3)) * (size_t)nt + (size_t)(y >> 2) * (size_t)tw;
+        float *restrict row = dst + (size_t)y * (size_t)W;
+#if defined(__x86_64__) && defined(__GNUC__)
+        if (isa == 2) {
+          wino4_place_avx512(q, nt, W, row);
+          continue;
+        }
+#endif
+        for (int j = 0; j < 4; j++)
+          for (int tx = 0; 4 * tx + j < W; tx++) row[4 * tx + j] = q[(size_t)j * (size_t)nt + (size_t)tx];
+      }
+    }
+}
+
 /* V and M of one block of images stay below this many bytes, so that the transforms write them and the products
  * read them in L2 (1 MiB of the 2 MiB a core has here; 1.25 MiB is the least a recent x86 core has). At batch 4
  * the whole batch at once did not fit: at 28 x 28 with 96 input channels V alone is 4.8 MB, and the input
@@ -797,11 +1010,12 @@ static void wino_out(int isa, const float *M, const float *bias, int cout, int B
  * size, a constant: the chunk is the products' N, on which the bits may depend. */
 #define SR_NN_GEMM_MNK 1000000.0
 
-/* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd: V = Bᵀ d B, M[ξ] = U[ξ] V[ξ], out = Aᵀ M A + b,
- * a block of nb images at a time (V[16][cin][nb·tiles], M[16][cout][nb·tiles]). */
+/* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd F(m x m, 3x3), n = m + 2: V = Bᵀ d B,
+ * M[ξ] = U[ξ] V[ξ] (ξ < n²), out = Aᵀ M A + b, a block of nb images at a time (V[n²][cin][nb·tiles],
+ * M[n²][cout][nb·tiles]). */
 static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, float *out, float *ws) {
-  int tpi = ((H + 1) / 2) * ((W + 1) / 2);
-  size_t P = (size_t)H * (size_t)W, per = 16 * sizeof(float) * (size_t)(c->cin + c->cout) * (size_t)tpi;
+  int m = c->wm, nn = (m + 2) * (m + 2), tpi = ((H + m - 1) / m) * ((W + m - 1) / m);
+  size_t P = (size_t)H * (size_t)W, per = (size_t)nn * sizeof(float) * (size_t)(c->cin + c->cout) * (size_t)tpi;
   int nb = (int)(SR_NN_WINO_BLOCK_BYTES / per);
   nb = nb < 1 ? 1 : nb > B ? B : nb;
   /* the products' columns in chunks of nc: M·nc·K ≤ SR_NN_GEMM_MNK, a multiple of 16 (at least 16), and the chunks
@@ -811,15 +1025,17 @@ static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, 
   for (int b0 = 0; b0 < B; b0 += nb) {
     int n = B - b0 < nb ? B - b0 : nb, T = n * tpi;
     int chunks = (T + ncmax - 1) / ncmax, nc = ((T + chunks - 1) / chunks + 15) / 16 * 16;
-    float *V = ws, *M = V + (size_t)16 * (size_t)c->cin * (size_t)T, *scr = M + (size_t)16 * (size_t)c->cout * (size_t)T;
-    wino_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
-    for (int xi = 0; xi < 16; xi++)
+    float *V = ws, *M = V + (size_t)nn * (size_t)c->cin * (size_t)T, *scr = M + (size_t)nn * (size_t)c->cout * (size_t)T;
+    if (m == 4) wino4_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
+    else wino_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
+    for (int xi = 0; xi < nn; xi++)
       for (int t0 = 0; t0 < T; t0 += nc)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, T - t0 < nc ? T - t0 : nc, c->cin, 1.0f,
                     c->wu + (size_t)xi * (size_t)c->cout * (size_t)c->cin, c->cin,
                     V + (size_t)xi * (size_t)c->cin * (size_t)T + t0, T, 0.0f,
                     M + (size_t)xi * (size_t)c->cout * (size_t)T + t0, T);
-    wino_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
+    if (m == 4) wino4_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
+    else wino_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
   }
 }
 
