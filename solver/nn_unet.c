@@ -909,20 +909,33 @@ static void wino4_split(const float *src, int H, int W, int tw, size_t A, float 
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* wino4_split by gathers: z[tx] = d[4tx + i − 1] for 16 tiles at once, the lanes outside the image off */
+/* wino4_split by permutes: 64 columns of the padded row p (p[X] = d[X − 1], masked loads give the zeros around
+ * the image) are split into its four phases ph_r[k] = p[4k + r] (two rounds of even/odd selection), and
+ * Z[·][i] = ph_i for i < 4, Z[·][4] and Z[·][5] = ph_0 and ph_1 one tile on (p[4tx + 4], p[4tx + 5]). */
 SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int tw, size_t A, float *Z) {
-  const __m512i lane4 = _mm512_setr_epi32(0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40, 44, 48, 52, 56, 60);
+  const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   for (int y = 0; y < H; y++) {
     const float *d = src + (size_t)y * (size_t)W;
     int Y = y + 1;
     float *row = Z + (size_t)(Y & 3) * 6 * A + (size_t)(Y >> 2) * (size_t)tw;
-    for (int i = 0; i < 6; i++) {
-      int t1 = (W + 4 - i) / 4 < tw ? (W + 4 - i) / 4 : tw;
-      for (int tx = 0; tx < t1; tx += 16) {
-        __mmask16 m = m16(t1 - tx) & (tx == 0 && i == 0 ? 0xfffe : 0xffff);
-        __m512i idx = _mm512_add_epi32(lane4, _mm512_set1_epi32(4 * tx + i - 1));
-        _mm512_mask_storeu_ps(row + (size_t)i * A + tx, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, d, 4));
+    for (int k0 = 0; k0 <= tw; k0 += 16) { /* ph_r[k0 … k0+15]: p[4k0 … 4k0+63] */
+      __m512 v[4];
+      for (int j = 0; j < 4; j++) {
+        int X0 = 4 * k0 + 16 * j; /* p[X0 + l] = d[X0 + l − 1]: inside for 0 ≤ X0 + l − 1 < W */
+        v[j] = _mm512_maskz_loadu_ps(m16(W + 1 - X0) & (X0 ? 0xffff : 0xfffe), d + X0 - 1);
       }
+      __m512 e0 = _mm512_permutex2var_ps(v[0], iev, v[1]), o0 = _mm512_permutex2var_ps(v[0], iod, v[1]);
+      __m512 e1 = _mm512_permutex2var_ps(v[2], iev, v[3]), o1 = _mm512_permutex2var_ps(v[2], iod, v[3]);
+      __m512 ph0 = _mm512_permutex2var_ps(e0, iev, e1), ph2 = _mm512_permutex2var_ps(e0, iod, e1);
+      __m512 ph1 = _mm512_permutex2var_ps(o0, iev, o1), ph3 = _mm512_permutex2var_ps(o0, iod, o1);
+      __mmask16 m = m16(tw - k0), m1 = m16(tw + 1 - k0) & (k0 ? 0xffff : 0xfffe);
+      _mm512_mask_storeu_ps(row + k0, m, ph0);
+      _mm512_mask_storeu_ps(row + A + k0, m, ph1);
+      _mm512_mask_storeu_ps(row + 2 * A + k0, m, ph2);
+      _mm512_mask_storeu_ps(row + 3 * A + k0, m, ph3);
+      _mm512_mask_storeu_ps(row + 4 * A + k0 - 1, m1, ph0);
+      _mm512_mask_storeu_ps(row + 5 * A + k0 - 1, m1, ph1);
     }
   }
 }
