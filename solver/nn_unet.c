@@ -940,15 +940,22 @@ SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int tw, s
   }
 }
 
-/* row[x] = q[(x mod 4)·nt + ⌊x/4⌋] for x < W (the placement of wino4_out), 16 columns at a time by gathers */
-SR_T512 static void wino4_place_avx512(const float *q, int nt, int W, float *row) {
-  const __m512i base = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3);
-  const __m512i quad = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const __m512i idx0 = _mm512_add_epi32(_mm512_mullo_epi32(base, _mm512_set1_epi32(nt)), quad);
-  for (int x = 0; x < W; x += 16) {
-    __mmask16 m = m16(W - x);
-    __m512i idx = _mm512_add_epi32(idx0, _mm512_set1_epi32(x / 4));
-    _mm512_mask_storeu_ps(row + x, m, _mm512_mask_i32gather_ps(_mm512_setzero_ps(), m, idx, q, 4));
+/* row[4tx + j] = q[j·nt + tx] for 4tx + j < W (the placement of wino4_out): 16 tiles' four outputs interleaved by
+ * two rounds of permutes */
+SR_T512 static void wino4_place_avx512(const float *q, int nt, int tw, int W, float *row) {
+  const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  for (int k0 = 0; k0 < tw; k0 += 16) {
+    __mmask16 m = m16(tw - k0);
+    __m512 q0 = _mm512_maskz_loadu_ps(m, q + k0), q1 = _mm512_maskz_loadu_ps(m, q + (size_t)nt + k0),
+           q2 = _mm512_maskz_loadu_ps(m, q + 2 * (size_t)nt + k0), q3 = _mm512_maskz_loadu_ps(m, q + 3 * (size_t)nt + k0);
+    __m512 alo = _mm512_permutex2var_ps(q0, ilo, q2), ahi = _mm512_permutex2var_ps(q0, ihi, q2); /* q0 q2 pairs */
+    __m512 blo = _mm512_permutex2var_ps(q1, ilo, q3), bhi = _mm512_permutex2var_ps(q1, ihi, q3); /* q1 q3 pairs */
+    int n = W - 4 * k0;
+    _mm512_mask_storeu_ps(row + 4 * k0, m16(n), _mm512_permutex2var_ps(alo, ilo, blo));
+    _mm512_mask_storeu_ps(row + 4 * k0 + 16, m16(n - 16), _mm512_permutex2var_ps(alo, ihi, blo));
+    _mm512_mask_storeu_ps(row + 4 * k0 + 32, m16(n - 32), _mm512_permutex2var_ps(ahi, ilo, bhi));
+    _mm512_mask_storeu_ps(row + 4 * k0 + 48, m16(n - 48), _mm512_permutex2var_ps(ahi, ihi, bhi));
   }
 }
 #endif
@@ -999,7 +1006,7 @@ static void wino4_out(int isa, const float *M, const float *bias, int cout, int 
         float *restrict row = dst + (size_t)y * (size_t)W;
 #if defined(__x86_64__) && defined(__GNUC__)
         if (isa == 2) {
-          wino4_place_avx512(q, nt, W, row);
+          wino4_place_avx512(q, nt, tw, W, row);
           continue;
         }
 #endif
@@ -1014,14 +1021,18 @@ static void wino4_out(int isa, const float *M, const float *bias, int cout, int 
  * the whole batch at once did not fit: at 28 x 28 with 96 input channels V alone is 4.8 MB, and the input
  * transform then ran at the speed of memory. A fixed constant, not the machine's cache size: the block's width is
  * the products' N, and the result's bits may depend on it (BLAS kernels), so it must not vary between machines. */
+#ifndef SR_NN_WINO_BLOCK_BYTES
 #define SR_NN_WINO_BLOCK_BYTES (1u << 20)
+#endif
 
 /* Each of the 16 products goes to sgemm in column chunks of at most this many multiply-adds (M·N·K). Measured
  * with OpenBLAS 0.3.21 here (SkylakeX kernels, one thread): its small-matrix kernel, which packs nothing and which
  * it takes at M·N·K ≤ 100³, ran these shapes (M, K = 32…256) at 120–140 GFLOP/s, while its packing path, taken
  * above, ran them at 90–110; the network went 255 → 271 evaluations/s at batch 4 (medians of 5). Like the block
  * size, a constant: the chunk is the products' N, on which the bits may depend. */
+#ifndef SR_NN_GEMM_MNK
 #define SR_NN_GEMM_MNK 1000000.0
+#endif
 
 /* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd F(m x m, 3x3), n = m + 2: V = Bᵀ d B,
  * M[ξ] = U[ξ] V[ξ] (ξ < n²), out = Aᵀ M A + b, a block of nb images at a time (V[n²][cin][nb·tiles],
