@@ -1,6 +1,7 @@
 /* test_unet.c — the C score network against PyTorch: the tiny model tests/data/tiny-unet.safetensors and the
  * reference outputs tests/data/tiny-unet-ref.bin (both written by tools/make_test_model.py from the PyTorch model
- * of tools/scoremodel.py) must agree to relative error < 1e-4; and the loader's validation. */
+ * of tools/scoremodel.py) must agree to relative error < 1e-4, at its 12 x 12 and, through Winograd F(4x4, 3x3),
+ * at 28 x 28 (tests/data/tiny-unet-ref28.bin); and the loader's validation. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,8 +22,8 @@ typedef struct {
   size_t count;
 } ref_entry;
 
-static int read_ref(ref_entry *e, int max) {
-  FILE *f = fopen(REF, "rb");
+static int read_ref_file(const char *path, ref_entry *e, int max) {
+  FILE *f = fopen(path, "rb");
   if (!f) return -1;
   char magic[8];
   unsigned n = 0;
@@ -45,6 +46,8 @@ out:
   fclose(f);
   return got;
 }
+
+static int read_ref(ref_entry *e, int max) { return read_ref_file(REF, e, max); }
 
 static const ref_entry *entry(const ref_entry *e, int n, const char *name) {
   for (int i = 0; i < n; i++)
@@ -99,6 +102,48 @@ TEST(unet_matches_pytorch_reference) {
   }
   for (int i = 0; i < n; i++) free(e[i].data);
   sr_unet_free(u);
+  sr_safetensors_close(&file);
+}
+
+/* The same model at 28 x 28 (tools/make_test_model.py --ref28; PyTorch in float64): its 28 x 28 and 14 x 14 levels
+ * run Winograd F(4x4, 3x3), the 7 x 7 one F(2x2, 3x3), so this is F(4x4)'s oracle, with the same tolerance as the
+ * 12 x 12 test (F(4x4)'s float32 error per layer is about 1e-5 of the output's maximum, docs/performance.md). */
+TEST(unet_matches_pytorch_reference_at_28_through_winograd_f4) {
+  sr_safetensors file;
+  sr_error err;
+  CHECK(sr_safetensors_open(MODEL, &file, &err) == SR_OK, "%s", err.msg);
+  if (!file.map) return;
+  sr_tensor_set set = file.set;
+  const char **vals = malloc(set.nmeta * sizeof *vals);
+  for (size_t i = 0; i < set.nmeta; i++)
+    vals[i] = strcmp(set.meta_keys[i], "image_size") ? set.meta_vals[i] : "28,28";
+  set.meta_vals = vals;
+  sr_unet *u = sr_unet_create(&set, &err);
+  CHECK(u != NULL, "%s", err.msg);
+  ref_entry e[8];
+  int n = read_ref_file("tests/data/tiny-unet-ref28.bin", e, 8);
+  const ref_entry *x = entry(e, n, "x"), *sig = entry(e, n, "sigma"), *score = entry(e, n, "score");
+  CHECK(x && sig && score && x->count == 2 * 784, "tests/data/tiny-unet-ref28.bin lacks x, sigma or score");
+  if (u && x && sig && score && x->count == 2 * 784) {
+    size_t sn = sr_stride(784);
+    float *in = sr_alloc(sn), *out = sr_alloc(sn), *ws = sr_alloc(sr_unet_ws_floats(u, 1));
+    for (unsigned b = 0; b < sig->count; b++) {
+      memcpy(in, x->data + b * 784, 784 * sizeof(float));
+      sr_unet_score(u, in, 1, sn, sig->data[b], out, ws);
+      double maxref = 0, maxdiff = 0;
+      for (size_t i = 0; i < 784; i++) {
+        maxref = fmax(maxref, fabs(score->data[b * 784 + i]));
+        maxdiff = fmax(maxdiff, fabs(score->data[b * 784 + i] - out[i]));
+      }
+      CHECK(maxdiff <= 1e-4 * maxref, "28 x 28, image %u (sigma %g): max |C - PyTorch| = %.3g, max |PyTorch| = %.3g",
+            b, sig->data[b], maxdiff, maxref);
+      printf("    28 x 28, sigma %g: max |C - PyTorch| / max |PyTorch| = %.2g\n", sig->data[b], maxdiff / maxref);
+    }
+    sr_free(in); sr_free(out); sr_free(ws);
+  }
+  for (int i = 0; i < n; i++) free(e[i].data);
+  sr_unet_free(u);
+  free(vals);
   sr_safetensors_close(&file);
 }
 

@@ -3,6 +3,7 @@
 reference outputs (PyTorch, computed in float64 from the stored float32 weights):
 
     /usr/bin/python3 tools/make_test_model.py      # -> tests/data/tiny-unet.safetensors, tests/data/tiny-unet-ref.bin
+    /usr/bin/python3 tools/make_test_model.py --ref28   # -> tests/data/tiny-unet-ref28.bin (the model at 28 x 28)
 
 Model: image 12×12 (two stride-2 downsamplings: 12 → 6 → 3), channels 4,8,8, groups 2, embed_dim 16,
 fourier_features 4, attention 1, seed 1234. GroupNorm affine parameters and the Fourier frequencies are random
@@ -102,8 +103,22 @@ def compute(model, x, sig, dtype):
     return s[:, 0].numpy(), {k: v.numpy() for k, v in tr.items()}
 
 
+def write_ref28(mpath, rpath):
+    """The stored tiny model run at 28 x 28 (its convolutions do not depend on the image size): the first two levels
+    (28, 14) go through Winograd F(4x4, 3x3) in the C network, so this is their oracle. Only x, sigma and score."""
+    back = load_model(mpath, dtype=torch.float64)
+    x = np.random.default_rng(2828).uniform(0.0, 1.0, size=(2, 28, 28)).astype(np.float32)
+    sig = np.array([0.05, 3.0], dtype=np.float32)
+    s64, _ = compute(back, x.astype(np.float64), sig.astype(np.float64), torch.float64)
+    write_ref(rpath, [("x", x), ("sigma", sig), ("score", s64)])
+    print("tiny model at 28 x 28: reference %s %d bytes" % (os.path.relpath(rpath, ROOT), os.path.getsize(rpath)))
+
+
 def main():
     out_dir = os.path.join(ROOT, "tests", "data")
+    if sys.argv[1:] == ["--ref28"]:  # the 28 x 28 reference alone, from the stored model (which stays as it is)
+        write_ref28(os.path.join(out_dir, "tiny-unet.safetensors"), os.path.join(out_dir, "tiny-unet-ref28.bin"))
+        return
     os.makedirs(out_dir, exist_ok=True)
     mpath = os.path.join(out_dir, "tiny-unet.safetensors")
     rpath = os.path.join(out_dir, "tiny-unet-ref.bin")
