@@ -8,33 +8,35 @@
 
 #include "scorerecon.h"
 
-/* The real pair planned with `flags` on 64-byte aligned scratch arrays (MEASURE writes into them). */
+/* A pair of plans for an h x w image, made by an sr__fft_maker: the real pair (a = r2c, b = c2r) or the complex
+ * one (a = forward, b = backward), planned with `flags` on 64-byte aligned scratch arrays (MEASURE writes into
+ * them). */
 typedef struct {
   size_t h, w;
-  fftwf_plan r2c, c2r;
-} r2c_pair;
+  fftwf_plan a, b;
+} plan_pair;
 
-static void r2c_drop(void *arg) {
-  r2c_pair *p = arg;
-  if (p->r2c) fftwf_destroy_plan(p->r2c);
-  if (p->c2r) fftwf_destroy_plan(p->c2r);
-  p->r2c = p->c2r = NULL;
+static void pair_drop(void *arg) {
+  plan_pair *p = arg;
+  if (p->a) fftwf_destroy_plan(p->a);
+  if (p->b) fftwf_destroy_plan(p->b);
+  p->a = p->b = NULL;
 }
 
 static int r2c_make(void *arg, unsigned flags) {
-  r2c_pair *p = arg;
+  plan_pair *p = arg;
   size_t h = p->h, w = p->w, wh = w / 2 + 1;
-  p->r2c = p->c2r = NULL;
+  p->a = p->b = NULL;
   float *x = sr_alloc(h * w);
   float *c = sr_alloc(2 * h * wh);
   if (x && c) {
-    p->r2c = fftwf_plan_dft_r2c_2d((int)h, (int)w, x, (fftwf_complex *)c, flags);
-    p->c2r = fftwf_plan_dft_c2r_2d((int)h, (int)w, (fftwf_complex *)c, x, flags);
+    p->a = fftwf_plan_dft_r2c_2d((int)h, (int)w, x, (fftwf_complex *)c, flags);
+    p->b = fftwf_plan_dft_c2r_2d((int)h, (int)w, (fftwf_complex *)c, x, flags);
   }
   sr_free(x);
   sr_free(c);
-  if (p->r2c && p->c2r) return 0;
-  r2c_drop(p);
+  if (p->a && p->b) return 0;
+  pair_drop(p);
   return -1;
 }
 
@@ -43,50 +45,38 @@ int sr_fft2_plan(sr_fft2 *f, size_t h, size_t w) {
   f->h = h;
   f->w = w;
   f->wh = w / 2 + 1;
-  r2c_pair p = {h, w, NULL, NULL};
+  plan_pair p = {h, w, NULL, NULL};
   if (r2c_make(&p, FFTW_ESTIMATE)) return -1;
-  f->r2c = p.r2c;
-  f->c2r = p.c2r;
+  f->r2c = p.a;
+  f->c2r = p.b;
   return 0;
 }
 
 sr_status sr__fft2_replan(sr_fft2 *f, sr_fft_planner *pl, int *measured, sr_error *err) {
   char what[64];
   snprintf(what, sizeof what, "the real %zux%zu transforms", f->h, f->w);
-  r2c_pair p = {f->h, f->w, NULL, NULL};
-  sr__fft_maker m = {r2c_make, r2c_drop, &p, what};
+  plan_pair p = {f->h, f->w, NULL, NULL};
+  sr__fft_maker m = {r2c_make, pair_drop, &p, what};
   sr_status st = sr__fft_planner_make(pl, &m, measured, err);
   if (st) return st;
   sr_fft2_destroy(f);
-  f->r2c = p.r2c;
-  f->c2r = p.c2r;
+  f->r2c = p.a;
+  f->c2r = p.b;
   return SR_OK;
 }
 
 /* The c2c pair, in place (as op_complex.c executes it). */
-typedef struct {
-  size_t h, w;
-  fftwf_plan fwd, bwd;
-} c2c_pair;
-
-static void c2c_drop(void *arg) {
-  c2c_pair *p = arg;
-  if (p->fwd) fftwf_destroy_plan(p->fwd);
-  if (p->bwd) fftwf_destroy_plan(p->bwd);
-  p->fwd = p->bwd = NULL;
-}
-
 static int c2c_make(void *arg, unsigned flags) {
-  c2c_pair *p = arg;
-  p->fwd = p->bwd = NULL;
+  plan_pair *p = arg;
+  p->a = p->b = NULL;
   float *tmp = sr_alloc(2 * p->h * p->w);
   if (tmp) {
-    p->fwd = fftwf_plan_dft_2d((int)p->h, (int)p->w, (fftwf_complex *)tmp, (fftwf_complex *)tmp, FFTW_FORWARD, flags);
-    p->bwd = fftwf_plan_dft_2d((int)p->h, (int)p->w, (fftwf_complex *)tmp, (fftwf_complex *)tmp, FFTW_BACKWARD, flags);
+    p->a = fftwf_plan_dft_2d((int)p->h, (int)p->w, (fftwf_complex *)tmp, (fftwf_complex *)tmp, FFTW_FORWARD, flags);
+    p->b = fftwf_plan_dft_2d((int)p->h, (int)p->w, (fftwf_complex *)tmp, (fftwf_complex *)tmp, FFTW_BACKWARD, flags);
   }
   sr_free(tmp);
-  if (p->fwd && p->bwd) return 0;
-  c2c_drop(p);
+  if (p->a && p->b) return 0;
+  pair_drop(p);
   return -1;
 }
 
@@ -94,18 +84,18 @@ sr_status sr__fftc_plan(size_t h, size_t w, sr_fft_planner *pl, fftwf_plan *fwd,
                         sr_error *err) {
   char what[64];
   snprintf(what, sizeof what, "the complex %zux%zu transforms", h, w);
-  c2c_pair p = {h, w, NULL, NULL};
-  sr__fft_maker m = {c2c_make, c2c_drop, &p, what};
+  plan_pair p = {h, w, NULL, NULL};
+  sr__fft_maker m = {c2c_make, pair_drop, &p, what};
   sr_status st = sr__fft_planner_make(pl, &m, measured, err);
   if (st) return st;
-  *fwd = p.fwd;
-  *bwd = p.bwd;
+  *fwd = p.a;
+  *bwd = p.b;
   return SR_OK;
 }
 
 void sr_fft2_destroy(sr_fft2 *f) {
-  if (f->r2c) fftwf_destroy_plan(f->r2c);
-  if (f->c2r) fftwf_destroy_plan(f->c2r);
+  plan_pair p = {f->h, f->w, f->r2c, f->c2r};
+  pair_drop(&p);
   f->r2c = f->c2r = NULL;
 }
 
