@@ -91,6 +91,7 @@ sr_cancel_rc sr_jobs_cancel(sr_server *srv, const char *id);
 int sr_jobs_progress(sr_server *srv, const char *id, long *step, long *total);  /* 1 if running here */
 void sr_status_changed(sr_server *srv, const char *id);                        /* wakes waiters */
 void sr_result_dir(const sr_server *srv, const char *id, char *out, size_t cap);
+void sr_jobs_remove_result(sr_server *srv, const char *id); /* this node's files of job id (logged if it cannot) */
 void sr_jobs_prune(sr_server *srv);
 void sr_jobs_renew_leases(sr_server *srv);     /* extends the store's lease on every job running here */
 int sr_jobs_local_result(sr_server *srv, const char *id); /* the result's files here (fetched if need be): 0 */

@@ -486,18 +486,6 @@ static enum MHD_Result post_job(sr_server *srv, struct MHD_Connection *c, req_st
   return send_json(srv, c, 202, sr_job_view(srv, &row), "Location", loc);
 }
 
-static void remove_result_dir(sr_server *srv, const char *id) {
-  char dir[1536], path[1800];
-  sr_result_dir(srv, id, dir, sizeof dir);
-  static const char *const files[] = {"result.json", "mean.npy", "std.npy", "samples.npy", "mean.png", "std.png",
-                                      NULL};
-  for (const char *const *f = files; *f; f++) {
-    snprintf(path, sizeof path, "%s/%s", dir, *f);
-    if (unlink(path) && errno != ENOENT) fprintf(stderr, "scorerecon: cannot remove %s: %s\n", path, strerror(errno));
-  }
-  if (rmdir(dir) && errno != ENOENT) fprintf(stderr, "scorerecon: cannot remove %s: %s\n", dir, strerror(errno));
-}
-
 /* DELETE: a queued job is cancelled (200), a running one is stopped (200, or 202 while it stops); a finished one
  * (succeeded, failed, cancelled) is purged, its row and its files (204). */
 static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, const char *id) {
@@ -510,7 +498,7 @@ static enum MHD_Result delete_job(sr_server *srv, struct MHD_Connection *c, cons
     if (dr == SR_STORE_FULL) return insufficient_storage(srv, c);
     if (dr < 0) return problem(srv, c, 500, "store", "the job store failed", NULL, NULL, NULL);
     if (dr == SR_STORE_NONE) return problem(srv, c, 404, "not-found", "no job with this id", "id", NULL, NULL); /* raced */
-    remove_result_dir(srv, id); /* after the row: a row never points at files that are gone */
+    sr_jobs_remove_result(srv, id); /* after the row: a row never points at files that are gone */
     struct MHD_Response *r = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!r) return MHD_NO;
     enum MHD_Result ret = MHD_queue_response(c, 204, r);

@@ -72,6 +72,7 @@ static int write_file(const char *dir, const char *name, const void *data, size_
   return 0;
 }
 
+/* Removes dir and the files in it; what cannot be removed (other than already gone) is logged. */
 static void remove_dir(const char *dir) {
   DIR *d = opendir(dir);
   if (d) {
@@ -80,11 +81,11 @@ static void remove_dir(const char *dir) {
     while ((e = readdir(d))) {
       if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
       snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
-      unlink(path);
+      if (unlink(path) && errno != ENOENT) fprintf(stderr, "scorerecon: cannot remove %s: %s\n", path, strerror(errno));
     }
     closedir(d);
   }
-  rmdir(dir);
+  if (rmdir(dir) && errno != ENOENT) fprintf(stderr, "scorerecon: cannot remove %s: %s\n", dir, strerror(errno));
 }
 
 /* sr_result_files' put: each file durable (write, fsync, rename) in a fresh directory, where an absent one needs
@@ -135,27 +136,36 @@ void sr_status_changed(sr_server *srv, const char *id) {
   if (srv->on_status) srv->on_status(srv, id); /* the HTTP layer wakes its long-polls (set by serve.c) */
 }
 
-static void observe_seconds(sr_server *srv, double secs) {
+/* Counts x in the histogram of n bounds (n + 1 buckets, the last above every bound). */
+static void hist_add(atomic_long *hist, const double *bounds, int n, double x) {
   int b = 0;
-  while (b < SR_HIST_BUCKETS && secs > sr_job_seconds_bounds[b]) b++;
-  atomic_fetch_add(&srv->job_hist[b], 1);
+  while (b < n && x > bounds[b]) b++;
+  atomic_fetch_add(&hist[b], 1);
+}
+
+static void observe_seconds(sr_server *srv, double secs) {
+  hist_add(srv->job_hist, sr_job_seconds_bounds, SR_HIST_BUCKETS, secs);
   atomic_fetch_add(&srv->job_seconds_milli, (long)llround(secs * 1000));
   atomic_fetch_add(&srv->jobs_finished, 1);
 }
 
+/* The time sr_now() + secs as a condition variable's deadline (sr_now is CLOCK_REALTIME, the variables' clock). */
+static struct timespec deadline_in(double secs) {
+  double until = sr_now() + secs;
+  return (struct timespec){(time_t)until, (long)((until - floor(until)) * 1e9)};
+}
+
 /* Sleeps `secs`, or less when the server starts stopping; job notifications do not cut it short. */
 static void sleep_unless_stopping(sr_server *srv, double secs) {
-  double until = sr_now() + secs; /* sr_now is CLOCK_REALTIME, the condition variable's clock: the deadline as is */
-  struct timespec ts = {(time_t)until, (long)((until - floor(until)) * 1e9)};
+  double until = sr_now() + secs;
+  struct timespec ts = deadline_in(secs);
   pthread_mutex_lock(&srv->mu);
   while (!atomic_load(&srv->stopping) && sr_now() < until) pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
   pthread_mutex_unlock(&srv->mu);
 }
 
-/* The result files in the job's directory (at most 8), for the store to keep with the final status. */
-static void list_results(sr_server *srv, const char *id, char names[8][32], const char *list[9]) {
-  char dir[1536];
-  sr_result_dir(srv, id, dir, sizeof dir);
+/* The result files in the job's directory dir (at most 8), for the store to keep with the final status. */
+static void list_results(const char *dir, char names[8][32], const char *list[9]) {
   int n = 0;
   DIR *d = opendir(dir);
   for (struct dirent *e; d && n < 8 && (e = readdir(d));) {
@@ -224,7 +234,7 @@ static void run_job(sr_server *srv, const sr_job_row *row, const char *doc, size
    * store cannot write (a full disk), until it commits or the server stops (then the restart requeues it). */
   char names[8][32];
   const char *name_list[9] = {NULL};
-  if (!strcmp(final, "succeeded")) list_results(srv, row->id, names, name_list);
+  if (!strcmp(final, "succeeded")) list_results(result_dir, names, name_list);
   for (double pause = 0.1;; pause = pause < 5 ? pause * 2 : 5) {
     sr_store_rc rc = !strcmp(final, "succeeded") /* with its files, where the store keeps them (PostgreSQL) */
                          ? sr_store_finish_with_files(srv->store, row->id, sr_now(), result_dir, name_list)
@@ -261,9 +271,7 @@ static void *worker_main(void *arg) {
     sr_store_rc rc = sr_store_claim(srv->store, t0, &row, &doc, &len);
     if (rc == SR_STORE_OK) {
       double dt = sr_now() - t0;
-      int b = 0;
-      while (b < SR_CLAIM_BUCKETS && dt > sr_claim_seconds_bounds[b]) b++;
-      atomic_fetch_add(&srv->claim_hist[b], 1);
+      hist_add(srv->claim_hist, sr_claim_seconds_bounds, SR_CLAIM_BUCKETS, dt);
       atomic_fetch_add(&srv->claim_micros, (long)llround(dt * 1e6));
       backoff = 0;
       run_job(srv, &row, doc, len);
@@ -278,8 +286,7 @@ static void *worker_main(void *arg) {
     backoff = 0;
     /* nothing queued (or a transient database error): wait for a notification (this node's POST, or another
      * node's through the store's events), at most --poll seconds */
-    double until = sr_now() + srv->cfg.poll_s;
-    struct timespec ts = {(time_t)until, (long)((until - floor(until)) * 1e9)};
+    struct timespec ts = deadline_in(srv->cfg.poll_s);
     pthread_mutex_lock(&srv->mu);
     if (!atomic_load(&srv->stopping)) pthread_cond_timedwait(&srv->work_cv, &srv->mu, &ts);
     pthread_mutex_unlock(&srv->mu);
@@ -288,11 +295,13 @@ static void *worker_main(void *arg) {
   return NULL;
 }
 
-static void delete_result_files(void *user, const char *id) {
+void sr_jobs_remove_result(sr_server *srv, const char *id) {
   char dir[1536];
-  sr_result_dir(user, id, dir, sizeof dir);
+  sr_result_dir(srv, id, dir, sizeof dir);
   remove_dir(dir);
 }
+
+static void delete_result_files(void *user, const char *id) { sr_jobs_remove_result(user, id); }
 
 /* Stops job id if it runs here: 1 when it did. */
 static int cancel_local(sr_server *srv, const char *id) {
