@@ -157,8 +157,7 @@ int sr_serve_main(int argc, char **argv) {
     return 2;
   }
   cfg->limits.models_dir = cfg->models_dir;
-  int shared = !strncmp(cfg->store_url, "postgresql://", 13) || !strncmp(cfg->store_url, "postgres://", 11);
-  if (strcmp(cfg->role, "both") && !shared) {
+  if (strcmp(cfg->role, "both") && !sr_store_url_shared(cfg->store_url)) {
     fprintf(stderr, "scorerecon serve: --role %s needs a store that several nodes share (--store postgresql://...): "
                     "with SQLite one node takes the requests and runs the jobs (--role both)\n", cfg->role);
     return 2;

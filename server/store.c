@@ -13,6 +13,10 @@ struct sr_store {
   void *self;
 };
 
+int sr_store_url_shared(const char *url) {
+  return url && (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11));
+}
+
 int sr_store_open(sr_store **out, const char *url, const char *data_dir, double lease_s, char *err, size_t cap) {
   *out = NULL;
   sr_store *st = calloc(1, sizeof *st);
@@ -21,7 +25,7 @@ int sr_store_open(sr_store **out, const char *url, const char *data_dir, double 
     const char *dir = url && url[0] && url[7] ? url + 7 : data_dir;
     st->ops = &sr_store_sqlite_ops;
     st->self = sr_store_sqlite_open(dir, err, cap);
-  } else if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+  } else if (sr_store_url_shared(url)) {
     st->ops = &sr_store_pg_ops;
     st->self = sr_store_pg_open(url, lease_s, err, cap);
   } else {

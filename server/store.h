@@ -56,6 +56,7 @@ typedef struct {
  * lease a claim takes. On success *out is set; on failure err holds the reason. */
 int sr_store_open(sr_store **out, const char *url, const char *data_dir, double lease_s, char *err, size_t cap);
 const char *sr_store_backend(const sr_store *st);   /* "sqlite" or "postgresql" */
+int sr_store_url_shared(const char *url);   /* 1: `url` names a store several nodes share (postgresql://...) */
 void sr_store_close(sr_store *st);
 
 /* Inserts a queued job. With an idempotency key already used: EXISTING (existing_id filled) when the stored
