@@ -384,13 +384,8 @@ static sr_store_rc sq_set_progress(void *self_, const char *id, long step, long 
     sqlite3_bind_int64(s, 1, step);
     sqlite3_bind_int64(s, 2, total);
     sqlite3_bind_text(s, 3, id, -1, SQLITE_STATIC);
-    if (sqlite3_step(s) == SQLITE_DONE) {
-      rc = SR_STORE_OK;
-      st->write_failed = 0;
-    } else {
-      rc = write_error(st, "progress update");
-    }
-    sqlite3_finalize(s);
+    rc = step_write(st, s, "progress update");
+    if (rc == SR_STORE_NONE) rc = SR_STORE_OK; /* no such job (any more): nothing to record */
   }
   pthread_mutex_unlock(&st->mu);
   return rc;
