@@ -77,13 +77,14 @@ unsigned sr_cpu_path(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx2")) f |= SR_CPU_AVX2;
+  if (__builtin_cpu_supports("fma")) f |= SR_CPU_FMA;
   if (__builtin_cpu_supports("avx512f")) {
     f |= SR_CPU_AVX512F;
     if (__builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl")) f |= SR_CPU_AVX512BW_VL;
   }
   const char *env = getenv("SR_RNG_PATH");
   if (env && !strcmp(env, "scalar")) f = 0;
-  else if (env && !strcmp(env, "avx2")) f &= SR_CPU_AVX2;
+  else if (env && !strcmp(env, "avx2")) f &= SR_CPU_AVX2 | SR_CPU_FMA;
 #endif
   return f;
 }

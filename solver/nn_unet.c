@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "machine.h"
+#include "nn_gemm.h"
 #include "scorerecon.h"
 
 #define MAXL 6
@@ -23,9 +24,13 @@
 typedef struct {
   int cin, cout, k, stride;
   const float *w, *b;
-  const float *wu; /* 3x3 stride 1: Winograd weights U[(m+2)²][cout][cin] (in sr_unet.wino), else NULL */
-  int wm;          /* with wu: the output tile, m = 2 for F(2x2, 3x3) or 4 for F(4x4, 3x3) (wino_tile) */
+  const float *wp; /* the weights packed for sr__gemm (in sr_unet.packed): with wm, the Winograd U[ξ] (cout x cin)
+                    * for ξ < (m+2)², one after another, sr__gemm_packed_floats(cout, cin) each; else W (cout x
+                    * cin·k·k) */
+  int wm;          /* 3x3 stride 1 by Winograd: the output tile, m = 2 for F(2x2, 3x3) or 4 for F(4x4, 3x3)
+                    * (wino_tile); 0: im2col */
   int isa;         /* the transforms' vector path: 0 baseline, 1 AVX2, 2 AVX-512F (sr_cpu_path at creation) */
+  int gpath;       /* the products' path (sr__gemm_path at creation) */
 } conv_t;
 typedef struct {
   int c, groups;
@@ -59,7 +64,7 @@ struct sr_unet {
   gn_t out_norm;
   double data_scale, data_shift, sigma_min, sigma_max, data_mean, data_std;
   size_t act, col, skips, attnw; /* buffer sizes (floats) for one image */
-  float *wino;                   /* owned: the Winograd weights of every 3x3 stride-1 convolution */
+  float *packed;                 /* owned: every convolution's weights packed for sr__gemm (conv_t.wp) */
   long params;
   char name[64];
 };
@@ -71,7 +76,8 @@ typedef struct {
   sr_error *err;
   long params;
   int bad;
-  int isa; /* the vector path of the kernels (conv_t.isa) */
+  int isa;   /* the vector path of the kernels (conv_t.isa) */
+  int gpath; /* the products' (conv_t.gpath) */
 } builder;
 
 static const sr_tensor *find(builder *bd, const char *name, int rank, const size_t *shape) {
@@ -106,7 +112,7 @@ static const float *get(builder *bd, const char *name, int rank, size_t d0, size
 
 static conv_t mk_conv(builder *bd, const char *p, int cin, int cout, int k, int stride) {
   char n[160];
-  conv_t c = {cin, cout, k, stride, NULL, NULL, NULL, 0, bd->isa};
+  conv_t c = {cin, cout, k, stride, NULL, NULL, NULL, 0, bd->isa, bd->gpath};
   snprintf(n, sizeof n, "%s.weight", p);
   c.w = get(bd, n, 4, (size_t)cout, (size_t)cin, (size_t)k, (size_t)k);
   snprintf(n, sizeof n, "%s.bias", p);
@@ -235,13 +241,12 @@ static int wino_convs(sr_unet *u, conv_t **cv, int *hh, int *ww) {
 
 /* The output tile of a 3x3 stride-1 convolution at H x W: F(4x4, 3x3) (36 products per 16 outputs, against
  * F(2x2, 3x3)'s 16 per 4) where both sides are at least SR_NN_WINO4_MIN, F(2x2, 3x3) below. Measured on the
- * fashion-mnist model: F(4x4) pays at 28 x 28 and 14 x 14 and loses at 7 x 7 (8 x 8 of tiles for 7 x 7, and 4
- * tiles an image leave the products too few columns). The shape alone decides, never the machine or the thread
- * count, so neither changes the bits. (At 12, the test model's 12 x 12 layers went by F(4x4) too and passed the
- * PyTorch oracle, but its rounding noise, about 1e-6 of the output, broke the 1e-6 of
- * score_model_prior_maps_other_marginals, which compares two roundings of the same input.) */
+ * fashion-mnist model: F(4x4) pays at 28 x 28 and 14 x 14, and since the products are sr__gemm's (whose 16 x 16
+ * blocks run the 16 columns of 4 images' 2 x 2 tiles well; OpenBLAS did not) at 7 x 7 too: 12% more evaluations
+ * a second at batch 4. The shape alone decides, never the machine or the thread count, so neither changes the
+ * bits. F(4x4)'s rounding (a few 1e-6 of the output, tests/test_unet.c) is within the PyTorch oracles' 1e-4. */
 #ifndef SR_NN_WINO4_MIN
-#define SR_NN_WINO4_MIN 14
+#define SR_NN_WINO4_MIN 7
 #endif
 static int wino_tile(int H, int W) { return H >= SR_NN_WINO4_MIN && W >= SR_NN_WINO4_MIN ? 4 : 2; }
 
@@ -280,9 +285,44 @@ static size_t wino_floats(const conv_t *c, int H, int W) {
   return (size_t)(n * n) * (size_t)(c->cin + c->cout) * tiles + (m == 4 ? wino4_scr(H, W) : wino_in_scr(H, W));
 }
 
+/* Every convolution of the network (at most 96); returns how many. */
+static int all_convs(sr_unet *u, conv_t **cv) {
+  int n = 0;
+  cv[n++] = &u->conv_in;
+  cv[n++] = &u->out_conv;
+  res_t *rs[2 * MAXL + 2];
+  int nr = 0;
+  for (int i = 0; i < u->L; i++) {
+    rs[nr++] = &u->dres[i];
+    rs[nr++] = &u->ures[i];
+    if (i < u->L - 1) cv[n++] = &u->down[i];
+    if (i > 0) cv[n++] = &u->up[i];
+  }
+  rs[nr++] = &u->mid1;
+  rs[nr++] = &u->mid2;
+  for (int i = 0; i < nr; i++) {
+    cv[n++] = &rs[i]->conv1;
+    cv[n++] = &rs[i]->conv2;
+    if (rs[i]->has_skip) cv[n++] = &rs[i]->skip;
+  }
+  if (u->attention) {
+    cv[n++] = &u->attn.q;
+    cv[n++] = &u->attn.k;
+    cv[n++] = &u->attn.v;
+    cv[n++] = &u->attn.proj;
+  }
+  return n;
+}
+
+/* Floats of a convolution's packed weights (conv_t.wp). */
+static size_t packed_floats(const conv_t *c) {
+  if (c->wm) return (size_t)((c->wm + 2) * (c->wm + 2)) * sr__gemm_packed_floats(c->cout, c->cin);
+  return sr__gemm_packed_floats(c->cout, c->cin * c->k * c->k);
+}
+
 sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
   unsigned path = sr_cpu_path();
-  builder bd = {ts, err, 0, 0, path & SR_CPU_AVX512F ? 2 : path & SR_CPU_AVX2 ? 1 : 0};
+  builder bd = {ts, err, 0, 0, path & SR_CPU_AVX512F ? 2 : path & SR_CPU_AVX2 ? 1 : 0, sr__gemm_path()};
   const char *fmt = meta(ts, "format");
   if (!fmt || strcmp(fmt, "scorerecon-unet-v1")) {
     sr_fail(err, SR_EINVAL, "model", "metadata format must be scorerecon-unet-v1 (got %s)", fmt ? fmt : "none");
@@ -405,26 +445,48 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
     }
     skips += sr_stride((size_t)u->ch[i] * hw_);
   }
-  /* Winograd weights, transformed once here; V and M share the im2col buffer */
+  /* Winograd tiles; V and M share the im2col buffer */
   conv_t *cv[64];
   int ch_[64], cw_[64], nc = wino_convs(u, cv, ch_, cw_);
-  size_t nw = 0;
   for (int i = 0; i < nc; i++) {
     cv[i]->wm = wino_tile(ch_[i], cw_[i]);
-    nw += (size_t)((cv[i]->wm + 2) * (cv[i]->wm + 2)) * (size_t)cv[i]->cout * (size_t)cv[i]->cin;
     if (wino_floats(cv[i], ch_[i], cw_[i]) > col) col = wino_floats(cv[i], ch_[i], cw_[i]);
   }
-  u->wino = malloc(nw * sizeof(float));
-  if (!u->wino) {
+  /* every convolution's weights packed once here (Winograd ones transformed first) */
+  conv_t *all[96];
+  int na = all_convs(u, all);
+  size_t np = 0, ut = 0;
+  for (int i = 0; i < na; i++) {
+    np += packed_floats(all[i]);
+    if (all[i]->wm) {
+      size_t t = (size_t)((all[i]->wm + 2) * (all[i]->wm + 2)) * (size_t)all[i]->cout * (size_t)all[i]->cin;
+      ut = t > ut ? t : ut;
+    }
+  }
+  u->packed = malloc(np * sizeof(float));
+  float *U = malloc((ut ? ut : 1) * sizeof(float));
+  if (!u->packed || !U) {
+    free(U);
+    free(u->packed);
     sr_fail(err, SR_ENOMEM, "model", "out of memory");
     free(u);
     return NULL;
   }
-  for (size_t i = 0, off = 0; i < (size_t)nc;
-       off += (size_t)((cv[i]->wm + 2) * (cv[i]->wm + 2)) * (size_t)cv[i]->cout * (size_t)cv[i]->cin, i++) {
-    wino_weights(cv[i], u->wino + off);
-    cv[i]->wu = u->wino + off;
+  for (size_t i = 0, off = 0; i < (size_t)na; off += packed_floats(all[i]), i++) {
+    conv_t *c = all[i];
+    float *wp = u->packed + off;
+    if (c->wm) {
+      size_t plane = (size_t)c->cout * (size_t)c->cin, pp = sr__gemm_packed_floats(c->cout, c->cin);
+      wino_weights(c, U);
+      for (int xi = 0; xi < (c->wm + 2) * (c->wm + 2); xi++)
+        sr__gemm_pack(c->cout, c->cin, U + (size_t)xi * plane, (size_t)c->cin, wp + (size_t)xi * pp);
+    } else {
+      int K = c->cin * c->k * c->k;
+      sr__gemm_pack(c->cout, K, c->w, (size_t)K, wp);
+    }
+    c->wp = wp;
   }
+  free(U);
   u->act = sr_stride(act);
   u->col = sr_stride(col);
   u->skips = skips;
@@ -434,7 +496,7 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
 }
 
 void sr_unet_free(sr_unet *u) {
-  if (u) free(u->wino);
+  if (u) free(u->packed);
   free(u);
 }
 long sr_unet_params(const sr_unet *u) { return u->params; }
@@ -1029,15 +1091,6 @@ static void wino4_out(int isa, const float *M, const float *bias, int cout, int 
 #define SR_NN_WINO_BLOCK_BYTES (1u << 20)
 #endif
 
-/* Each of the 16 products goes to sgemm in column chunks of at most this many multiply-adds (M·N·K). Measured
- * with OpenBLAS 0.3.21 here (SkylakeX kernels, one thread): its small-matrix kernel, which packs nothing and which
- * it takes at M·N·K ≤ 100³, ran these shapes (M, K = 32…256) at 120–140 GFLOP/s, while its packing path, taken
- * above, ran them at 90–110; the network went 255 → 271 evaluations/s at batch 4 (medians of 5). Like the block
- * size, a constant: the chunk is the products' N, on which the bits may depend. */
-#ifndef SR_NN_GEMM_MNK
-#define SR_NN_GEMM_MNK 1000000.0
-#endif
-
 /* out[cout][B·P] = 3x3 stride-1 convolution of in by Winograd F(m x m, 3x3), n = m + 2: V = Bᵀ d B,
  * M[ξ] = U[ξ] V[ξ] (ξ < n²), out = Aᵀ M A + b, a block of nb images at a time (V[n²][cin][nb·tiles],
  * M[n²][cout][nb·tiles]). */
@@ -1046,22 +1099,15 @@ static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, 
   size_t P = (size_t)H * (size_t)W, per = (size_t)nn * sizeof(float) * (size_t)(c->cin + c->cout) * (size_t)tpi;
   int nb = (int)(SR_NN_WINO_BLOCK_BYTES / per);
   nb = nb < 1 ? 1 : nb > B ? B : nb;
-  /* the products' columns in chunks of nc: M·nc·K ≤ SR_NN_GEMM_MNK, a multiple of 16 (at least 16), and the chunks
-   * of a block as even as that allows (64 columns at M = K = 128: 32 + 32 ran at 150 GFLOP/s, 48 + 16 at 125–140) */
-  int ncmax = (int)(SR_NN_GEMM_MNK / ((double)c->cout * (double)c->cin)) / 16 * 16;
-  ncmax = ncmax < 16 ? 16 : ncmax;
+  size_t pp = sr__gemm_packed_floats(c->cout, c->cin);
   for (int b0 = 0; b0 < B; b0 += nb) {
     int n = B - b0 < nb ? B - b0 : nb, T = n * tpi;
-    int chunks = (T + ncmax - 1) / ncmax, nc = ((T + chunks - 1) / chunks + 15) / 16 * 16;
     float *V = ws, *M = V + (size_t)nn * (size_t)c->cin * (size_t)T, *scr = M + (size_t)nn * (size_t)c->cout * (size_t)T;
     if (m == 4) wino4_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
     else wino_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
     for (int xi = 0; xi < nn; xi++)
-      for (int t0 = 0; t0 < T; t0 += nc)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, T - t0 < nc ? T - t0 : nc, c->cin, 1.0f,
-                    c->wu + (size_t)xi * (size_t)c->cout * (size_t)c->cin, c->cin,
-                    V + (size_t)xi * (size_t)c->cin * (size_t)T + t0, T, 0.0f,
-                    M + (size_t)xi * (size_t)c->cout * (size_t)T + t0, T);
+      sr__gemm(c->gpath, c->cout, T, c->cin, c->wp + (size_t)xi * pp, V + (size_t)xi * (size_t)c->cin * (size_t)T,
+               (size_t)T, M + (size_t)xi * (size_t)c->cout * (size_t)T, (size_t)T, NULL);
     if (m == 4) wino4_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
     else wino_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
   }
@@ -1069,7 +1115,7 @@ static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, 
 
 /* out[cout][B·Po] = W · im2col(in) + b (Winograd for 3x3 stride 1) */
 static void conv2d(const conv_t *c, const float *in, int B, int H, int W, float *out, float *col) {
-  if (c->wu) {
+  if (c->wm) {
     conv3x3_wino(c, in, B, H, W, out, col);
     return;
   }
@@ -1109,12 +1155,7 @@ static void conv2d(const conv_t *c, const float *in, int B, int H, int W, float 
         }
     Bm = col;
   }
-  for (int co = 0; co < c->cout; co++) {
-    float *o = out + (size_t)co * N, bv = c->b[co];
-    for (size_t p = 0; p < N; p++) o[p] = bv;
-  }
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, c->cout, (int)N, K, 1.0f, c->w, K, Bm, (int)N, 1.0f, out,
-              (int)N);
+  sr__gemm(c->gpath, c->cout, (int)N, K, c->wp, Bm, N, out, N, c->b);
 }
 
 /* SiLU(v) = v·sigmoid(v) with exp(−v) from exp_neg() below: a polynomial the compiler vectorises, unlike
@@ -1138,45 +1179,72 @@ SR_NN_INLINE float exp_neg(float v) {
 }
 SR_NN_INLINE float silu(float v) { return v / (1.0f + exp_neg(v)); }
 
-/* Σ x and Σ (x − m)² in 8 interleaved partial sums, so the loops vectorise without -ffast-math. */
-SR_NN_INLINE float sum8(const float *x, size_t n) {
-  float a[8] = {0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) a[j] += x[i + j];
-  for (; i < n; i++) a[i & 7] += x[i];
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+/* Σ (x + v_c) over channels c0 … c0+cg−1 of one image into 16 partial sums, element i of a channel into partial
+ * i mod 16 (the vector loop keeps them in registers across channels: no horizontal sum per channel); with dev,
+ * Σ (x + v_c − m)². v: a constant per channel (the resblock's time embedding) or NULL (0). */
+SR_NN_INLINE void group_sum16(const float *x, size_t cs, int c0, int cg, size_t P, const float *add, float m,
+                              int dev, float a[16]) {
+  for (int j = 0; j < 16; j++) a[j] = 0.0f;
+  for (int c = c0; c < c0 + cg; c++) {
+    const float *restrict xc = x + (size_t)c * cs;
+    float v = add ? add[c] : 0.0f;
+    size_t i = 0;
+    if (dev)
+      for (; i + 16 <= P; i += 16)
+        for (int j = 0; j < 16; j++) {
+          float d = (xc[i + j] + v) - m;
+          a[j] += d * d;
+        }
+    else
+      for (; i + 16 <= P; i += 16)
+        for (int j = 0; j < 16; j++) a[j] += xc[i + j] + v;
+    for (; i < P; i++) {
+      float d = (xc[i] + v) - m;
+      a[i & 15] += dev ? d * d : xc[i] + v;
+    }
+  }
 }
-SR_NN_INLINE float dev8(const float *x, size_t n, float m) {
-  float a[8] = {0};
-  size_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int j = 0; j < 8; j++) a[j] += (x[i + j] - m) * (x[i + j] - m);
-  for (; i < n; i++) a[i & 7] += (x[i] - m) * (x[i] - m);
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+SR_NN_INLINE double sum16(const float a[16]) {
+  float b[8];
+  for (int j = 0; j < 8; j++) b[j] = a[j] + a[j + 8];
+  return (double)(((b[0] + b[1]) + (b[2] + b[3])) + ((b[4] + b[5]) + (b[6] + b[7])));
 }
 
-/* out = GroupNorm(in) (eps 1e-6) per image, optionally followed by SiLU; in and out may alias. */
-SR_NN_INLINE void groupnorm_body(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+/* o = s (x + v) + t, then SiLU if act; o may be x (then both name one restrict pointer: in-place use is defined) */
+SR_NN_INLINE void gn_apply(const float *restrict x, float *restrict o, size_t P, float s, float v, float t, int act) {
+  if (act)
+    for (size_t p = 0; p < P; p++) o[p] = silu(s * (x[p] + v) + t);
+  else
+    for (size_t p = 0; p < P; p++) o[p] = s * (x[p] + v) + t;
+}
+SR_NN_INLINE void gn_apply_inplace(float *restrict x, size_t P, float s, float v, float t, int act) {
+  if (act)
+    for (size_t p = 0; p < P; p++) x[p] = silu(s * (x[p] + v) + t);
+  else
+    for (size_t p = 0; p < P; p++) x[p] = s * (x[p] + v) + t;
+}
+
+/* out = GroupNorm(in + add) (eps 1e-6) per image, optionally followed by SiLU; add: a constant per channel or
+ * NULL; in and out may alias. Mean first, then Σ (x − mean)², as a float sum of 16 partials per group. */
+SR_NN_INLINE void groupnorm_body(const gn_t *g, const float *in, int B, size_t P, float *out, int act,
+                                 const float *add) {
   int cg = g->c / g->groups;
   size_t N = (size_t)B * P;
+  float a[16];
   for (int b = 0; b < B; b++)
-    for (int gi = 0; gi < g->groups; gi++) {
-      double s = 0, s2 = 0;
-      for (int c = 0; c < cg; c++) s += sum8(in + (size_t)(gi * cg + c) * N + (size_t)b * P, P);
-      double m = (double)cg * (double)P, mean = s / m;
-      float mf = (float)mean;
-      for (int c = 0; c < cg; c++) s2 += dev8(in + (size_t)(gi * cg + c) * N + (size_t)b * P, P, mf);
-      float inv = (float)(1.0 / sqrt(s2 / m + 1e-6));
-      for (int c = 0; c < cg; c++) {
-        int ch = gi * cg + c;
-        float a = g->g[ch] * inv, bb = g->b[ch] - mf * a;
-        const float *xc = in + (size_t)ch * N + (size_t)b * P;
-        float *oc = out + (size_t)ch * N + (size_t)b * P;
-        if (act)
-          for (size_t p = 0; p < P; p++) oc[p] = silu(a * xc[p] + bb);
-        else
-          for (size_t p = 0; p < P; p++) oc[p] = a * xc[p] + bb;
+    for (int c0 = 0; c0 < g->c; c0 += cg) {
+      const float *x = in + (size_t)b * P;
+      group_sum16(x, N, c0, cg, P, add, 0.0f, 0, a);
+      double m = (double)cg * (double)P;
+      float mf = (float)(sum16(a) / m);
+      group_sum16(x, N, c0, cg, P, add, mf, 1, a);
+      float inv = (float)(1.0 / sqrt(sum16(a) / m + 1e-6));
+      for (int k = c0; k < c0 + cg; k++) {
+        float s = g->g[k] * inv, v = add ? add[k] : 0.0f, t = g->b[k] - mf * s;
+        const float *xc = in + (size_t)k * N + (size_t)b * P;
+        float *oc = out + (size_t)k * N + (size_t)b * P;
+        if (xc == oc) gn_apply_inplace(oc, P, s, v, t, act);
+        else gn_apply(xc, oc, P, s, v, t, act);
       }
     }
 }
@@ -1184,24 +1252,27 @@ SR_NN_INLINE void groupnorm_body(const gn_t *g, const float *in, int B, size_t P
 /* The norm and SiLU compiled three times, as the transforms are dispatched (conv_t.isa). Here gcc vectorises the
  * one body for each ISA: every lane does the scalar code's operations in its order (no -ffast-math, and
  * -ffp-contract=off keeps a·x + b two roundings: `objdump -d build/solver/nn_unet.o | grep vfm` prints nothing),
- * and sum8/dev8 keep their 8 partial sums, so all paths give the same bits (tests/test_unet.c compares them). */
-static void groupnorm_base(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
-  groupnorm_body(g, in, B, P, out, act);
+ * and group_sum16 keeps its 16 partial sums, so all paths give the same bits (tests/test_unet.c compares them). */
+static void groupnorm_base(const gn_t *g, const float *in, int B, size_t P, float *out, int act,
+                           const float *add) {
+  groupnorm_body(g, in, B, P, out, act, add);
 }
 #if defined(__x86_64__) && defined(__GNUC__)
-SR_T256 static void groupnorm_avx2(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
-  groupnorm_body(g, in, B, P, out, act);
+SR_T256 static void groupnorm_avx2(const gn_t *g, const float *in, int B, size_t P, float *out, int act,
+                                   const float *add) {
+  groupnorm_body(g, in, B, P, out, act, add);
 }
-SR_T512 static void groupnorm_avx512(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
-  groupnorm_body(g, in, B, P, out, act);
+SR_T512 static void groupnorm_avx512(const gn_t *g, const float *in, int B, size_t P, float *out, int act,
+                                   const float *add) {
+  groupnorm_body(g, in, B, P, out, act, add);
 }
 #endif
-static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *out, int act) {
+static void groupnorm(const gn_t *g, const float *in, int B, size_t P, float *out, int act, const float *add) {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (g->isa == 2) return groupnorm_avx512(g, in, B, P, out, act);
-  if (g->isa == 1) return groupnorm_avx2(g, in, B, P, out, act);
+  if (g->isa == 2) return groupnorm_avx512(g, in, B, P, out, act, add);
+  if (g->isa == 1) return groupnorm_avx2(g, in, B, P, out, act, add);
 #endif
-  groupnorm_base(g, in, B, P, out, act);
+  groupnorm_base(g, in, B, P, out, act, add);
 }
 
 static void linear(const lin_t *l, const float *in, float *out) {
@@ -1222,14 +1293,10 @@ static void resblock(const res_t *r, const float *x, int B, int H, int W, const 
                      bufs *b) {
   size_t P = (size_t)H * (size_t)W, N = (size_t)B * P;
   float tproj[2048];
-  groupnorm(&r->norm1, x, B, P, b->t1, 1);
+  groupnorm(&r->norm1, x, B, P, b->t1, 1, NULL);
   conv2d(&r->conv1, b->t1, B, H, W, b->t2, b->col);
   linear(&r->temb, silu_emb, tproj);
-  for (int c = 0; c < r->cout; c++) {
-    float *t = b->t2 + (size_t)c * N, v = tproj[c];
-    for (size_t p = 0; p < N; p++) t[p] += v;
-  }
-  groupnorm(&r->norm2, b->t2, B, P, b->t2, 1);
+  groupnorm(&r->norm2, b->t2, B, P, b->t2, 1, tproj); /* GroupNorm(h + temb) */
   conv2d(&r->conv2, b->t2, B, H, W, out, b->col);
   const float *skip = x;
   if (r->has_skip) {
@@ -1245,7 +1312,7 @@ static void resblock(const res_t *r, const float *x, int B, int H, int W, const 
 static void attention(const attn_t *a, float *x, int B, int H, int W, bufs *b) {
   int P = H * W, c = a->c, N = B * P;
   float *n = b->t0, *q = b->t1, *k = b->t2, *v = b->col, *w = b->attnw;
-  groupnorm(&a->norm, x, B, (size_t)P, n, 0);
+  groupnorm(&a->norm, x, B, (size_t)P, n, 0, NULL);
   conv2d(&a->q, n, B, H, W, q, NULL);
   conv2d(&a->k, n, B, H, W, k, NULL);
   conv2d(&a->v, n, B, H, W, v, NULL);
@@ -1339,7 +1406,7 @@ void sr_unet_score(const sr_unet *u, const float *x, size_t batch, size_t stride
             memcpy(b.t0 + (ci * Bs + im) * Pt + y * Wt, b.t2 + (ci * Bs + im) * P2 + y * W2, Wt * sizeof(float));
     }
   }
-  groupnorm(&u->out_norm, h, B, npix, b.t0, 1);
+  groupnorm(&u->out_norm, h, B, npix, b.t0, 1, NULL);
   conv2d(&u->out_conv, b.t0, B, u->H, u->W, b.t1, b.col);
   for (size_t im = 0; im < Bs; im++)
     for (size_t p = 0; p < npix; p++) out[im * stride + p] = oscale * b.t1[im * npix + p];

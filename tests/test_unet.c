@@ -330,7 +330,11 @@ TEST(score_model_prior_maps_other_marginals) {
     d = fmax(d, fabs(a[i] - b[i] / 0.8));
     m = fmax(m, fabs(b[i] / 0.8));
   }
-  CHECK(d <= 1e-6 * m, "mapped score differs by %g of %g", d, m);
+  /* The two inputs are two roundings of (x − 0.1)/0.8 (float here, double then float there): they differ by an ulp,
+   * which the Winograd F(4x4) layers' rounding (a few 1e-6 of the output: the PyTorch oracles above) turns into a
+   * difference of that order: the tolerance is the PyTorch oracles' (1e-4 of the max). A wrong map (shift or scale
+   * missed: the score off by 20% or more) is far above it. */
+  CHECK(d <= 1e-4 * m, "mapped score differs by %g of %g", d, m);
   sr_prior_free(p);
   free(file);
   sr_unet_free(ref);
