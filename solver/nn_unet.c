@@ -873,25 +873,37 @@ static void wino_out(int isa, const float *M, const float *bias, int cout, int B
 /* ---------------------------------------------------------------- Winograd F(4x4, 3x3)
  * Each 4x4 output tile from the 6x6 input tile d at rows 4ty−1 … 4ty+4, columns 4tx−1 … 4tx+4 (zero outside the
  * image): Y = Aᵀ [(G g Gᵀ) ⊙ (Bᵀ d B)] A, 36 products per tile, by the transforms of nn_wino4.inc. Each image
- * plane is first split into 24 arrays of (th + 1)·tw floats, Z[r][i][k·tw + tx] = p[4k + r][4tx + i] (p the
- * zero-padded plane, p[Y][X] = d[Y−1][X−1]; r < 4 the row's phase, i < 6 the tile's column): the tile rows of
- * every tile of the plane are then unit-stride arrays over t = ty·tw + tx (as in wino_in_avx512), so the vector
- * paths run on full vectors at every size. The split and the placement of the outputs only copy, in plain C. */
+ * plane is first split into 36 arrays of nt = th·tw floats over the tiles t = ty·tw + tx (p the zero-padded plane,
+ * p[Y][X] = d[Y−1][X−1]; r < 4 the row's phase, i < 6 the tile's column): Z[r][i][t] = p[4ty + r][4tx + i], the
+ * tile's rows 0 … 3, and Z[4 + r][i][t] = p[4ty + 4 + r][4tx + i] (r < 2), its rows 4 and 5. The tile rows of
+ * every tile are then unit-stride arrays over t (as in wino_in_avx512), so the vector paths run on full vectors;
+ * and since a plane's arrays are exactly its nt tiles long, the planes of a group lie end to end (plane g's tiles
+ * at g·nt): at 7 x 7 (nt = 4) four planes fill a vector (wino4_group). The split and the placement of the outputs
+ * only copy. */
+
+/* Planes transformed together: as many as fill 16 lanes (1 from 16 tiles a plane up). */
+static int wino4_group(int nt) { return nt < 16 ? 16 / nt : 1; }
+
 static size_t wino4_scr(int H, int W) {
-  size_t th = (size_t)(H + 3) / 4, tw = (size_t)(W + 3) / 4;
-  return 48 * (th + 1) * tw; /* two planes' split; the output tiles Q[16][th·tw] fit in it */
+  size_t nt = (size_t)((H + 3) / 4) * (size_t)((W + 3) / 4);
+  return 72 * nt * (size_t)wino4_group((int)nt); /* two groups' split; the output tiles Q[16][G·nt] fit in it */
 }
 
-/* Z (24 arrays of A floats, zero where never written) ← the split of the plane src */
-static void wino4_split(const float *src, int H, int W, int tw, size_t A, float *Z) {
+/* The split of the plane src into Z (36 arrays A floats apart, zero where never written; the plane's tiles from
+ * index 0): padded row Y = 4k + r goes to tile row k as its row r (k < th), and to tile row k − 1 as its row 4 + r
+ * (r < 2, k ≥ 1). */
+static void wino4_split(const float *src, int H, int W, int th, int tw, size_t A, float *Z) {
   for (int y = 0; y < H; y++) {
     const float *restrict d = src + (size_t)y * (size_t)W;
-    int Y = y + 1;
-    float *row = Z + (size_t)(Y & 3) * 6 * A + (size_t)(Y >> 2) * (size_t)tw;
-    for (int i = 0; i < 6; i++) { /* X = 4tx + i is d's column 4tx + i − 1: inside for i == 0 ? 1 : 0 ≤ tx < t1 */
-      float *restrict z = row + (size_t)i * A;
-      int t1 = (W + 4 - i) / 4 < tw ? (W + 4 - i) / 4 : tw;
-      for (int tx = i == 0; tx < t1; tx++) z[tx] = d[4 * tx + i - 1];
+    int Y = y + 1, r = Y & 3, k = Y >> 2;
+    for (int h = 0; h < 2; h++) {
+      if (h ? r >= 2 || k < 1 : k >= th) continue;
+      float *row = Z + (size_t)(6 * (h ? 4 + r : r)) * A + (size_t)(h ? k - 1 : k) * (size_t)tw;
+      for (int i = 0; i < 6; i++) { /* X = 4tx + i is d's column 4tx + i − 1: inside for i == 0 ? 1 : 0 ≤ tx < t1 */
+        float *restrict z = row + (size_t)i * A;
+        int t1 = (W + 4 - i) / 4 < tw ? (W + 4 - i) / 4 : tw;
+        for (int tx = i == 0; tx < t1; tx++) z[tx] = d[4 * tx + i - 1];
+      }
     }
   }
 }
@@ -978,13 +990,15 @@ static void wino4_split(const float *src, int H, int W, int tw, size_t A, float 
 /* wino4_split by permutes: 64 columns of the padded row p (p[X] = d[X − 1], masked loads give the zeros around
  * the image) are split into its four phases ph_r[k] = p[4k + r] (two rounds of even/odd selection), and
  * Z[·][i] = ph_i for i < 4, Z[·][4] and Z[·][5] = ph_0 and ph_1 one tile on (p[4tx + 4], p[4tx + 5]). */
-SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int tw, size_t A, float *Z) {
+SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int th, int tw, size_t A, float *Z) {
   const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
   for (int y = 0; y < H; y++) {
     const float *d = src + (size_t)y * (size_t)W;
-    int Y = y + 1;
-    float *row = Z + (size_t)(Y & 3) * 6 * A + (size_t)(Y >> 2) * (size_t)tw;
+    int Y = y + 1, r = Y & 3, k = Y >> 2, nrow = 0;
+    float *rows[2]; /* as wino4_split: tile row k's row r, tile row k − 1's row 4 + r */
+    if (k < th) rows[nrow++] = Z + (size_t)(6 * r) * A + (size_t)k * (size_t)tw;
+    if (r < 2 && k >= 1) rows[nrow++] = Z + (size_t)(6 * (4 + r)) * A + (size_t)(k - 1) * (size_t)tw;
     for (int k0 = 0; k0 <= tw; k0 += 16) { /* ph_r[k0 … k0+15]: p[4k0 … 4k0+63] */
       __m512 v[4];
       for (int j = 0; j < 4; j++) {
@@ -996,25 +1010,28 @@ SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int tw, s
       __m512 ph0 = _mm512_permutex2var_ps(e0, iev, e1), ph2 = _mm512_permutex2var_ps(e0, iod, e1);
       __m512 ph1 = _mm512_permutex2var_ps(o0, iev, o1), ph3 = _mm512_permutex2var_ps(o0, iod, o1);
       __mmask16 m = m16(tw - k0), m1 = m16(tw + 1 - k0) & (k0 ? 0xffff : 0xfffe);
-      _mm512_mask_storeu_ps(row + k0, m, ph0);
-      _mm512_mask_storeu_ps(row + A + k0, m, ph1);
-      _mm512_mask_storeu_ps(row + 2 * A + k0, m, ph2);
-      _mm512_mask_storeu_ps(row + 3 * A + k0, m, ph3);
-      _mm512_mask_storeu_ps(row + 4 * A + k0 - 1, m1, ph0);
-      _mm512_mask_storeu_ps(row + 5 * A + k0 - 1, m1, ph1);
+      for (int h = 0; h < nrow; h++) {
+        float *row = rows[h];
+        _mm512_mask_storeu_ps(row + k0, m, ph0);
+        _mm512_mask_storeu_ps(row + A + k0, m, ph1);
+        _mm512_mask_storeu_ps(row + 2 * A + k0, m, ph2);
+        _mm512_mask_storeu_ps(row + 3 * A + k0, m, ph3);
+        _mm512_mask_storeu_ps(row + 4 * A + k0 - 1, m1, ph0);
+        _mm512_mask_storeu_ps(row + 5 * A + k0 - 1, m1, ph1);
+      }
     }
   }
 }
 
-/* row[4tx + j] = q[j·nt + tx] for 4tx + j < W (the placement of wino4_out): 16 tiles' four outputs interleaved by
- * two rounds of permutes */
-SR_T512 static void wino4_place_avx512(const float *q, int nt, int tw, int W, float *row) {
+/* row[4tx + j] = q[j·nt + tx] for 4tx + j < W (the placement of wino4_out; nt: Q's row stride): 16 tiles' four
+ * outputs interleaved by two rounds of permutes */
+SR_T512 static void wino4_place_avx512(const float *q, size_t nt, int tw, int W, float *row) {
   const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
   const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
   for (int k0 = 0; k0 < tw; k0 += 16) {
     __mmask16 m = m16(tw - k0);
-    __m512 q0 = _mm512_maskz_loadu_ps(m, q + k0), q1 = _mm512_maskz_loadu_ps(m, q + (size_t)nt + k0),
-           q2 = _mm512_maskz_loadu_ps(m, q + 2 * (size_t)nt + k0), q3 = _mm512_maskz_loadu_ps(m, q + 3 * (size_t)nt + k0);
+    __m512 q0 = _mm512_maskz_loadu_ps(m, q + k0), q1 = _mm512_maskz_loadu_ps(m, q + nt + k0),
+           q2 = _mm512_maskz_loadu_ps(m, q + 2 * nt + k0), q3 = _mm512_maskz_loadu_ps(m, q + 3 * nt + k0);
     __m512 alo = _mm512_permutex2var_ps(q0, ilo, q2), ahi = _mm512_permutex2var_ps(q0, ihi, q2); /* q0 q2 pairs */
     __m512 blo = _mm512_permutex2var_ps(q1, ilo, q3), bhi = _mm512_permutex2var_ps(q1, ihi, q3); /* q1 q3 pairs */
     int n = W - 4 * k0;
@@ -1026,36 +1043,39 @@ SR_T512 static void wino4_place_avx512(const float *q, int nt, int tw, int W, fl
 }
 #endif
 
-/* V[36][cin][B·nt] = Bᵀ d B of every tile of every plane (as wino_in, for F(4x4)); the split of plane q + 1 is
- * written before plane q's tiles are read, in two alternating buffers, so no load waits on a recent store. */
+/* V[36][cin][B·nt] = Bᵀ d B of every tile of every plane (as wino_in, for F(4x4)). Plane q = ci·B + b has its tiles
+ * at q·nt of each V[ξ] row, so a group of G planes (wino4_group) is G·nt tiles end to end there as in the split.
+ * The split of group q + G is written before group q's tiles are read, in two alternating buffers, so no load
+ * waits on a recent store. */
 static void wino4_in(int isa, const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
-  int th = (H + 3) / 4, tw = (W + 3) / 4, nt = th * tw;
-  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cin * T, A = (size_t)(th + 1) * tw;
-  void (*tiles)(const float *, size_t, int, int, float *, size_t) = wino4_in_tiles_base;
+  int th = (H + 3) / 4, tw = (W + 3) / 4, nt = th * tw, G = wino4_group(nt);
+  size_t P = (size_t)H * (size_t)W, plane = (size_t)cin * (size_t)B * (size_t)nt, A = (size_t)G * (size_t)nt;
+  void (*tiles)(const float *, size_t, int, float *, size_t) = wino4_in_tiles_base;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (isa == 2) tiles = wino4_in_tiles_avx512;
   if (isa == 1) tiles = wino4_in_tiles_avx2;
 #endif
-  void (*split)(const float *, int, int, int, size_t, float *) = wino4_split;
+  void (*split)(const float *, int, int, int, int, size_t, float *) = wino4_split;
 #if defined(__x86_64__) && defined(__GNUC__)
   if (isa == 2) split = wino4_split_avx512;
 #endif
-  memset(scr, 0, 48 * A * sizeof(float));
+  memset(scr, 0, 72 * A * sizeof(float));
   int nq = cin * B;
-  for (int q = -1; q < nq; q++) {
-    if (q + 1 < nq)
-      split(in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P, H, W, tw, A,
-                  scr + (size_t)((q + 1) & 1) * 24 * A);
+  for (int q = -G; q < nq; q += G) {
+    int qn = q + G; /* the next group: planes qn … qn + G − 1 (fewer at the end) */
+    for (int g = 0; g < G && qn + g < nq; g++)
+      split(in + (size_t)((qn + g) / B) * cs + (size_t)((qn + g) % B) * P, H, W, th, tw, A,
+            scr + (size_t)((qn / G) & 1) * 36 * A + (size_t)g * (size_t)nt);
     if (q >= 0)
-      tiles(scr + (size_t)(q & 1) * 24 * A, A, nt, tw, V + (size_t)(q / B) * T + (size_t)(q % B) * (size_t)nt, plane);
+      tiles(scr + (size_t)((q / G) & 1) * 36 * A, A, (nq - q < G ? nq - q : G) * nt, V + (size_t)q * (size_t)nt, plane);
   }
 }
 
 /* out = Aᵀ M A + bias per tile (as wino_out, for F(4x4)), cropped to H x W: the 16 outputs of every tile of a
- * plane into Q[16][nt], then placed. */
+ * group of planes (G images of one output channel) into Q[16][G·nt], then placed. */
 static void wino4_out(int isa, const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
                       float *out, float *scr) {
-  int th = (H + 3) / 4, tw = (W + 3) / 4, nt = th * tw;
+  int th = (H + 3) / 4, tw = (W + 3) / 4, nt = th * tw, G = wino4_group(nt);
   size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cout * T;
   void (*tiles)(const float *, size_t, int, float, float *) = wino4_out_tiles_base;
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -1064,20 +1084,24 @@ static void wino4_out(int isa, const float *M, const float *bias, int cout, int 
 #endif
   const float *Q = scr;
   for (int co = 0; co < cout; co++)
-    for (int b = 0; b < B; b++) {
-      tiles(M + (size_t)co * T + (size_t)b * (size_t)nt, plane, nt, bias[co], scr);
-      float *dst = out + (size_t)co * cs + (size_t)b * P;
-      for (int y = 0; y < H; y++) { /* row y = 4ty + r: output (r, j) of tile (ty, tx) at column 4tx + j */
-        const float *restrict q = Q + (size_t)(4 * (y & 3)) * (size_t)nt + (size_t)(y >> 2) * (size_t)tw;
-        float *restrict row = dst + (size_t)y * (size_t)W;
+    for (int b0 = 0; b0 < B; b0 += G) {
+      int ng = B - b0 < G ? B - b0 : G;
+      size_t qs = (size_t)ng * (size_t)nt; /* Q's row stride */
+      tiles(M + (size_t)co * T + (size_t)b0 * (size_t)nt, plane, (int)qs, bias[co], scr);
+      for (int g = 0; g < ng; g++) {
+        float *dst = out + (size_t)co * cs + (size_t)(b0 + g) * P;
+        for (int y = 0; y < H; y++) { /* row y = 4ty + r: output (r, j) of tile (ty, tx) at column 4tx + j */
+          const float *restrict q = Q + (size_t)(4 * (y & 3)) * qs + (size_t)g * (size_t)nt + (size_t)(y >> 2) * (size_t)tw;
+          float *restrict row = dst + (size_t)y * (size_t)W;
 #if defined(__x86_64__) && defined(__GNUC__)
-        if (isa == 2) {
-          wino4_place_avx512(q, nt, tw, W, row);
-          continue;
-        }
+          if (isa == 2) {
+            wino4_place_avx512(q, qs, tw, W, row);
+            continue;
+          }
 #endif
-        for (int j = 0; j < 4; j++)
-          for (int tx = 0; 4 * tx + j < W; tx++) row[4 * tx + j] = q[(size_t)j * (size_t)nt + (size_t)tx];
+          for (int j = 0; j < 4; j++)
+            for (int tx = 0; 4 * tx + j < W; tx++) row[4 * tx + j] = q[(size_t)j * qs + (size_t)tx];
+        }
       }
     }
 }
