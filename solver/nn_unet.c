@@ -993,12 +993,27 @@ static void wino4_split(const float *src, int H, int W, int th, int tw, size_t A
 SR_T512 static void wino4_split_avx512(const float *src, int H, int W, int th, int tw, size_t A, float *Z) {
   const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
   const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+  const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   for (int y = 0; y < H; y++) {
     const float *d = src + (size_t)y * (size_t)W;
     int Y = y + 1, r = Y & 3, k = Y >> 2, nrow = 0;
     float *rows[2]; /* as wino4_split: tile row k's row r, tile row k − 1's row 4 + r */
     if (k < th) rows[nrow++] = Z + (size_t)(6 * r) * A + (size_t)k * (size_t)tw;
     if (r < 2 && k >= 1) rows[nrow++] = Z + (size_t)(6 * (4 + r)) * A + (size_t)(k - 1) * (size_t)tw;
+    if (W < 16) { /* the padded row p[0 … 15] is one vector: one load, each phase one permute (lanes k ≥ 4 zero) */
+      __m512 v = _mm512_maskz_loadu_ps(m16(W + 1) & 0xfffe, d - 1);
+      __m512 ph[4];
+      for (int i = 0; i < 4; i++)
+        ph[i] = _mm512_maskz_permutexvar_ps(0x000f, _mm512_add_epi32(_mm512_slli_epi32(lane, 2), _mm512_set1_epi32(i)), v);
+      __mmask16 m = m16(tw), m1 = m16(tw + 1) & 0xfffe;
+      for (int h = 0; h < nrow; h++) {
+        float *row = rows[h];
+        for (int i = 0; i < 4; i++) _mm512_mask_storeu_ps(row + (size_t)i * A, m, ph[i]);
+        _mm512_mask_storeu_ps(row + 4 * A - 1, m1, ph[0]);
+        _mm512_mask_storeu_ps(row + 5 * A - 1, m1, ph[1]);
+      }
+      continue;
+    }
     for (int k0 = 0; k0 <= tw; k0 += 16) { /* ph_r[k0 … k0+15]: p[4k0 … 4k0+63] */
       __m512 v[4];
       for (int j = 0; j < 4; j++) {
