@@ -10,14 +10,9 @@ PREFIX  ?= /usr/local
 CFLAGS  += -DSR_MODELS_INSTALL_DIR='"$(PREFIX)/share/scorerecon/models"'
 CFLAGS  += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wno-unused-parameter -pthread \
            -ffp-contract=off -fno-math-errno $(SAN)
-# OpenBLAS's pthread build, named explicitly: Debian's serial build is SINGLE_THREADED without USE_LOCKING, so
-# concurrent calls from our chain threads race (measured: results changed between runs). sr_init() sets it to one
-# thread per call: chains are the unit of parallel work.
-MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
-BLASDIR := /usr/lib/$(MULTIARCH)/openblas-pthread
-CFLAGS  += -I/usr/include/$(MULTIARCH)/openblas-pthread
 # Libraries by layer: the solver's, the file formats', the service's. Tests and benchmarks never link the last.
-LIBS_SOLVER  := -lfftw3f_threads -lfftw3f -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas -lm -pthread $(SAN)
+# (No BLAS: the network's products are its own, solver/nn_gemm.c.)
+LIBS_SOLVER  := -lfftw3f_threads -lfftw3f -lm -pthread $(SAN)
 LIBS_FORMAT  := -lcjson -lpng
 # libpq: the PostgreSQL store (serve --store postgresql://...); its header lives in /usr/include/postgresql
 LIBS_SERVICE := -lmicrohttpd -lsqlite3 -lpq
@@ -115,6 +110,15 @@ $(BUILD)/test_all: $(TEST_OBJ) $(JOB_OBJ) $(BUILD)/libsrformat.a $(BUILD)/libsr.
 # Benchmarks: the solver and the formats only.
 $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libsrformat.a $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER)
+
+# bench_speed measures OpenBLAS's sgemm as the machine's matrix-product rate (only it links a BLAS): the pthread
+# build, named explicitly (Debian's serial build is SINGLE_THREADED without USE_LOCKING, so calls from several
+# threads race); it sets one thread per call.
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
+BLASDIR := /usr/lib/$(MULTIARCH)/openblas-pthread
+$(BUILD)/bench/speed.o: CFLAGS += -I/usr/include/$(MULTIARCH)/openblas-pthread
+$(BUILD)/bench_speed: $(BUILD)/bench/speed.o $(BUILD)/libsrformat.a $(BUILD)/libsr.a
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER) -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
 
 # The benches on the shared problem set-up (bench/problems.c) link its object too.
 $(BUILD)/bench_quality $(BUILD)/bench_samplers: $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BENCH_LIB_OBJ) \

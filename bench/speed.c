@@ -164,6 +164,7 @@ int main(int argc, char **argv) {
     }
   }
   sr_init();
+  openblas_set_num_threads(1); /* one BLAS thread per call: the benchmark runs one product per thread */
   if (threads <= 0) threads = sr_cpu_count();
   sr_safetensors file;
   sr_error err;

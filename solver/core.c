@@ -2,7 +2,6 @@
 #include "machine.h"
 #include "scorerecon.h"
 
-#include <cblas.h>
 #include <fftw3.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -58,8 +57,6 @@ size_t sr_stride(size_t n) { return (n + 15) & ~(size_t)15; }
 void sr_init(void) {
   /* Idempotent inside FFTW; planning from several threads is then safe. */
   fftwf_make_planner_thread_safe();
-  /* Chains are the unit of parallel work: one BLAS thread per call avoids oversubscribing the cores. */
-  openblas_set_num_threads(1);
 }
 
 int sr_cpu_count(void) {

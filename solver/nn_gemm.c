@@ -33,6 +33,12 @@ void sr__gemm_pack(int M, int K, const float *A, size_t lda, float *Ap) {
       for (int r = 0; r < MR; r++) *Ap++ = mb + r < M ? A[(size_t)(mb + r) * lda + (size_t)k] : 0.0f;
 }
 
+void sr__gemm_pack_t(int M, int K, const float *At, size_t lda, float *Ap) {
+  for (int mb = 0; mb < M; mb += MR)
+    for (int k = 0; k < K; k++)
+      for (int r = 0; r < MR; r++) *Ap++ = mb + r < M ? At[(size_t)k * lda + (size_t)(mb + r)] : 0.0f;
+}
+
 /* One block: rows < MR of the packed a (a[k][r]) times columns n < cols (≤ NR of the path) of b. */
 typedef void kernel_fn(int K, const float *a, const float *b, size_t ldb, float *c, size_t ldc, int rows, int cols,
                        const float *bias);

@@ -14,6 +14,9 @@ size_t sr__gemm_packed_floats(int M, int K);
  * Ap[mb][k][r] = A[8 mb + r][k], rows past M zero. Done once per weight matrix. */
 void sr__gemm_pack(int M, int K, const float *A, size_t lda, float *Ap);
 
+/* The same packing of A given transposed: At (K x M, row stride lda), A[m][k] = At[k·lda + m]. */
+void sr__gemm_pack_t(int M, int K, const float *At, size_t lda, float *Ap);
+
 /* C[m][n] = Σ_k A[m][k] B[k][n] (+ bias[m] when bias is not NULL), m < M, n < N; B row-major with stride ldb, C
  * with ldc; C must not overlap B. Each output is one chain c ← fma(A[m][k], B[k][n], c) over k = 0 … K−1 from 0,
  * then + bias[m]: the same bits on every path and machine. */

@@ -5,7 +5,6 @@
  * nearest upsampling, strided downsampling and single-head attention are plain loops. No allocation after
  * creation: the caller passes a workspace of sr_unet_ws_floats() floats. The tensor data is borrowed
  * (memory-mapped by the loader); only the Winograd-transformed weights are owned. */
-#include <cblas.h>
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
@@ -491,7 +490,9 @@ sr_unet *sr_unet_create(const sr_tensor_set *ts, sr_error *err) {
   u->col = sr_stride(col);
   u->skips = skips;
   size_t P = (size_t)u->hs[L - 1] * (size_t)u->ws[L - 1];
-  u->attnw = sr_stride(P * P);
+  /* attention's scratch: the weights w and wᵀ (P x P), α qᵀ and v packed for sr__gemm */
+  u->attnw = 2 * sr_stride(P * P) + sr_stride(sr__gemm_packed_floats((int)P, u->ch[L - 1])) +
+             sr_stride(sr__gemm_packed_floats(u->ch[L - 1], (int)P));
   return u;
 }
 
@@ -1351,15 +1352,19 @@ static void resblock(const res_t *r, const float *x, int B, int H, int W, const 
 static void attention(const attn_t *a, float *x, int B, int H, int W, bufs *b) {
   int P = H * W, c = a->c, N = B * P;
   float *n = b->t0, *q = b->t1, *k = b->t2, *v = b->col, *w = b->attnw;
+  size_t PP = sr_stride((size_t)P * (size_t)P);
+  float *wt = w + PP, *pa = wt + PP, *pv = pa + sr_stride(sr__gemm_packed_floats(P, c));
+  const float alpha = (float)(1.0 / sqrt((double)c));
   groupnorm(&a->norm, x, B, (size_t)P, n, 0, NULL);
   conv2d(&a->q, n, B, H, W, q, NULL);
   conv2d(&a->k, n, B, H, W, k, NULL);
   conv2d(&a->v, n, B, H, W, v, NULL);
   for (int im = 0; im < B; im++) {
     size_t o = (size_t)im * (size_t)P;
-    /* w[i][j] = Σ_c q[c][i] k[c][j] / √c, softmax over j */
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, P, P, c, (float)(1.0 / sqrt((double)c)), q + o, N, k + o,
-                N, 0.0f, w, P);
+    /* w[i][j] = Σ_c (q[c][i] / √c) k[c][j], softmax over j */
+    sr__gemm_pack_t(P, c, q + o, (size_t)N, pa);
+    for (size_t i = 0; i < sr__gemm_packed_floats(P, c); i++) pa[i] *= alpha;
+    sr__gemm(a->q.gpath, P, P, c, pa, k + o, (size_t)N, w, (size_t)P, NULL);
     for (int i = 0; i < P; i++) {
       float *row = w + (size_t)i * (size_t)P, mx = row[0];
       for (int j = 1; j < P; j++) mx = row[j] > mx ? row[j] : mx;
@@ -1368,8 +1373,11 @@ static void attention(const attn_t *a, float *x, int B, int H, int W, bufs *b) {
       float is = (float)(1.0 / s);
       for (int j = 0; j < P; j++) row[j] *= is;
     }
-    /* out[c][i] = Σ_j v[c][j] w[i][j] */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, c, P, P, 1.0f, v + o, N, w, P, 0.0f, n + o, N);
+    /* out[c][i] = Σ_j v[c][j] w[i][j] = (v wᵀ)[c][i] */
+    for (int i = 0; i < P; i++)
+      for (int j = 0; j < P; j++) wt[(size_t)j * (size_t)P + (size_t)i] = w[(size_t)i * (size_t)P + (size_t)j];
+    sr__gemm_pack(c, P, v + o, (size_t)N, pv);
+    sr__gemm(a->q.gpath, c, P, P, pv, wt, (size_t)P, n + o, (size_t)N, NULL);
   }
   conv2d(&a->proj, n, B, H, W, q, NULL);
   const float is2 = (float)(1.0 / sqrt(2.0));

@@ -41,6 +41,16 @@ TEST(nn_gemm_gives_one_fma_chain_per_output_on_every_path) {
         for (size_t i = 0; i < ldb * (size_t)K; i++) Bm[i] = frand(&seed);
         for (int i = 0; i < M; i++) bias[i] = frand(&seed);
         sr__gemm_pack(M, K, A, (size_t)K, Ap);
+        { /* the transposed packing gives the same panel */
+          float *At = malloc(sizeof(float) * (size_t)(M * K + 1)), *Apt = malloc(sizeof(float) * (sr__gemm_packed_floats(M, K) + 1));
+          for (int m = 0; m < M; m++)
+            for (int k = 0; k < K; k++) At[(size_t)k * (size_t)M + (size_t)m] = A[m * K + k];
+          sr__gemm_pack_t(M, K, At, (size_t)M, Apt);
+          if (memcmp(Ap, Apt, sizeof(float) * sr__gemm_packed_floats(M, K)) && bad++ < 5)
+            fprintf(stderr, "    M %d K %d: sr__gemm_pack_t differs from sr__gemm_pack\n", M, K);
+          free(At);
+          free(Apt);
+        }
         int wb = (int)(ik + in) % 2; /* with and without a bias */
         for (int m = 0; m < M; m++)
           for (int n = 0; n < N; n++) {
