@@ -421,7 +421,8 @@ TEST(shipped_model_inpaints_fashion_mnist) {
  * picked by sr_cpu_path and capped by SR_RNG_PATH) give the baseline's bits: they do the same operations in the
  * same order, lane by lane. The tiny model's weights do not depend on the image size, so it runs here at sizes
  * that give odd tile counts, half-used last tiles and rows longer than one vector (37 x 35: 18 tiles a row). Paths
- * this CPU lacks fall back to narrower ones, which then compare equal trivially. */
+ * this CPU lacks fall back to narrower ones, which then compare equal trivially. On every path, each image scored
+ * alone gives the bits it has in the batch. */
 TEST(unet_vector_paths_give_the_baseline_bits) {
   sr_safetensors file;
   sr_error err;
@@ -474,6 +475,14 @@ TEST(unet_vector_paths_give_the_baseline_bits) {
           for (size_t b = 0; b < B; b++) diff += memcmp(ref + b * sn, out + b * sn, npix * sizeof(float)) != 0;
           CHECK(diff == 0, "size %s, path %s: %zu of %zu images differ from the baseline path's bits", vals[isz],
                 paths[pi] ? paths[pi] : "native", diff, B);
+          /* and an image's score does not depend on its batch: every product is a chain per output (nn_gemm.c) */
+          float *one = sr_alloc(sn);
+          for (size_t b = 0; b < B; b++) {
+            sr_unet_score(u, x + b * sn, 1, sn, sigma, one, ws);
+            CHECK(!memcmp(one, out + b * sn, npix * sizeof(float)), "size %s, path %s: image %zu alone differs from "
+                  "its bits in a batch of %zu", vals[isz], paths[pi] ? paths[pi] : "native", b, B);
+          }
+          sr_free(one);
         }
         double m = 0;
         for (size_t b = 0; b < B; b++)
