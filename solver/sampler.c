@@ -193,11 +193,32 @@ void sr__keep(sr_batch *bt, size_t b, const float *x) {
   const sr_run_ctx *c = bt->ctx;
   size_t n = c->n;
   long before = bt->kept[b]++;
-  welford(bt->mean + b * n, bt->m2 + b * n, bt->kept[b], x, n);
   if (c->diag) {
     size_t h = before >= c->half_at, slot = h * bt->B + b;
     welford(bt->hmean + slot * n, bt->hm2 + slot * n, ++bt->hkept[slot], x, n);
+    bt->from_halves = 1;
+  } else {
+    welford(bt->mean + b * n, bt->m2 + b * n, bt->kept[b], x, n);
   }
+}
+
+/* A chain's moments from its two halves' (Chan et al.): n = na + nb, δ = mean_b − mean_a,
+ * mean = mean_a + δ nb/n, M2 = M2_a + M2_b + δ² na nb / n. */
+static void moments_from_halves(sr_batch *bt) {
+  size_t n = bt->ctx->n;
+  for (size_t b = 0; b < bt->B; b++) {
+    double *m = bt->mean + b * n, *m2 = bt->m2 + b * n;
+    const double *ma = bt->hmean + b * n, *m2a = bt->hm2 + b * n;
+    const double *mb = bt->hmean + (bt->B + b) * n, *m2b = bt->hm2 + (bt->B + b) * n;
+    double na = (double)bt->hkept[b], nb = (double)bt->hkept[bt->B + b], nt = na + nb;
+    if (nt <= 0) continue;
+    for (size_t i = 0; i < n; i++) {
+      double d = mb[i] - ma[i];
+      m[i] = ma[i] + d * (nb / nt);
+      m2[i] = m2a[i] + m2b[i] + d * d * (na * nb / nt);
+    }
+  }
+  bt->from_halves = 0;
 }
 
 /* ---------------------------------------------------------------- the fused ULA step (sampler_internal.h) */
@@ -254,14 +275,16 @@ void sr__ula_step_fused(sr_batch *bt, size_t b, const sr_ula_fuse *f, int keep) 
   long count = 0, hcount = 0;
   if (keep) { /* sr__keep's bookkeeping */
     long before = bt->kept[b]++;
-    count = bt->kept[b];
-    m = bt->mean + b * n;
-    m2 = bt->m2 + b * n;
     if (c->diag) {
       size_t h = before >= c->half_at, slot = h * bt->B + b;
       hcount = ++bt->hkept[slot];
       hm = bt->hmean + slot * n;
       hm2 = bt->hm2 + slot * n;
+      bt->from_halves = 1;
+    } else {
+      count = bt->kept[b];
+      m = bt->mean + b * n;
+      m2 = bt->m2 + b * n;
     }
   }
   for (size_t i0 = 0; i0 < n; i0 += ULA_PIECE) {
@@ -357,6 +380,7 @@ static int batch_finite(const sr_batch *bt) {
 static void merge_batch(sr_batch *bt) {
   sr_run_ctx *c = bt->ctx;
   size_t n = c->n;
+  if (bt->from_halves) moments_from_halves(bt);
   if (!atomic_load(&c->cancel)) {
     int bad = batch_finite(bt);
     if (bad >= 0) {
@@ -422,6 +446,7 @@ static void *worker(void *arg) {
       bt.B = B;
       bt.chain0 = c0;
       memset(bt.kept, 0, B * sizeof *bt.kept);
+      bt.from_halves = 0;
       memset(bt.mean, 0, B * c->n * sizeof(double));
       memset(bt.m2, 0, B * c->n * sizeof(double));
       if (c->diag) {

@@ -100,7 +100,8 @@ struct sr_batch {
   float *r;                   /* residual, snout */
   float *xs;                  /* scaled state for the likelihood, sn */
   float *opws, *prws;
-  double *mean, *m2;          /* B*n per-chain Welford */
+  double *mean, *m2;          /* B*n per-chain Welford (with from_halves: derived from the halves' at the merge) */
+  int from_halves;            /* the keeps went to the halves only (diag): mean, m2 = their Chan merge */
   long *kept;
   double *step, *logpi, *accept_sum;
   long *accept_n;
@@ -131,7 +132,8 @@ int sr__ula_fuse_init(const sr_problem *pb, double w, double eta, sr_ula_fuse *f
 void sr__ula_step_fused(sr_batch *bt, size_t b, const sr_ula_fuse *f, int keep);
 /* Initial state of every chain: prior sample at nl, else nl.shift + nl.sigma z. */
 void sr__init_state(sr_batch *bt, sr_noise nl);
-/* Records one kept state of chain b (Welford; with ctx->diag also into its half's moments). */
+/* Records one kept state of chain b: Welford into its moments, or with ctx->diag into its half's only (the chain's
+ * are then the two halves' merged, at the end: one accumulator a step instead of two). */
 void sr__keep(sr_batch *bt, size_t b, const float *x);
 /* Stores x as trajectory slot `slot` of chain b (if trajectories were asked for). */
 void sr__traj(sr_batch *bt, size_t b, long slot, const float *x);
