@@ -111,12 +111,13 @@ $(BUILD)/test_all: $(TEST_OBJ) $(JOB_OBJ) $(BUILD)/libsrformat.a $(BUILD)/libsr.
 $(BUILD)/bench_%: $(BUILD)/bench/%.o $(BUILD)/libsrformat.a $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER)
 
-# bench_speed measures OpenBLAS's sgemm as the machine's matrix-product rate (only it links a BLAS): the pthread
+# bench_speed measures OpenBLAS's sgemm as the machine's matrix-product rate (only it links a BLAS), and the
+# solver's own products (solver/nn_gemm.h: the one bench file that sees solver/) against it: the pthread
 # build, named explicitly (Debian's serial build is SINGLE_THREADED without USE_LOCKING, so calls from several
 # threads race); it sets one thread per call.
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 BLASDIR := /usr/lib/$(MULTIARCH)/openblas-pthread
-$(BUILD)/bench/speed.o: CFLAGS += -I/usr/include/$(MULTIARCH)/openblas-pthread
+$(BUILD)/bench/speed.o: CFLAGS += -I/usr/include/$(MULTIARCH)/openblas-pthread -Isolver
 $(BUILD)/bench_speed: $(BUILD)/bench/speed.o $(BUILD)/libsrformat.a $(BUILD)/libsr.a
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS_FORMAT) $(LIBS_SOLVER) -L$(BLASDIR) -Wl,-rpath,$(BLASDIR) -lopenblas
 

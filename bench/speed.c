@@ -7,6 +7,8 @@
  * 2. the network: sr_unet_score on batches of B images (B = 1 … 32 on one thread, then SR_SCORE_MODEL_BATCH on
  *    every thread, as sr_run runs it): score evaluations per second and GFLOP/s (sr_unet_flops per image, i.e.
  *    counted as direct convolutions: an effective rate, since Winograd does 2.25x fewer multiplications).
+ * 3. the products alone at the network's shapes (the Winograd products M[ξ] = U[ξ] V[ξ] of one convolution call,
+ *    a weight matrix per ξ, cold as in the network): solver/nn_gemm.c's sr__gemm against OpenBLAS's sgemm.
  * The full-reconstruction comparison against PyTorch is bench/speed (a script that also runs this program). */
 #include <cblas.h>
 #include <pthread.h>
@@ -16,6 +18,7 @@
 #include <time.h>
 
 #include "bench_util.h"
+#include "nn_gemm.h" /* the solver's private products (Makefile: bench/speed.o alone sees solver/) */
 #include "safetensors.h"
 #include "scorerecon.h"
 
@@ -150,6 +153,35 @@ static double gemm_rate(int n, int threads, double seconds, double *cpu_rate) {
   return g;
 }
 
+/* GFLOP/s of one convolution's products (nx weight matrices M x K, each times V[ξ] K x N) over `sets` such calls
+ * with distinct weights (so that they come from L3, as in the network), by sr__gemm (blas 0) or sgemm (blas 1). */
+static double products_rate(int blas, int M, int K, int N, int nx, double seconds) {
+  const int sets = 8;
+  size_t pp = sr__gemm_packed_floats(M, K), mk = (size_t)M * (size_t)K;
+  float *U = sr_alloc((size_t)sets * (size_t)nx * mk), *Up = sr_alloc((size_t)sets * (size_t)nx * pp);
+  float *V = sr_alloc((size_t)nx * (size_t)K * (size_t)N), *Mo = sr_alloc((size_t)nx * (size_t)M * (size_t)N);
+  for (size_t i = 0; i < (size_t)sets * (size_t)nx * mk; i++) U[i] = (float)(i % 13) * 0.01f - 0.06f;
+  for (size_t i = 0; i < (size_t)nx * (size_t)K * (size_t)N; i++) V[i] = (float)(i % 11) * 0.01f - 0.05f;
+  for (int c = 0; c < sets * nx; c++) sr__gemm_pack(M, K, U + (size_t)c * mk, (size_t)K, Up + (size_t)c * pp);
+  int path = sr__gemm_path();
+  long calls = 0;
+  double t0 = bench_now(), t;
+  do {
+    for (int x = 0; x < nx; x++) {
+      size_t c = (size_t)(calls % sets) * (size_t)nx + (size_t)x;
+      float *v = V + (size_t)x * (size_t)K * (size_t)N, *m = Mo + (size_t)x * (size_t)M * (size_t)N;
+      if (blas)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, M, N, K, 1.0f, U + c * mk, K, v, N, 0.0f, m, N);
+      else
+        sr__gemm(path, M, N, K, Up + c * pp, v, (size_t)N, m, (size_t)N, NULL);
+    }
+    calls++;
+    t = bench_now();
+  } while (t - t0 < seconds);
+  sr_free(U); sr_free(Up); sr_free(V); sr_free(Mo);
+  return 2.0 * M * K * N * (double)nx * (double)calls / (t - t0) * 1e-9;
+}
+
 int main(int argc, char **argv) {
   const char *path = "models/fashion-mnist.safetensors";
   int threads = 0;
@@ -204,6 +236,19 @@ int main(int argc, char **argv) {
   printf("\nnetwork as sr_run runs it (batch %d per thread, %d threads): %.1f evaluations/s, %.1f GFLOP/s = %.0f%% of "
          "the %d-thread sgemm rate\n",
          B, threads, rT, rT * fl * 1e-9, 100.0 * rT * fl * 1e-9 / gT, threads);
+
+  /* the fashion-mnist model's Winograd F(4x4) products at batch 4 (36 of them a call): 7 x 7 (16 tiles = 4 images'
+   * 2 x 2), 14 x 14 (one image's 4 x 4, or three images'), 28 x 28 (one image's 7 x 7, or two images') */
+  static const int shapes[][3] = {{128, 128, 16}, {128, 256, 16}, {64, 192, 16}, {64, 64, 48}, {64, 64, 49},
+                                  {32, 96, 49}, {32, 32, 98}};
+  printf("\nthe products alone, one thread, 36 weight matrices a call, cold (GFLOP/s):\n"
+         "| M x K x N | sr__gemm | OpenBLAS sgemm |\n|---|---|---|\n");
+  for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++) {
+    int M = shapes[i][0], K = shapes[i][1], N = shapes[i][2];
+    double mine = products_rate(0, M, K, N, 36, secs / 2), blas = products_rate(1, M, K, N, 36, secs / 2);
+    printf("| %d x %d x %d | %.1f | %.1f |\n", M, K, N, mine, blas);
+    fflush(stdout);
+  }
   sr_unet_free(net);
   sr_safetensors_close(&file);
   return 0;
