@@ -63,42 +63,21 @@ static void kernel_base(int K, const float *a, const float *b, size_t ldb, float
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 
-/* 8 rows x 32 columns in 16 zmm accumulators; per k two loads of b and 8 broadcasts of a. `full`: all 32 columns,
- * plain loads (masked ones cost about 15% here). */
-__attribute__((target("avx512f"), always_inline)) static inline void block_avx512(int K, const float *a,
-                                                                                 const float *b, size_t ldb,
-                                                                                 float *c, size_t ldc, int rows,
-                                                                                 int cols, const float *bias,
-                                                                                 const int full) {
-  __mmask16 m0 = cols >= 16 ? 0xffff : (__mmask16)((1u << cols) - 1);
-  __mmask16 m1 = cols >= 32 ? 0xffff : cols > 16 ? (__mmask16)((1u << (cols - 16)) - 1) : 0;
-  __m512 c00 = _mm512_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  __m512 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-  for (int k = 0; k < K; k++, a += MR, b += ldb) {
-    __m512 b0 = full ? _mm512_loadu_ps(b) : _mm512_maskz_loadu_ps(m0, b);
-    __m512 b1 = full ? _mm512_loadu_ps(b + 16) : _mm512_maskz_loadu_ps(m1, b + 16);
-#define ROW(r)                                       \
-  do {                                               \
-    __m512 ar = _mm512_set1_ps(a[r]);                \
-    c##r##0 = _mm512_fmadd_ps(ar, b0, c##r##0);      \
-    c##r##1 = _mm512_fmadd_ps(ar, b1, c##r##1);      \
-  } while (0)
-    ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7);
-#undef ROW
-  }
-  __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
-                       {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
-  for (int r = 0; r < rows; r++) {
-    __m512 v0 = acc[r][0], v1 = acc[r][1];
-    if (bias) {
-      __m512 br = _mm512_set1_ps(bias[r]);
-      v0 = _mm512_add_ps(v0, br);
-      v1 = _mm512_add_ps(v1, br);
-    }
-    _mm512_mask_storeu_ps(c + (size_t)r * ldc, m0, v0);
-    _mm512_mask_storeu_ps(c + (size_t)r * ldc + 16, m1, v1);
-  }
-}
+/* AVX-512F: 8 rows x 32 columns in 16 zmm accumulators (nn_gemm_block.inc). */
+#define GB_T __attribute__((target("avx512f"), always_inline)) static inline
+#define GB_NAME block_avx512
+#define GB_VT __m512
+#define GB_MT __mmask16
+#define GB_VW 16
+#define GB_MASK(n) ((n) >= 16 ? (__mmask16)0xffff : (n) > 0 ? (__mmask16)((1u << (n)) - 1) : (__mmask16)0)
+#define GB_LOAD(m, p) _mm512_maskz_loadu_ps(m, p)
+#define GB_LOADU(p) _mm512_loadu_ps(p)
+#define GB_SET1(p) _mm512_set1_ps(*(p))
+#define GB_ZERO() _mm512_setzero_ps()
+#define GB_FMA(x, y, z) _mm512_fmadd_ps(x, y, z)
+#define GB_ADD(x, y) _mm512_add_ps(x, y)
+#define GB_STORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#include "nn_gemm_block.inc"
 __attribute__((target("avx512f"))) static void kernel_avx512(int K, const float *a, const float *b, size_t ldb,
                                                              float *c, size_t ldc, int rows, int cols,
                                                              const float *bias) {
@@ -170,38 +149,26 @@ __attribute__((target("avx512f"))) static void columns_avx512_t(int K, const flo
   }
 }
 
-/* 8 rows x 16 columns in 16 ymm accumulators. */
+/* AVX2 + FMA: 8 rows x 16 columns in 16 ymm accumulators (nn_gemm_block.inc). */
+#define GB_T __attribute__((target("avx2,fma"), always_inline)) static inline
+#define GB_NAME block_avx2
+#define GB_VT __m256
+#define GB_MT __m256i
+#define GB_VW 8
+#define GB_MASK(n) _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7))
+#define GB_LOAD(m, p) _mm256_maskload_ps(p, m)
+#define GB_LOADU(p) _mm256_loadu_ps(p)
+#define GB_SET1(p) _mm256_broadcast_ss(p)
+#define GB_ZERO() _mm256_setzero_ps()
+#define GB_FMA(x, y, z) _mm256_fmadd_ps(x, y, z)
+#define GB_ADD(x, y) _mm256_add_ps(x, y)
+#define GB_STORE(p, m, v) _mm256_maskstore_ps(p, m, v)
+#include "nn_gemm_block.inc"
 __attribute__((target("avx2,fma"))) static void kernel_avx2(int K, const float *a, const float *b, size_t ldb,
                                                             float *c, size_t ldc, int rows, int cols,
                                                             const float *bias) {
-  const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols), lane);
-  __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(cols - 8), lane);
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00;
-  __m256 c40 = c00, c41 = c00, c50 = c00, c51 = c00, c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-  for (int k = 0; k < K; k++, a += MR, b += ldb) {
-    __m256 b0 = _mm256_maskload_ps(b, m0), b1 = _mm256_maskload_ps(b + 8, m1);
-#define ROW(r)                                       \
-  do {                                               \
-    __m256 ar = _mm256_broadcast_ss(a + r);          \
-    c##r##0 = _mm256_fmadd_ps(ar, b0, c##r##0);      \
-    c##r##1 = _mm256_fmadd_ps(ar, b1, c##r##1);      \
-  } while (0)
-    ROW(0); ROW(1); ROW(2); ROW(3); ROW(4); ROW(5); ROW(6); ROW(7);
-#undef ROW
-  }
-  __m256 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31},
-                       {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
-  for (int r = 0; r < rows; r++) {
-    __m256 v0 = acc[r][0], v1 = acc[r][1];
-    if (bias) {
-      __m256 br = _mm256_set1_ps(bias[r]);
-      v0 = _mm256_add_ps(v0, br);
-      v1 = _mm256_add_ps(v1, br);
-    }
-    _mm256_maskstore_ps(c + (size_t)r * ldc, m0, v0);
-    _mm256_maskstore_ps(c + (size_t)r * ldc + 8, m1, v1);
-  }
+  if (cols == 16) block_avx2(K, a, b, ldb, c, ldc, rows, cols, bias, 1);
+  else block_avx2(K, a, b, ldb, c, ldc, rows, cols, bias, 0);
 }
 #endif
 
