@@ -77,13 +77,8 @@ static void kernel_base(int K, const float *a, const float *b, size_t ldb, float
 #define GB_FMA(x, y, z) _mm512_fmadd_ps(x, y, z)
 #define GB_ADD(x, y) _mm512_add_ps(x, y)
 #define GB_STORE(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define GB_KERNEL __attribute__((target("avx512f"))) static void kernel_avx512
 #include "nn_gemm_block.inc"
-__attribute__((target("avx512f"))) static void kernel_avx512(int K, const float *a, const float *b, size_t ldb,
-                                                             float *c, size_t ldc, int rows, int cols,
-                                                             const float *bias) {
-  if (cols == 32) block_avx512(K, a, b, ldb, c, ldc, rows, cols, bias, 1);
-  else block_avx512(K, a, b, ldb, c, ldc, rows, cols, bias, 0);
-}
 
 /* 16 rows (two packed blocks, a0 and a1 = a0 + 8 K) x 16 columns in 16 zmm accumulators: the products' shape when a
  * block of images has only 16 columns (F(4x4) at 7 x 7 and 14 x 14), or a tail of 8 … 16 columns. */
@@ -163,13 +158,8 @@ __attribute__((target("avx512f"))) static void columns_avx512_t(int K, const flo
 #define GB_FMA(x, y, z) _mm256_fmadd_ps(x, y, z)
 #define GB_ADD(x, y) _mm256_add_ps(x, y)
 #define GB_STORE(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define GB_KERNEL __attribute__((target("avx2,fma"))) static void kernel_avx2
 #include "nn_gemm_block.inc"
-__attribute__((target("avx2,fma"))) static void kernel_avx2(int K, const float *a, const float *b, size_t ldb,
-                                                            float *c, size_t ldc, int rows, int cols,
-                                                            const float *bias) {
-  if (cols == 16) block_avx2(K, a, b, ldb, c, ldc, rows, cols, bias, 1);
-  else block_avx2(K, a, b, ldb, c, ldc, rows, cols, bias, 0);
-}
 #endif
 
 void sr__gemm(int path, int M, int N, int K, const float *Ap, const float *B, size_t ldb, float *C, size_t ldc,
