@@ -529,12 +529,13 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * subset of the caller's may be inlined into it) */
 #define SR_NN_INLINE static inline __attribute__((always_inline))
 
-/* ---------------------------------------------------------------- the Winograd transforms, one per ISA
+/* ---------------------------------------------------------------- the Winograd transforms
  * The transforms only add and subtract, so every vector path gives the bits of the baseline one: each output is
- * the same sum in the same order whatever the vector width (no product, so nothing to contract into an FMA). The
- * baseline is the portable C below; the AVX2 and AVX-512F paths are intrinsics that follow it lane by lane.
- * sr_unet_create picks one by sr_cpu_path() (SR_RNG_PATH=scalar / avx2 caps it, which is how tests/test_unet.c
- * compares the paths). */
+ * the same sum in the same order whatever the vector width (no product, so nothing to contract into an FMA).
+ * F(4x4, 3x3) (sides ≥ 7: every layer of a 28 x 28 model) has portable, AVX2 and AVX-512F paths from one text
+ * (nn_wino4.inc), picked at sr_unet_create by sr_cpu_path() (SR_RNG_PATH=scalar / avx2 caps it, which is how
+ * tests/test_unet.c compares the paths). F(2x2, 3x3), for the layers below 7 x 7 only, is the portable C below;
+ * its AVX2 and AVX-512 copies went when F(4x4) took the 7 x 7 layers (2026-12-06). */
 
 /* V[ξ][ci][t] = (Bᵀ d B)[ξ] for the 4x4 patch d of tile t = (b, ty, tx): input rows 2ty−1…2ty+2, columns
  * 2tx−1…2tx+2, zero outside the image. Bᵀ = [[1,0,−1,0],[0,1,1,0],[0,−1,1,0],[0,1,0,−1]], applied first to the
@@ -548,7 +549,7 @@ size_t sr_unet_ws_floats(const sr_unet *u, size_t batch) {
  * scr: wino_in_scr() floats. */
 static size_t wino_in_scr(int H, int W) {
   size_t th = (size_t)(H + 1) / 2, tw = (size_t)(W + 1) / 2;
-  return 16 * (th + 1) * (tw + 1); /* the vector paths: two planes' split (the AVX-512 one needs the most) */
+  return 2 * (2 * th + 2) * (tw + 1); /* E and O, R x S each (wino_in_base) */
 }
 
 static void wino_in_base(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
@@ -638,9 +639,8 @@ static void wino_out_base(const float *M, const float *bias, int cout, int B, si
 }
 
 #if defined(__x86_64__) && defined(__GNUC__)
-/* The vector paths, by intrinsics (gcc does not vectorise the bodies above: 32 pointers are too many for it).
- * Same operations in the same order as the bodies, lane by lane; tails by masked loads and stores (masked-out
- * lanes load zero and are never stored), so no tile or column is special. */
+/* The vector paths' attributes and lane masks (masked-out lanes load zero and are never stored, so no tile or
+ * column is special). */
 #define SR_T512 __attribute__((target("avx512f")))
 #define SR_T256 __attribute__((target("avx2")))
 
@@ -648,228 +648,11 @@ SR_T512 static inline __mmask16 m16(int n) {
   return n >= 16 ? (__mmask16)0xffff : n <= 0 ? (__mmask16)0 : (__mmask16)((1u << n) - 1);
 }
 
-/* The AVX-512 input transform goes one step further than the AVX2 one: at 14 x 14 and 7 x 7 a row has 7 or 4
- * tiles, so a vector per tile row would leave 9 or 12 of its 16 lanes idle. The split therefore writes, for every
- * padded row Y, E[Y][tx] and E[Y][tx+1] (and the same of O) as separate arrays of tw floats, the even rows
- * (Y = 2ty) and the odd ones (Y = 2ty + 1) apart: rows 2ty … 2ty+3 of tile row ty are then the even and odd arrays
- * at ty·tw and at (ty + 1)·tw, and one loop over t = ty·tw + tx reads all tiles of the plane with full vectors.
- * Eight arrays of (th + 1)·tw floats per plane, two planes (as above). */
-SR_T512 static void wino_in_avx512(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2, nt = th * tw;
-  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)nt, plane = (size_t)cin * T, A = (size_t)(th + 1) * tw;
-  memset(scr, 0, 16 * A * sizeof(float)); /* two planes of 8 arrays; what is outside the image stays zero */
-  int nE = W / 2;                         /* E[k] = d[2k−1] for 1 ≤ k ≤ nE; O[k] = d[2k] for k < tw */
-  const __m512i iev = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-  const __m512i iod = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-  int nq = cin * B;
-  for (int q = -1; q < nq; q++) {
-    if (q + 1 < nq) {
-      const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
-      float *sp = scr + (size_t)((q + 1) & 1) * 8 * A;
-      for (int y = 0; y < H; y++) {
-        const float *d = src + (size_t)y * (size_t)W;
-        int Y = y + 1;
-        float *row = sp + (size_t)(Y & 1) * A + (size_t)(Y >> 1) * (size_t)tw;
-        float *E0 = row, *E1 = row + 2 * A, *O0 = row + 4 * A, *O1 = row + 6 * A;
-        for (int x = 0; x < W; x += 32) {
-          int h = x / 2;
-          __m512 lo = _mm512_maskz_loadu_ps(m16(W - x), d + x), hi = _mm512_maskz_loadu_ps(m16(W - x - 16), d + x + 16);
-          __m512 ev = _mm512_permutex2var_ps(lo, iev, hi), od = _mm512_permutex2var_ps(lo, iod, hi); /* d[x+2j], d[x+2j+1] */
-          int lim = nE + 1 < tw ? nE + 1 : tw;
-          _mm512_mask_storeu_ps(E0 + h + 1, m16(lim - h - 1), od);             /* E0[k] = E[k] = d[2k−1], 1 ≤ k < tw */
-          _mm512_mask_storeu_ps(E1 + h, m16(nE - h), od);                      /* E1[k] = E[k+1] = d[2k+1], k < nE */
-          _mm512_mask_storeu_ps(O0 + h, m16(tw - h), ev);                      /* O0[k] = O[k] = d[2k], k < tw */
-          _mm512_mask_storeu_ps(O1 + h - 1, m16(tw - h) & (h ? 0xffff : 0xfffe), ev); /* O1[k] = d[2k+2], k < tw−1 */
-        }
-      }
-    }
-    if (q < 0) continue;
-    int ci = q / B, b = q % B;
-    const float *tp = scr + (size_t)(q & 1) * 8 * A;
-    const float *E0e = tp, *E0o = tp + A, *E1e = tp + 2 * A, *E1o = tp + 3 * A, *O0e = tp + 4 * A, *O0o = tp + 5 * A,
-                *O1e = tp + 6 * A, *O1o = tp + 7 * A;
-    float *v = V + (size_t)ci * T + (size_t)b * (size_t)nt;
-    for (int t = 0; t < nt; t += 16) {
-      __mmask16 m = m16(nt - t);
-#define LD(p, k) _mm512_maskz_loadu_ps(m, (p) + t + (k))
-      /* rows 2ty … 2ty+3: even at t, odd at t, even at t + tw, odd at t + tw */
-      __m512 x0 = LD(E0e, 0), x1 = LD(E0o, 0), x2 = LD(E0e, tw), x3 = LD(E0o, tw);
-      __m512 a0 = _mm512_sub_ps(x0, x2), a1 = _mm512_add_ps(x1, x2), a2 = _mm512_sub_ps(x2, x1), a3 = _mm512_sub_ps(x1, x3);
-      x0 = LD(O0e, 0), x1 = LD(O0o, 0), x2 = LD(O0e, tw), x3 = LD(O0o, tw);
-      __m512 b0 = _mm512_sub_ps(x0, x2), b1 = _mm512_add_ps(x1, x2), b2 = _mm512_sub_ps(x2, x1), b3 = _mm512_sub_ps(x1, x3);
-      x0 = LD(E1e, 0), x1 = LD(E1o, 0), x2 = LD(E1e, tw), x3 = LD(E1o, tw);
-      __m512 c0 = _mm512_sub_ps(x0, x2), c1 = _mm512_add_ps(x1, x2), c2 = _mm512_sub_ps(x2, x1), c3 = _mm512_sub_ps(x1, x3);
-      x0 = LD(O1e, 0), x1 = LD(O1o, 0), x2 = LD(O1e, tw), x3 = LD(O1o, tw);
-      __m512 d0 = _mm512_sub_ps(x0, x2), d1 = _mm512_add_ps(x1, x2), d2 = _mm512_sub_ps(x2, x1), d3 = _mm512_sub_ps(x1, x3);
-#undef LD
-      float *w = v + t;
-#define ST(xi, val) _mm512_mask_storeu_ps(w + (size_t)(xi) * plane, m, val)
-      ST(0, _mm512_sub_ps(a0, c0)), ST(1, _mm512_add_ps(b0, c0)), ST(2, _mm512_sub_ps(c0, b0)), ST(3, _mm512_sub_ps(b0, d0));
-      ST(4, _mm512_sub_ps(a1, c1)), ST(5, _mm512_add_ps(b1, c1)), ST(6, _mm512_sub_ps(c1, b1)), ST(7, _mm512_sub_ps(b1, d1));
-      ST(8, _mm512_sub_ps(a2, c2)), ST(9, _mm512_add_ps(b2, c2)), ST(10, _mm512_sub_ps(c2, b2)), ST(11, _mm512_sub_ps(b2, d2));
-      ST(12, _mm512_sub_ps(a3, c3)), ST(13, _mm512_add_ps(b3, c3)), ST(14, _mm512_sub_ps(c3, b3)), ST(15, _mm512_sub_ps(b3, d3));
-#undef ST
-    }
-  }
-}
-
-SR_T512 static void wino_out_avx512(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
-                                    float *out, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2;
-  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
-  const __m512i ilo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  const __m512i ihi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-  for (int co = 0; co < cout; co++)
-    for (int b = 0; b < B; b++) {
-      float *dst = out + (size_t)co * cs + (size_t)b * P;
-      const __m512 bv = _mm512_set1_ps(bias[co]);
-      const float *mb = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
-      for (int ty = 0; ty < th; ty++, mb += tw) {
-        float *r0 = dst + (size_t)(2 * ty) * (size_t)W, *r1 = 2 * ty + 1 < H ? r0 + W : scr;
-        for (int tx = 0; tx < tw; tx += 16) {
-          __mmask16 m = m16(tw - tx);
-#define LD(xi) _mm512_maskz_loadu_ps(m, mb + (size_t)(xi) * plane + tx)
-          __m512 s00 = _mm512_add_ps(_mm512_add_ps(LD(0), LD(4)), LD(8));
-          __m512 s01 = _mm512_add_ps(_mm512_add_ps(LD(1), LD(5)), LD(9));
-          __m512 s02 = _mm512_add_ps(_mm512_add_ps(LD(2), LD(6)), LD(10));
-          __m512 s03 = _mm512_add_ps(_mm512_add_ps(LD(3), LD(7)), LD(11));
-          __m512 s10 = _mm512_sub_ps(_mm512_sub_ps(LD(4), LD(8)), LD(12));
-          __m512 s11 = _mm512_sub_ps(_mm512_sub_ps(LD(5), LD(9)), LD(13));
-          __m512 s12 = _mm512_sub_ps(_mm512_sub_ps(LD(6), LD(10)), LD(14));
-          __m512 s13 = _mm512_sub_ps(_mm512_sub_ps(LD(7), LD(11)), LD(15));
-#undef LD
-          __m512 y00 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s00, s01), s02), bv);
-          __m512 y01 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s01, s02), s03), bv);
-          __m512 y10 = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s10, s11), s12), bv);
-          __m512 y11 = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s11, s12), s13), bv);
-          int n = W - 2 * tx; /* output columns 2tx … inside the image */
-          _mm512_mask_storeu_ps(r0 + 2 * tx, m16(n), _mm512_permutex2var_ps(y00, ilo, y01));
-          _mm512_mask_storeu_ps(r0 + 2 * tx + 16, m16(n - 16), _mm512_permutex2var_ps(y00, ihi, y01));
-          _mm512_mask_storeu_ps(r1 + 2 * tx, m16(n), _mm512_permutex2var_ps(y10, ilo, y11));
-          _mm512_mask_storeu_ps(r1 + 2 * tx + 16, m16(n - 16), _mm512_permutex2var_ps(y10, ihi, y11));
-        }
-      }
-    }
-}
-
 SR_T256 static inline __m256i m8(int n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
-SR_T256 static void wino_in_avx2(const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2, S = tw + 1, R = 2 * th + 2;
-  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cin * T;
-  memset(scr, 0, 4 * (size_t)R * (size_t)S * sizeof(float)); /* two split buffers, E then O in each */
-  int nO = tw, nE = W / 2;
-  /* Plane q+1 is split before plane q's tiles are read: the masked stores of the split cannot forward to the
-   * loads that follow (measured: the first tile load was the hottest instruction when they came right after), so
-   * two split buffers alternate and every load finds its data committed. */
-  int nq = cin * B;
-  for (int q = -1; q < nq; q++) {
-    if (q + 1 < nq) {
-      const float *src = in + (size_t)((q + 1) / B) * cs + (size_t)((q + 1) % B) * P;
-      float *sp = scr + (size_t)((q + 1) & 1) * 2 * (size_t)R * (size_t)S;
-      for (int y = 0; y < H; y++) {
-        const float *d = src + (size_t)y * (size_t)W;
-        float *e = sp + (size_t)(y + 1) * (size_t)S, *o = sp + (size_t)(R + y + 1) * (size_t)S;
-        for (int x = 0; x < W; x += 16) {
-          __m256 lo = _mm256_maskload_ps(d + x, m8(W - x)), hi = _mm256_maskload_ps(d + x + 8, m8(W - x - 8));
-          /* [lo0 lo2 hi0 hi2 | lo4 lo6 hi4 hi6], then the 64-bit pairs in order 0 2 1 3 */
-          __m256 ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0x88)), 0xd8));
-          __m256 od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(_mm256_shuffle_ps(lo, hi, 0xdd)), 0xd8));
-          _mm256_maskstore_ps(o + x / 2, m8(nO - x / 2), ev);
-          _mm256_maskstore_ps(e + x / 2 + 1, m8(nE - x / 2), od);
-        }
-      }
-    }
-    if (q < 0) continue;
-    int ci = q / B, b = q % B;
-    const float *tp = scr + (size_t)(q & 1) * 2 * (size_t)R * (size_t)S;
-    float *v = V + (size_t)ci * T + (size_t)b * (size_t)(th * tw);
-    const float *E = tp, *O = tp + (size_t)R * (size_t)S;
-    for (int ty = 0; ty < th; ty++, v += tw) {
-      const float *e0 = E + (size_t)(2 * ty) * (size_t)S, *e1 = e0 + S, *e2 = e1 + S, *e3 = e2 + S;
-      const float *o0 = O + (size_t)(2 * ty) * (size_t)S, *o1 = o0 + S, *o2 = o1 + S, *o3 = o2 + S;
-      for (int tx = 0; tx < tw; tx += 8) {
-        __m256i m = m8(tw - tx);
-#define LD(p, k) _mm256_maskload_ps((p) + tx + (k), m)
-        __m256 a0 = _mm256_sub_ps(LD(e0, 0), LD(e2, 0)), a1 = _mm256_add_ps(LD(e1, 0), LD(e2, 0)),
-               a2 = _mm256_sub_ps(LD(e2, 0), LD(e1, 0)), a3 = _mm256_sub_ps(LD(e1, 0), LD(e3, 0));
-        __m256 b0 = _mm256_sub_ps(LD(o0, 0), LD(o2, 0)), b1 = _mm256_add_ps(LD(o1, 0), LD(o2, 0)),
-               b2 = _mm256_sub_ps(LD(o2, 0), LD(o1, 0)), b3 = _mm256_sub_ps(LD(o1, 0), LD(o3, 0));
-        __m256 c0 = _mm256_sub_ps(LD(e0, 1), LD(e2, 1)), c1 = _mm256_add_ps(LD(e1, 1), LD(e2, 1)),
-               c2 = _mm256_sub_ps(LD(e2, 1), LD(e1, 1)), c3 = _mm256_sub_ps(LD(e1, 1), LD(e3, 1));
-        __m256 d0 = _mm256_sub_ps(LD(o0, 1), LD(o2, 1)), d1 = _mm256_add_ps(LD(o1, 1), LD(o2, 1)),
-               d2 = _mm256_sub_ps(LD(o2, 1), LD(o1, 1)), d3 = _mm256_sub_ps(LD(o1, 1), LD(o3, 1));
-#undef LD
-        float *w = v + tx;
-#define ST(xi, val) _mm256_maskstore_ps(w + (size_t)(xi) * plane, m, val)
-        ST(0, _mm256_sub_ps(a0, c0)), ST(1, _mm256_add_ps(b0, c0)), ST(2, _mm256_sub_ps(c0, b0)), ST(3, _mm256_sub_ps(b0, d0));
-        ST(4, _mm256_sub_ps(a1, c1)), ST(5, _mm256_add_ps(b1, c1)), ST(6, _mm256_sub_ps(c1, b1)), ST(7, _mm256_sub_ps(b1, d1));
-        ST(8, _mm256_sub_ps(a2, c2)), ST(9, _mm256_add_ps(b2, c2)), ST(10, _mm256_sub_ps(c2, b2)), ST(11, _mm256_sub_ps(b2, d2));
-        ST(12, _mm256_sub_ps(a3, c3)), ST(13, _mm256_add_ps(b3, c3)), ST(14, _mm256_sub_ps(c3, b3)), ST(15, _mm256_sub_ps(b3, d3));
-#undef ST
-      }
-    }
-  }
-}
-
-SR_T256 static void wino_out_avx2(const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
-                                  float *out, float *scr) {
-  int th = (H + 1) / 2, tw = (W + 1) / 2;
-  size_t P = (size_t)H * (size_t)W, T = (size_t)B * (size_t)(th * tw), plane = (size_t)cout * T;
-  for (int co = 0; co < cout; co++)
-    for (int b = 0; b < B; b++) {
-      float *dst = out + (size_t)co * cs + (size_t)b * P;
-      const __m256 bv = _mm256_set1_ps(bias[co]);
-      const float *mb = M + (size_t)co * T + (size_t)b * (size_t)(th * tw);
-      for (int ty = 0; ty < th; ty++, mb += tw) {
-        float *r0 = dst + (size_t)(2 * ty) * (size_t)W, *r1 = 2 * ty + 1 < H ? r0 + W : scr;
-        for (int tx = 0; tx < tw; tx += 8) {
-          __m256i m = m8(tw - tx);
-#define LD(xi) _mm256_maskload_ps(mb + (size_t)(xi) * plane + tx, m)
-          __m256 s00 = _mm256_add_ps(_mm256_add_ps(LD(0), LD(4)), LD(8));
-          __m256 s01 = _mm256_add_ps(_mm256_add_ps(LD(1), LD(5)), LD(9));
-          __m256 s02 = _mm256_add_ps(_mm256_add_ps(LD(2), LD(6)), LD(10));
-          __m256 s03 = _mm256_add_ps(_mm256_add_ps(LD(3), LD(7)), LD(11));
-          __m256 s10 = _mm256_sub_ps(_mm256_sub_ps(LD(4), LD(8)), LD(12));
-          __m256 s11 = _mm256_sub_ps(_mm256_sub_ps(LD(5), LD(9)), LD(13));
-          __m256 s12 = _mm256_sub_ps(_mm256_sub_ps(LD(6), LD(10)), LD(14));
-          __m256 s13 = _mm256_sub_ps(_mm256_sub_ps(LD(7), LD(11)), LD(15));
-#undef LD
-          __m256 y00 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s00, s01), s02), bv);
-          __m256 y01 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s01, s02), s03), bv);
-          __m256 y10 = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(s10, s11), s12), bv);
-          __m256 y11 = _mm256_add_ps(_mm256_sub_ps(_mm256_sub_ps(s11, s12), s13), bv);
-          int n = W - 2 * tx;
-          /* interleave: unpack within 128-bit halves, then put the halves in order */
-          __m256 l0 = _mm256_unpacklo_ps(y00, y01), h0 = _mm256_unpackhi_ps(y00, y01);
-          __m256 l1 = _mm256_unpacklo_ps(y10, y11), h1 = _mm256_unpackhi_ps(y10, y11);
-          _mm256_maskstore_ps(r0 + 2 * tx, m8(n), _mm256_permute2f128_ps(l0, h0, 0x20));
-          _mm256_maskstore_ps(r0 + 2 * tx + 8, m8(n - 8), _mm256_permute2f128_ps(l0, h0, 0x31));
-          _mm256_maskstore_ps(r1 + 2 * tx, m8(n), _mm256_permute2f128_ps(l1, h1, 0x20));
-          _mm256_maskstore_ps(r1 + 2 * tx + 8, m8(n - 8), _mm256_permute2f128_ps(l1, h1, 0x31));
-        }
-      }
-    }
-}
 #endif
-
-static void wino_in(int isa, const float *in, int cin, int B, size_t cs, int H, int W, float *V, float *scr) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (isa == 2) return wino_in_avx512(in, cin, B, cs, H, W, V, scr);
-  if (isa == 1) return wino_in_avx2(in, cin, B, cs, H, W, V, scr);
-#endif
-  wino_in_base(in, cin, B, cs, H, W, V, scr);
-}
-static void wino_out(int isa, const float *M, const float *bias, int cout, int B, size_t cs, int H, int W,
-                     float *out, float *scr) {
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (isa == 2) return wino_out_avx512(M, bias, cout, B, cs, H, W, out, scr);
-  if (isa == 1) return wino_out_avx2(M, bias, cout, B, cs, H, W, out, scr);
-#endif
-  wino_out_base(M, bias, cout, B, cs, H, W, out, scr);
-}
 
 /* ---------------------------------------------------------------- Winograd F(4x4, 3x3)
  * Each 4x4 output tile from the 6x6 input tile d at rows 4ty−1 … 4ty+4, columns 4tx−1 … 4tx+4 (zero outside the
@@ -1144,12 +927,12 @@ static void conv3x3_wino(const conv_t *c, const float *in, int B, int H, int W, 
     int n = B - b0 < nb ? B - b0 : nb, T = n * tpi;
     float *V = ws, *M = V + (size_t)nn * (size_t)c->cin * (size_t)T, *scr = M + (size_t)nn * (size_t)c->cout * (size_t)T;
     if (m == 4) wino4_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
-    else wino_in(c->isa, in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
+    else wino_in_base(in + (size_t)b0 * P, c->cin, n, (size_t)B * P, H, W, V, scr);
     for (int xi = 0; xi < nn; xi++)
       sr__gemm(c->gpath, c->cout, T, c->cin, c->wp + (size_t)xi * pp, V + (size_t)xi * (size_t)c->cin * (size_t)T,
                (size_t)T, M + (size_t)xi * (size_t)c->cout * (size_t)T, (size_t)T, NULL);
     if (m == 4) wino4_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
-    else wino_out(c->isa, M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
+    else wino_out_base(M, c->b, c->cout, n, (size_t)B * P, H, W, out + (size_t)b0 * P, scr);
   }
 }
 
