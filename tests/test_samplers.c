@@ -1039,3 +1039,60 @@ TEST(prior_tv_complex_score_is_gradient_of_logp) {
   sr_prior_free(pc);
   sr_prior_free(pr);
 }
+
+/* mean and std are the moments of exactly the kept states: with split-R̂ on (≥ 2 chains), each kept state goes into
+ * its half's moments only and a chain's are merged from its halves at the end (solver/sampler.c); recomputed here
+ * in double from the trajectories (every state after step it is slot it + 1). ULA by the fused step and by the
+ * general one (tv prior would need another fixture; MALA goes through sr__keep), thinning 1 and 3, 1 and 3 chains
+ * (1: no split-R̂, the direct Welford path). Both are float sums of a few hundred terms: 1e-5 of the spread. */
+TEST(sampler_moments_are_the_kept_states_moments) {
+  const unsigned long saved = fixture_state();
+  static const struct {
+    int kind, thin, chains;
+    const char *op;
+  } cases[] = {{SR_SAMPLER_LANGEVIN, 1, 3, "blur"},  {SR_SAMPLER_LANGEVIN, 3, 3, "fourier"},
+               {SR_SAMPLER_MALA, 1, 3, "mask"},     {SR_SAMPLER_LANGEVIN, 1, 1, "blur"},
+               {SR_SAMPLER_LANGEVIN, 2, 2, "identity"}};
+  for (size_t ci = 0; ci < sizeof cases / sizeof *cases; ci++) {
+    fixture f;
+    fixture_seed(77 + ci);
+    fixture_make(&f, cases[ci].op, 0.1);
+    f.pb.sampler.kind = cases[ci].kind;
+    f.pb.sampler.steps = 90;
+    f.pb.sampler.burn_in = 17;
+    f.pb.sampler.thinning = cases[ci].thin;
+    f.pb.num_samples = cases[ci].chains;
+    f.pb.trajectory_every = 1;
+    sr_result res;
+    if (!fixture_run(&f.pb, &res)) {
+      fixture_free(&f);
+      continue;
+    }
+    size_t n = f.pb.n, T = (size_t)res.traj_len;
+    double worst = 0, spread = 0;
+    for (size_t i = 0; i < n; i++) {
+      double s = 0, s2 = 0, k = 0;
+      for (int c = 0; c < cases[ci].chains; c++)
+        for (long it = 17; it < 90; it += cases[ci].thin) {
+          double v = res.trajectories[((size_t)c * T + (size_t)(it + 1)) * n + i];
+          s += v;
+          k++;
+        }
+      double m = s / k;
+      for (int c = 0; c < cases[ci].chains; c++)
+        for (long it = 17; it < 90; it += cases[ci].thin) {
+          double d = res.trajectories[((size_t)c * T + (size_t)(it + 1)) * n + i] - m;
+          s2 += d * d;
+        }
+      double sd = sqrt(s2 / (k - 1));
+      spread = fmax(spread, sd);
+      worst = fmax(worst, fmax(fabs(res.mean[i] - m), fabs(res.std[i] - sd)));
+    }
+    printf("    case %zu: %g of %g\n", ci, worst, spread);
+    CHECK(worst <= 1e-5 * spread, "case %zu (%s, thinning %d, %d chains): moments off the kept states' by %g of %g",
+          ci, cases[ci].op, cases[ci].thin, cases[ci].chains, worst, spread);
+    sr_result_clear(&res);
+    fixture_free(&f);
+  }
+  fixture_seed(saved);
+}
