@@ -1042,9 +1042,10 @@ TEST(prior_tv_complex_score_is_gradient_of_logp) {
 
 /* mean and std are the moments of exactly the kept states: with split-R̂ on (≥ 2 chains), each kept state goes into
  * its half's moments only and a chain's are merged from its halves at the end (solver/sampler.c); recomputed here
- * in double from the trajectories (every state after step it is slot it + 1). ULA by the fused step and by the
- * general one (tv prior would need another fixture; MALA goes through sr__keep), thinning 1 and 3, 1 and 3 chains
- * (1: no split-R̂, the direct Welford path). Both are float sums of a few hundred terms: 1e-5 of the spread. */
+ * in double from the trajectories (every state after step it is slot it + 1). ULA by the fused step (blur,
+ * fourier, identity) and MALA through sr__keep (mask); thinning 1 to 3; 1 to 3 chains (1: no split-R̂, the direct
+ * Welford path). The outputs are floats: about 6e-8 of the spread here; the tolerance is 1e-5 of it, and leaving
+ * out the merge's δ² term puts them 4–8% off. */
 TEST(sampler_moments_are_the_kept_states_moments) {
   const unsigned long saved = fixture_state();
   static const struct {
