@@ -1,11 +1,11 @@
 /* nn_gemm.c — the score network's matrix products: C = A B (+ a bias per row), A a weight matrix packed once when
  * the model is loaded, B an activation (Winograd-transformed or im2col) read where it lies.
  *
- * Why not sgemm: the network's products are small (M, K = 32 … 288, N = 16 … 800) and their weights are cold (each
- * Winograd weight matrix is used once per call, from L3); OpenBLAS's small-matrix kernel re-reads A for every
- * column block and ran them at about half its hot rate. Here a block of 8 rows of A is read once per column chunk
- * (while the chunk of B, ≤ 384 KiB, stays in L2) and the 8 × 32 outputs of a block stay in registers over the whole
- * of K.
+ * Why not sgemm: the network's products are small (M, K = 32 … 576, N = 16 … 3136) and the Winograd ones' weights
+ * are cold (each weight matrix is used once per call, from L3). On those shapes OpenBLAS's sgemm ran 102–133
+ * GFLOP/s and this code 131–158 (build/bench_speed's last table, docs/performance.md). A block of 8 rows of A is
+ * read once per column chunk (while the chunk of B, ≤ 384 KiB, stays in L2) and the 8 × 32 outputs of a block stay
+ * in registers over the whole of K.
  *
  * Bits: every output is one chain c ← fma(a_k, b_k, c) over k = 0 … K−1 from c = 0, then c + bias. The vector paths
  * only run many such chains side by side, so AVX-512F (8 x 32 a block), AVX2 + FMA (8 x 16) and the portable fmaf
