@@ -241,7 +241,7 @@ static int wino_convs(sr_unet *u, conv_t **cv, int *hh, int *ww) {
 /* The output tile of a 3x3 stride-1 convolution at H x W: F(4x4, 3x3) (36 products per 16 outputs, against
  * F(2x2, 3x3)'s 16 per 4) where both sides are at least SR_NN_WINO4_MIN, F(2x2, 3x3) below. Measured on the
  * fashion-mnist model: F(4x4) pays at 28 x 28 and 14 x 14, and since the products are sr__gemm's (whose 16 x 16
- * blocks run the 16 columns of 4 images' 2 x 2 tiles well; OpenBLAS did not) at 7 x 7 too: 12% more evaluations
+ * blocks run the 16 columns of 4 images' 2 x 2 tiles well; OpenBLAS did not) at 7 x 7 too: 10–12% more evaluations
  * a second at batch 4. The shape alone decides, never the machine or the thread count, so neither changes the
  * bits. F(4x4)'s rounding (a few 1e-6 of the output, tests/test_unet.c) is within the PyTorch oracles' 1e-4. */
 #ifndef SR_NN_WINO4_MIN
