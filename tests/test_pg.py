@@ -371,6 +371,12 @@ def test_queue(api, w1, w2, c, d4, ids):
     ok(api.metric("scorerecon_queue_depth") == 0, "the queue depth (from the database) is 0 again")
 
 
+# Steps of the "long" jobs that a worker is killed or frozen in: 1.5 M steps of this 32 x 32 langevin job with 2
+# chains take about 4.7 s on one core of the 2-core test machine, so the job still runs when the worker that claimed
+# it is stopped (after the other worker's restart and 0.5 s). 400 k (1.2–1.4 s) once finished first.
+LONG = 1500000
+
+
 def run_on(runner, other, steps, seed, what):
     """A long job claimed by `runner` for sure: `other` stops, the job starts on runner, other starts again."""
     harness.stop(other.proc)
@@ -387,7 +393,7 @@ def result_bytes(jid):
 
 def test_kill9(w1, w2):
     """w1 runs a long job and is killed: w2 runs it once w1's lease expires, with the bytes of an unbroken run."""
-    jid = run_on(w1, w2, 400000, 77, "kill -9")
+    jid = run_on(w1, w2, LONG, 77, "kill -9")
     time.sleep(0.5)
     w1.proc.send_signal(signal.SIGKILL)
     w1.proc.wait(10)
@@ -400,7 +406,7 @@ def test_kill9(w1, w2):
     d = API.wait(jid, FINAL, limit=60)
     ok(d and d["status"] == "succeeded" and d["attempts"] == 2, "kill -9: the job succeeded, attempts 2",
        d and (d["status"], d["attempts"]))
-    again = API.submit(job(400000, seed=77))[1]["id"]
+    again = API.submit(job(LONG, seed=77))[1]["id"]
     d2 = API.wait(again, FINAL, limit=60)
     ok(d2 and d2["status"] == "succeeded" and d2["attempts"] == 1, "the same job again, uninterrupted")
     a, b = result_bytes(jid), result_bytes(again)
@@ -411,7 +417,7 @@ def test_kill9(w1, w2):
 
 def test_sigstop(w1, w2):
     """w2 runs a long job and is frozen past its lease; w1 finishes the job; w2 thaws: its outcome is refused."""
-    jid = run_on(w2, w1, 400000, 88, "SIGSTOP")
+    jid = run_on(w2, w1, LONG, 88, "SIGSTOP")
     w2.proc.send_signal(signal.SIGSTOP)
     d = API.wait(jid, ("succeeded", "failed"), limit=60)
     ok(d and d["status"] == "succeeded" and d["attempts"] == 2, "SIGSTOP: worker w1 took over and finished "
