@@ -426,7 +426,8 @@ def test_sigstop(w1, w2):
     stored = result_bytes(jid)
     w2.proc.send_signal(signal.SIGCONT)
     line = "job %s: lease lost (another node took the job over): this node's outcome (succeeded) is refused" % jid
-    ok(wait_until(lambda: line in w2.log(), 30), "SIGCONT: w2's late result is refused, and its log says so",
+    # w2 first runs the rest of its LONG job: seconds here, up to a minute under make asan
+    ok(wait_until(lambda: line in w2.log(), 90), "SIGCONT: w2's late result is refused, and its log says so",
        w2.log()[-600:])
     d = API.get(jid)
     ok(d["status"] == "succeeded" and d["attempts"] == 2 and d["finished"] == finished,
