@@ -705,18 +705,6 @@ static void wino4_split(const float *src, int H, int W, int th, int tw, size_t A
 #define VMULC(v, c) ((v) * (c))
 #define VSET1(x) (x)
 #include "nn_wino4.inc"
-#undef WF
-#undef WT
-#undef VT
-#undef MT
-#undef VW
-#undef VMASK
-#undef VLD
-#undef VST
-#undef VADD
-#undef VSUB
-#undef VMULC
-#undef VSET1
 #if defined(__x86_64__) && defined(__GNUC__)
 #define WF(name) name##_avx512
 #define WT SR_T512
@@ -731,18 +719,6 @@ static void wino4_split(const float *src, int H, int W, int th, int tw, size_t A
 #define VMULC(v, c) _mm512_mul_ps(v, _mm512_set1_ps(c))
 #define VSET1(x) _mm512_set1_ps(x)
 #include "nn_wino4.inc"
-#undef WF
-#undef WT
-#undef VT
-#undef MT
-#undef VW
-#undef VMASK
-#undef VLD
-#undef VST
-#undef VADD
-#undef VSUB
-#undef VMULC
-#undef VSET1
 #define WF(name) name##_avx2
 #define WT SR_T256
 #define VT __m256
@@ -756,18 +732,6 @@ static void wino4_split(const float *src, int H, int W, int th, int tw, size_t A
 #define VMULC(v, c) _mm256_mul_ps(v, _mm256_set1_ps(c))
 #define VSET1(x) _mm256_set1_ps(x)
 #include "nn_wino4.inc"
-#undef WF
-#undef WT
-#undef VT
-#undef MT
-#undef VW
-#undef VMASK
-#undef VLD
-#undef VST
-#undef VADD
-#undef VSUB
-#undef VMULC
-#undef VSET1
 #endif
 
 #if defined(__x86_64__) && defined(__GNUC__)
