@@ -1,10 +1,10 @@
 /* nn_unet.c — the score network of docs/score-model-format.md, run in C: create from a tensor table (validating
  * every name and shape against the architecture in the metadata), then apply to a batch of images many times.
- * Convolutions are matrix products (BLAS sgemm): Winograd for the 3x3 stride-1 ones, F(4x4, 3x3) at 14 x 14 and
- * above (its arithmetic in nn_wino4.inc), F(2x2, 3x3) below (wino_tile), im2col for the rest; GroupNorm, SiLU,
+ * Convolutions are matrix products (sr__gemm, nn_gemm.c): Winograd for the 3x3 stride-1 ones, F(4x4, 3x3) at 7 x 7
+ * and above (its arithmetic in nn_wino4.inc), F(2x2, 3x3) below (wino_tile), im2col for the rest; GroupNorm, SiLU,
  * nearest upsampling, strided downsampling and single-head attention are plain loops. No allocation after
  * creation: the caller passes a workspace of sr_unet_ws_floats() floats. The tensor data is borrowed
- * (memory-mapped by the loader); only the Winograd-transformed weights are owned. */
+ * (memory-mapped by the loader); only the packed (and Winograd-transformed) weights are owned. */
 #if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
 #endif
@@ -872,8 +872,8 @@ static void wino4_out(int isa, const float *M, const float *bias, int cout, int 
 /* V and M of one block of images stay below this many bytes, so that the transforms write them and the products
  * read them in L2 (1 MiB of the 2 MiB a core has here; 1.25 MiB is the least a recent x86 core has). At batch 4
  * the whole batch at once did not fit: at 28 x 28 with 96 input channels V alone is 4.8 MB, and the input
- * transform then ran at the speed of memory. A fixed constant, not the machine's cache size: the block's width is
- * the products' N, and the result's bits may depend on it (BLAS kernels), so it must not vary between machines. */
+ * transform then ran at the speed of memory. A fixed constant, not the machine's cache size, so the work is the
+ * same everywhere (the bits do not depend on it: sr__gemm's outputs are one fma chain each, whatever N). */
 #ifndef SR_NN_WINO_BLOCK_BYTES
 #define SR_NN_WINO_BLOCK_BYTES (1u << 20)
 #endif
