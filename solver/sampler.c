@@ -189,17 +189,29 @@ static void welford(double *restrict m, double *restrict m2, long count, const f
   }
 }
 
-void sr__keep(sr_batch *bt, size_t b, const float *x) {
+/* Counts one kept state of chain b and returns the moments it goes into (*m, *m2, n values each) and their count
+ * with it: its half's with ctx->diag (the chain's are then merged from the halves, moments_from_halves), else the
+ * chain's own. */
+static long keep_into(sr_batch *bt, size_t b, double **m, double **m2) {
   const sr_run_ctx *c = bt->ctx;
   size_t n = c->n;
   long before = bt->kept[b]++;
   if (c->diag) {
     size_t h = before >= c->half_at, slot = h * bt->B + b;
-    welford(bt->hmean + slot * n, bt->hm2 + slot * n, ++bt->hkept[slot], x, n);
+    *m = bt->hmean + slot * n;
+    *m2 = bt->hm2 + slot * n;
     bt->from_halves = 1;
-  } else {
-    welford(bt->mean + b * n, bt->m2 + b * n, bt->kept[b], x, n);
+    return ++bt->hkept[slot];
   }
+  *m = bt->mean + b * n;
+  *m2 = bt->m2 + b * n;
+  return bt->kept[b];
+}
+
+void sr__keep(sr_batch *bt, size_t b, const float *x) {
+  double *m, *m2;
+  long count = keep_into(bt, b, &m, &m2);
+  welford(m, m2, count, x, bt->ctx->n);
 }
 
 /* A chain's moments from its two halves' (Chan et al.): n = na + nb, δ = mean_b − mean_a,
@@ -271,28 +283,13 @@ void sr__ula_step_fused(sr_batch *bt, size_t b, const sr_ula_fuse *f, int keep) 
   const float *gb = f->gaussian ? NULL : bt->g + b * c->sn;
   sr_op_normal(pb->op, xb, bt->t3, bt->opws);
   uint64_t step = bt->draws[b]++;
-  double *m = NULL, *m2 = NULL, *hm = NULL, *hm2 = NULL;
-  long count = 0, hcount = 0;
-  if (keep) { /* sr__keep's bookkeeping */
-    long before = bt->kept[b]++;
-    if (c->diag) {
-      size_t h = before >= c->half_at, slot = h * bt->B + b;
-      hcount = ++bt->hkept[slot];
-      hm = bt->hmean + slot * n;
-      hm2 = bt->hm2 + slot * n;
-      bt->from_halves = 1;
-    } else {
-      count = bt->kept[b];
-      m = bt->mean + b * n;
-      m2 = bt->m2 + b * n;
-    }
-  }
+  double *m = NULL, *m2 = NULL;
+  long count = keep ? keep_into(bt, b, &m, &m2) : 0; /* sr__keep's bookkeeping */
   for (size_t i0 = 0; i0 < n; i0 += ULA_PIECE) {
     size_t len = n - i0 < ULA_PIECE ? n - i0 : ULA_PIECE;
     sr__rng_normals_at(&bt->rng[b], step, i0, z, len);
     ula_piece(xb + i0, gb ? gb + i0 : NULL, c->aty + i0, bt->t3 + i0, z, len, f);
     if (m) welford(m + i0, m2 + i0, count, xb + i0, len);
-    if (hm) welford(hm + i0, hm2 + i0, hcount, xb + i0, len);
   }
 }
 
